@@ -1,0 +1,22 @@
+//! Switchboard's domain: identifiers, records, the ports every backend implements
+//! (item store, queue, cipher, secrets, clock, provider APIs) and the use cases written
+//! once on top of them.
+//!
+//! Nothing here knows AWS, Lambda, SQLite or HTTP clients; the runtime crate wires
+//! concrete backends into [`services::Services`].
+
+pub mod cipher;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod page;
+pub mod queue;
+pub mod record;
+pub mod secrets;
+pub mod services;
+pub mod store;
+pub mod usecases;
+pub mod whatsapp;
+
+pub use error::{Error, Result};

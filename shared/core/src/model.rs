@@ -1,0 +1,833 @@
+//! The records Switchboard stores, their keys, and the API views built from them.
+//!
+//! Key layout (one table; see DESIGN.md and the README's data model section):
+//!
+//! | record | pk | sk | gsi1 (pk / sk) |
+//! |---|---|---|---|
+//! | account | `ORG#<org>` | `ACCOUNT#<id>` | – |
+//! | phone number look-up | `PHONE#<phone_number_id>` | `PHONE` | – |
+//! | contact | `ORG#<org>#CONTACT#<id>` | `CONTACT` | `ORG#<org>#CONTACTS` / `<created>#<id>` |
+//! | conversation | `ORG#<org>#CONV#<id>` | `CONV` | `ORG#<org>#CONVS` / `<last activity>#<id>` |
+//! | message | `ORG#<org>#MSG#<id>` | `MSG` | `ORG#<org>#CONV#<conv>#MSGS` / `<time>#<id>` |
+//! | wamid look-up | `WAMID#<wamid>` | `WAMID` | – |
+//! | early status | `WAMID#<wamid>` | `STATUS#<status>#<time>` | – |
+//! | webhook event | `EVENT#<provider>#<key>` | `EVENT` | `UNROUTABLE#<provider>` / `<received>#<key>` while unroutable (gsi2: `PENDING#<provider>` while pending) |
+//!
+//! Small per-org collections (accounts) share the org partition, so listing them is
+//! strongly consistent; large ones (contacts, conversations, messages) get one
+//! partition per item and are listed through `gsi1`, which spreads load.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::clock::{fmt_time, rfc3339_millis};
+use crate::ids::{
+    AccountId, ContactId, ConversationId, MessageId, OrgId, PhoneNumberId, WabaId, WaId,
+};
+use crate::record::Record;
+use crate::store::IndexKey;
+
+/// How long after a customer's last message the business may send free-form messages.
+pub const CUSTOMER_SERVICE_WINDOW_HOURS: i64 = 24;
+
+/// Partition key prefix of an org's items.
+pub fn org_pk(org: &OrgId) -> String {
+    format!("ORG#{org}")
+}
+
+/// The prefix every position of an org's lists starts with (cursor scope).
+pub fn org_scope(org: &OrgId) -> String {
+    format!("ORG#{org}#")
+}
+
+/// Health of a connected account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// Working.
+    Active,
+    /// The provider rejected the stored token; an admin must reconnect.
+    ReauthRequired,
+}
+
+/// A connected WhatsApp business number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    /// Id.
+    pub id: AccountId,
+    /// Owner.
+    pub org_id: OrgId,
+    /// Graph id of the number.
+    pub phone_number_id: PhoneNumberId,
+    /// Graph id of the business account.
+    pub waba_id: WabaId,
+    /// Number as displayed, e.g. `+1 555-078-3881`.
+    pub display_phone_number: Option<String>,
+    /// Business name Meta verified.
+    #[serde(default)]
+    pub verified_name: Option<String>,
+    /// Health.
+    pub status: AccountStatus,
+    /// Why the status changed, when not active.
+    #[serde(default)]
+    pub status_reason: Option<String>,
+    /// Envelope-encrypted access token (context: org, account, purpose).
+    pub token_envelope: String,
+    /// Messages per second this number may send (Meta's default is 80).
+    #[serde(default)]
+    pub messages_per_second: Option<u32>,
+    /// Created.
+    #[serde(with = "rfc3339_millis")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(with = "rfc3339_millis")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Purpose of the access-token ciphertext in its encryption context.
+pub const ACCESS_TOKEN_PURPOSE: &str = "whatsapp_access_token";
+
+impl Account {
+    /// Sort key prefix of accounts in the org partition.
+    pub const SK_PREFIX: &'static str = "ACCOUNT#";
+
+    /// Key of an account.
+    pub fn key_of(org: &OrgId, id: &AccountId) -> (String, String) {
+        (org_pk(org), format!("{}{id}", Self::SK_PREFIX))
+    }
+
+    /// The encryption context of this account's token.
+    pub fn token_context(org: &OrgId, id: &AccountId) -> crate::cipher::EncryptionContext {
+        crate::cipher::EncryptionContext::new(org, ACCESS_TOKEN_PURPOSE).with("account_id", id.as_str())
+    }
+
+    /// The API view (never includes the token).
+    pub fn view(&self) -> Value {
+        serde_json::json!({
+            "id": self.id,
+            "provider": "whatsapp",
+            "phone_number_id": self.phone_number_id,
+            "waba_id": self.waba_id,
+            "display_phone_number": self.display_phone_number,
+            "verified_name": self.verified_name,
+            "status": self.status,
+            "status_reason": self.status_reason,
+            "messages_per_second": self.messages_per_second,
+            "created_at": fmt_time(self.created_at),
+            "updated_at": fmt_time(self.updated_at),
+        })
+    }
+}
+
+impl Record for Account {
+    fn key(&self) -> (String, String) {
+        Self::key_of(&self.org_id, &self.id)
+    }
+}
+
+/// Global look-up: which org and account own a phone number id. Exists exactly while
+/// the number is connected; webhooks route through it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhoneRoute {
+    /// The number.
+    pub phone_number_id: PhoneNumberId,
+    /// Owner.
+    pub org_id: OrgId,
+    /// Account.
+    pub account_id: AccountId,
+}
+
+impl PhoneRoute {
+    /// Key of the look-up.
+    pub fn key_of(phone_number_id: &PhoneNumberId) -> (String, String) {
+        (format!("PHONE#{phone_number_id}"), "PHONE".to_owned())
+    }
+}
+
+impl Record for PhoneRoute {
+    fn key(&self) -> (String, String) {
+        Self::key_of(&self.phone_number_id)
+    }
+}
+
+/// A customer of an org.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    /// Id (derived from org and wa_id).
+    pub id: ContactId,
+    /// Owner.
+    pub org_id: OrgId,
+    /// WhatsApp id.
+    pub wa_id: WaId,
+    /// WhatsApp profile name, as last seen.
+    pub name: Option<String>,
+    /// Last message from this customer.
+    #[serde(default, with = "rfc3339_millis::option")]
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    /// Created.
+    #[serde(with = "rfc3339_millis")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(with = "rfc3339_millis")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Contact {
+    /// Key of a contact.
+    pub fn key_of(org: &OrgId, id: &ContactId) -> (String, String) {
+        (format!("ORG#{org}#CONTACT#{id}"), "CONTACT".to_owned())
+    }
+
+    /// `gsi1` partition listing an org's contacts.
+    pub fn list_pk(org: &OrgId) -> String {
+        format!("ORG#{org}#CONTACTS")
+    }
+
+    /// The API view.
+    pub fn view(&self) -> Value {
+        serde_json::json!({
+            "id": self.id,
+            "wa_id": self.wa_id,
+            "name": self.name,
+            "last_inbound_at": self.last_inbound_at.map(fmt_time),
+            "created_at": fmt_time(self.created_at),
+            "updated_at": fmt_time(self.updated_at),
+        })
+    }
+}
+
+impl Record for Contact {
+    fn key(&self) -> (String, String) {
+        Self::key_of(&self.org_id, &self.id)
+    }
+
+    fn gsi1(&self) -> Option<IndexKey> {
+        Some(IndexKey::new(
+            Self::list_pk(&self.org_id),
+            format!("{}#{}", fmt_time(self.created_at), self.id),
+        ))
+    }
+}
+
+/// Who sent a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the customer.
+    Inbound,
+    /// From the business.
+    Outbound,
+}
+
+/// The thread between one business number and one customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// Id (derived from org, number and customer).
+    pub id: ConversationId,
+    /// Owner.
+    pub org_id: OrgId,
+    /// The business number's account (at the time of the last message).
+    pub account_id: AccountId,
+    /// The business number.
+    pub phone_number_id: PhoneNumberId,
+    /// The customer.
+    pub contact_id: ContactId,
+    /// The customer's WhatsApp id.
+    pub wa_id: WaId,
+    /// The customer's profile name (denormalised for lists).
+    pub contact_name: Option<String>,
+    /// Time of the latest message (provider time).
+    #[serde(default, with = "rfc3339_millis::option")]
+    pub last_message_at: Option<DateTime<Utc>>,
+    /// Id of the latest message (ties on time are broken by id).
+    #[serde(default)]
+    pub last_message_id: Option<MessageId>,
+    /// Preview of the latest message.
+    #[serde(default)]
+    pub last_message_preview: Option<String>,
+    /// Direction of the latest message.
+    #[serde(default)]
+    pub last_message_direction: Option<Direction>,
+    /// The customer's latest message: opens the customer-service window.
+    #[serde(default, with = "rfc3339_millis::option")]
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    /// Inbound messages since the conversation was last marked read.
+    pub unread_count: u32,
+    /// Created.
+    #[serde(with = "rfc3339_millis")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(with = "rfc3339_millis")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Conversation {
+    /// Key of a conversation.
+    pub fn key_of(org: &OrgId, id: &ConversationId) -> (String, String) {
+        (format!("ORG#{org}#CONV#{id}"), "CONV".to_owned())
+    }
+
+    /// `gsi1` partition listing an org's conversations by activity.
+    pub fn list_pk(org: &OrgId) -> String {
+        format!("ORG#{org}#CONVS")
+    }
+
+    /// When the customer-service window closes (24 h after the last inbound message).
+    pub fn window_expires_at(&self) -> Option<DateTime<Utc>> {
+        self.last_inbound_at
+            .map(|t| t + Duration::hours(CUSTOMER_SERVICE_WINDOW_HOURS))
+    }
+
+    /// Whether free-form messages may be sent at `now`.
+    pub fn window_open(&self, now: DateTime<Utc>) -> bool {
+        self.window_expires_at().is_some_and(|end| now < end)
+    }
+
+    /// Records a message in the thread: moves the activity time forward only (messages
+    /// can arrive out of order), counts unread inbound messages.
+    pub fn record_message(
+        &mut self,
+        id: &MessageId,
+        at: DateTime<Utc>,
+        direction: Direction,
+        preview: String,
+        now: DateTime<Utc>,
+    ) {
+        let newer = match (&self.last_message_at, &self.last_message_id) {
+            (None, _) => true,
+            (Some(t), last_id) => at > *t || (at == *t && last_id.as_ref().is_none_or(|l| id > l)),
+        };
+        if newer {
+            self.last_message_at = Some(at);
+            self.last_message_id = Some(id.clone());
+            self.last_message_preview = Some(preview);
+            self.last_message_direction = Some(direction);
+        }
+        if direction == Direction::Inbound {
+            self.unread_count = self.unread_count.saturating_add(1);
+            if self.last_inbound_at.is_none_or(|t| at > t) {
+                self.last_inbound_at = Some(at);
+            }
+        }
+        self.updated_at = now;
+    }
+
+    /// The API view at `now` (the window's openness depends on the time).
+    pub fn view(&self, now: DateTime<Utc>) -> Value {
+        serde_json::json!({
+            "id": self.id,
+            "account_id": self.account_id,
+            "phone_number_id": self.phone_number_id,
+            "contact": {
+                "id": self.contact_id,
+                "wa_id": self.wa_id,
+                "name": self.contact_name,
+            },
+            "last_message": self.last_message_at.map(|at| serde_json::json!({
+                "id": self.last_message_id,
+                "at": fmt_time(at),
+                "preview": self.last_message_preview,
+                "direction": self.last_message_direction,
+            })),
+            "unread_count": self.unread_count,
+            "customer_service_window": {
+                "open": self.window_open(now),
+                "expires_at": self.window_expires_at().map(fmt_time),
+            },
+            "created_at": fmt_time(self.created_at),
+            "updated_at": fmt_time(self.updated_at),
+        })
+    }
+}
+
+impl Record for Conversation {
+    fn key(&self) -> (String, String) {
+        Self::key_of(&self.org_id, &self.id)
+    }
+
+    fn gsi1(&self) -> Option<IndexKey> {
+        let activity = self.last_message_at.unwrap_or(self.created_at);
+        Some(IndexKey::new(
+            Self::list_pk(&self.org_id),
+            format!("{}#{}", fmt_time(activity), self.id),
+        ))
+    }
+}
+
+/// Delivery state of a message. Ordered for outbound progress: a status only moves
+/// forward (a late `delivered` never overwrites `read`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    /// Inbound: stored.
+    Received,
+    /// Outbound: accepted by Switchboard, waiting to be sent.
+    Queued,
+    /// Outbound: accepted by WhatsApp.
+    Sent,
+    /// Outbound: on the customer's device.
+    Delivered,
+    /// Outbound: read by the customer. Inbound: marked read by an agent.
+    Read,
+    /// Outbound: WhatsApp or Switchboard gave up; see `error`.
+    Failed,
+}
+
+impl MessageStatus {
+    /// Parses Meta's status names.
+    pub fn from_meta(s: &str) -> Option<Self> {
+        match s {
+            "sent" => Some(Self::Sent),
+            "delivered" => Some(Self::Delivered),
+            "read" => Some(Self::Read),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    /// The name used in the API and in Meta's payloads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            Self::Received | Self::Queued => 0,
+            Self::Sent => 1,
+            Self::Delivered => 2,
+            Self::Read => 3,
+            Self::Failed => 0,
+        }
+    }
+
+    /// Whether moving from `self` to `next` is progress. `failed` can only follow
+    /// `queued` or `sent`; nothing follows `failed`; otherwise only forward moves.
+    pub fn may_become(self, next: MessageStatus) -> bool {
+        match (self, next) {
+            (Self::Failed, _) => false,
+            (cur, Self::Failed) => matches!(cur, Self::Queued | Self::Sent),
+            (cur, next) => next.rank() > cur.rank(),
+        }
+    }
+}
+
+/// An error a provider reported for a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageError {
+    /// Provider code (131047, …) or a Switchboard code.
+    pub code: i64,
+    /// Short title.
+    pub title: Option<String>,
+    /// Longer explanation.
+    pub message: Option<String>,
+    /// Provider details.
+    #[serde(default)]
+    pub details: Option<String>,
+}
+
+/// Times at which each delivery status was reported.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusTimes {
+    /// Accepted by WhatsApp.
+    #[serde(default, with = "rfc3339_millis::option", skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Delivered to the device.
+    #[serde(default, with = "rfc3339_millis::option", skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Read.
+    #[serde(default, with = "rfc3339_millis::option", skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<DateTime<Utc>>,
+    /// Failed.
+    #[serde(default, with = "rfc3339_millis::option", skip_serializing_if = "Option::is_none")]
+    pub failed_at: Option<DateTime<Utc>>,
+}
+
+impl StatusTimes {
+    /// Records the time of a status (the first report wins).
+    pub fn record(&mut self, status: MessageStatus, at: DateTime<Utc>) {
+        let slot = match status {
+            MessageStatus::Sent => &mut self.sent_at,
+            MessageStatus::Delivered => &mut self.delivered_at,
+            MessageStatus::Read => &mut self.read_at,
+            MessageStatus::Failed => &mut self.failed_at,
+            MessageStatus::Received | MessageStatus::Queued => return,
+        };
+        if slot.is_none() {
+            *slot = Some(at);
+        }
+    }
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Id.
+    pub id: MessageId,
+    /// Owner.
+    pub org_id: OrgId,
+    /// Thread.
+    pub conversation_id: ConversationId,
+    /// Business number's account.
+    pub account_id: AccountId,
+    /// Customer.
+    pub contact_id: ContactId,
+    /// Inbound or outbound.
+    pub direction: Direction,
+    /// WhatsApp's message id, once known.
+    #[serde(default)]
+    pub wamid: Option<String>,
+    /// Content in Meta's own shape: `{"type": t, t: {...}}`.
+    pub content: Value,
+    /// Delivery state.
+    pub status: MessageStatus,
+    /// When each status was reported.
+    #[serde(default)]
+    pub status_times: StatusTimes,
+    /// Why it failed.
+    #[serde(default)]
+    pub error: Option<MessageError>,
+    /// wamid of the message this one replies to.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// Conversation time: provider timestamp for inbound, acceptance time for outbound.
+    #[serde(with = "rfc3339_millis")]
+    pub timestamp: DateTime<Utc>,
+    /// Created.
+    #[serde(with = "rfc3339_millis")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(with = "rfc3339_millis")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Message {
+    /// Key of a message.
+    pub fn key_of(org: &OrgId, id: &MessageId) -> (String, String) {
+        (format!("ORG#{org}#MSG#{id}"), "MSG".to_owned())
+    }
+
+    /// `gsi1` partition listing a conversation's messages in order.
+    pub fn list_pk(org: &OrgId, conversation: &ConversationId) -> String {
+        format!("ORG#{org}#CONV#{conversation}#MSGS")
+    }
+
+    /// The content's type.
+    pub fn kind(&self) -> &str {
+        self.content.get("type").and_then(Value::as_str).unwrap_or("unknown")
+    }
+
+    /// Applies a delivery status if it is progress; always records its time.
+    /// Returns whether the status changed.
+    pub fn apply_status(
+        &mut self,
+        status: MessageStatus,
+        at: DateTime<Utc>,
+        error: Option<MessageError>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        self.status_times.record(status, at);
+        self.updated_at = now;
+        if self.status.may_become(status) {
+            self.status = status;
+            if status == MessageStatus::Failed {
+                self.error = error;
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The API view.
+    pub fn view(&self) -> Value {
+        serde_json::json!({
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "direction": self.direction,
+            "type": self.kind(),
+            "content": self.content,
+            "status": self.status,
+            "status_times": self.status_times,
+            "error": self.error,
+            "wamid": self.wamid,
+            "reply_to": self.reply_to,
+            "timestamp": fmt_time(self.timestamp),
+            "created_at": fmt_time(self.created_at),
+            "updated_at": fmt_time(self.updated_at),
+        })
+    }
+}
+
+impl Record for Message {
+    fn key(&self) -> (String, String) {
+        Self::key_of(&self.org_id, &self.id)
+    }
+
+    fn gsi1(&self) -> Option<IndexKey> {
+        Some(IndexKey::new(
+            Self::list_pk(&self.org_id, &self.conversation_id),
+            format!("{}#{}", fmt_time(self.timestamp), self.id),
+        ))
+    }
+}
+
+/// Global look-up from a WhatsApp message id to the message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WamidRoute {
+    /// WhatsApp's id.
+    pub wamid: String,
+    /// Owner.
+    pub org_id: OrgId,
+    /// The message.
+    pub message_id: MessageId,
+}
+
+impl WamidRoute {
+    /// Key of the look-up.
+    pub fn key_of(wamid: &str) -> (String, String) {
+        (format!("WAMID#{wamid}"), "WAMID".to_owned())
+    }
+}
+
+impl Record for WamidRoute {
+    fn key(&self) -> (String, String) {
+        Self::key_of(&self.wamid)
+    }
+}
+
+/// A delivery status that arrived before Switchboard knew the wamid (the webhook can
+/// beat the send response). Applied when the wamid is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStatus {
+    /// WhatsApp's id.
+    pub wamid: String,
+    /// The org the webhook routed to.
+    pub org_id: OrgId,
+    /// The status.
+    pub status: MessageStatus,
+    /// Provider time.
+    #[serde(with = "rfc3339_millis")]
+    pub at: DateTime<Utc>,
+    /// Error, for `failed`.
+    #[serde(default)]
+    pub error: Option<MessageError>,
+}
+
+impl EarlyStatus {
+    /// Sort-key prefix under the wamid partition.
+    pub const SK_PREFIX: &'static str = "STATUS#";
+}
+
+impl Record for EarlyStatus {
+    fn key(&self) -> (String, String) {
+        (
+            WamidRoute::key_of(&self.wamid).0,
+            format!("{}{}#{}", Self::SK_PREFIX, self.status.as_str(), fmt_time(self.at)),
+        )
+    }
+
+    fn ttl(&self) -> Option<i64> {
+        // Meta retries for up to 7 days; a status older than 30 days is noise.
+        Some((self.at + Duration::days(30)).timestamp())
+    }
+}
+
+/// Which provider sent a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// Meta WhatsApp Cloud API.
+    Whatsapp,
+    /// Stripe.
+    Stripe,
+}
+
+impl Provider {
+    /// Name in keys and APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Whatsapp => "whatsapp",
+            Provider::Stripe => "stripe",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "whatsapp" => Some(Provider::Whatsapp),
+            "stripe" => Some(Provider::Stripe),
+            _ => None,
+        }
+    }
+}
+
+/// Processing state of a stored webhook event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    /// Stored and queued, not yet applied.
+    Pending,
+    /// Applied.
+    Processed,
+    /// Kept but not acted on (a field or type Switchboard does not handle yet).
+    Ignored,
+    /// No org owns the receiving number; kept until redriven.
+    Unroutable,
+}
+
+/// A verified webhook event, stored before it is acknowledged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    /// Sender.
+    pub provider: Provider,
+    /// Idempotency key (hash of the change, or the provider's event id).
+    pub key: String,
+    /// Meta `field` or Stripe event type.
+    pub kind: String,
+    /// Meta WABA id / Stripe account (may be empty).
+    #[serde(default)]
+    pub source_id: String,
+    /// Receiving number, when known.
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
+    /// Queue group the event was sent under.
+    pub group_id: String,
+    /// The raw payload of this event, as received.
+    pub payload: String,
+    /// State.
+    pub status: EventStatus,
+    /// The org it routed to, once routed.
+    #[serde(default)]
+    pub org_id: Option<OrgId>,
+    /// Why it was ignored or unroutable.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Received.
+    #[serde(with = "rfc3339_millis")]
+    pub received_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(with = "rfc3339_millis")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl WebhookEvent {
+    /// Key of an event.
+    pub fn key_of(provider: Provider, key: &str) -> (String, String) {
+        (format!("EVENT#{}#{key}", provider.as_str()), "EVENT".to_owned())
+    }
+
+    /// `gsi2` partition of a provider's pending events.
+    pub fn pending_pk(provider: Provider) -> String {
+        format!("PENDING#{}", provider.as_str())
+    }
+
+    /// `gsi1` partition of a provider's unroutable events.
+    pub fn unroutable_pk(provider: Provider) -> String {
+        format!("UNROUTABLE#{}", provider.as_str())
+    }
+}
+
+impl Record for WebhookEvent {
+    fn key(&self) -> (String, String) {
+        Self::key_of(self.provider, &self.key)
+    }
+
+    fn gsi1(&self) -> Option<IndexKey> {
+        (self.status == EventStatus::Unroutable).then(|| {
+            IndexKey::new(
+                Self::unroutable_pk(self.provider),
+                format!("{}#{}", fmt_time(self.received_at), self.key),
+            )
+        })
+    }
+
+    /// Pending events are listed on `gsi2` so that one whose enqueue never happened
+    /// (the provider stopped retrying) can be found and queued again.
+    fn gsi2(&self) -> Option<IndexKey> {
+        (self.status == EventStatus::Pending).then(|| {
+            IndexKey::new(
+                Self::pending_pk(self.provider),
+                format!("{}#{}", fmt_time(self.received_at), self.key),
+            )
+        })
+    }
+}
+
+/// The body of a queue message that points at a stored webhook event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRef {
+    /// Sender.
+    pub provider: Provider,
+    /// Idempotency key.
+    pub event: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_750_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn statuses_only_move_forward() {
+        use MessageStatus::*;
+        assert!(Queued.may_become(Sent));
+        assert!(Sent.may_become(Read));
+        assert!(!Read.may_become(Delivered));
+        assert!(!Delivered.may_become(Delivered));
+        assert!(Sent.may_become(Failed));
+        assert!(!Delivered.may_become(Failed));
+        assert!(!Failed.may_become(Read));
+    }
+
+    fn conversation() -> Conversation {
+        let org = OrgId::parse("acme").unwrap();
+        let wa = WaId::parse("16505551234").unwrap();
+        let pn = PhoneNumberId::parse("106540352242922").unwrap();
+        Conversation {
+            id: ConversationId::for_thread(&org, &pn, &wa),
+            org_id: org.clone(),
+            account_id: AccountId::from_uuid(uuid::Uuid::nil()),
+            phone_number_id: pn,
+            contact_id: ContactId::for_wa_id(&org, &wa),
+            wa_id: wa,
+            contact_name: None,
+            last_message_at: None,
+            last_message_id: None,
+            last_message_preview: None,
+            last_message_direction: None,
+            last_inbound_at: None,
+            unread_count: 0,
+            created_at: t(0),
+            updated_at: t(0),
+        }
+    }
+
+    #[test]
+    fn activity_only_moves_forward_and_window_follows_inbound() {
+        let mut c = conversation();
+        let org = c.org_id.clone();
+        let m2 = MessageId::for_wamid(&org, "w2");
+        let m1 = MessageId::for_wamid(&org, "w1");
+        c.record_message(&m2, t(20), Direction::Inbound, "second".into(), t(30));
+        c.record_message(&m1, t(10), Direction::Inbound, "first".into(), t(31));
+        assert_eq!(c.last_message_preview.as_deref(), Some("second"));
+        assert_eq!(c.unread_count, 2);
+        assert_eq!(c.last_inbound_at, Some(t(20)));
+        assert!(c.window_open(t(20) + Duration::hours(23)));
+        assert!(!c.window_open(t(20) + Duration::hours(24)));
+        let gsi = c.gsi1().unwrap();
+        assert!(gsi.sk.starts_with(&fmt_time(t(20))));
+    }
+}

@@ -1,0 +1,220 @@
+//! The queue port: SQS semantics (FIFO groups, dedupe ids, visibility timeouts,
+//! receive counts, dead-letter queues) that the embedded backend reproduces.
+//!
+//! Producers only `send`. Consumers on Lambda get messages from the SQS event source;
+//! the dev server and `--backend aws` runs poll with `receive`/`delete`/`retry_later`.
+//! Operators list and redrive dead letters through the same port, so the `dlq`
+//! commands work on both backends.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// The queues Switchboard uses. Their settings live in `template.yaml`; [`QueueName::spec`]
+/// mirrors them for the embedded backend and a test keeps the two in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueName {
+    /// Verified provider webhook events waiting to be applied (FIFO).
+    Inbound,
+    /// Outbound WhatsApp messages waiting to be sent (FIFO).
+    Outbound,
+    /// Stripe events waiting to be applied (FIFO).
+    Billing,
+}
+
+/// Settings of one queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSpec {
+    /// FIFO (ordered per group, deduplicated) or standard.
+    pub fifo: bool,
+    /// Seconds a received message stays hidden before it is delivered again.
+    pub visibility_timeout_secs: u32,
+    /// Receives after which a message moves to the dead-letter queue.
+    pub max_receive_count: u32,
+}
+
+impl QueueName {
+    /// Every queue.
+    pub const ALL: [QueueName; 3] = [QueueName::Inbound, QueueName::Outbound, QueueName::Billing];
+
+    /// The logical name used in config, CLI arguments and the embedded backend.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueName::Inbound => "inbound",
+            QueueName::Outbound => "outbound",
+            QueueName::Billing => "billing",
+        }
+    }
+
+    /// Parses a logical name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|q| q.as_str() == s)
+    }
+
+    /// The environment variable holding the queue URL on AWS.
+    pub fn url_env(self) -> &'static str {
+        match self {
+            QueueName::Inbound => "INBOUND_QUEUE_URL",
+            QueueName::Outbound => "OUTBOUND_QUEUE_URL",
+            QueueName::Billing => "BILLING_QUEUE_URL",
+        }
+    }
+
+    /// The environment variable holding the dead-letter queue URL on AWS.
+    pub fn dlq_url_env(self) -> &'static str {
+        match self {
+            QueueName::Inbound => "INBOUND_DLQ_URL",
+            QueueName::Outbound => "OUTBOUND_DLQ_URL",
+            QueueName::Billing => "BILLING_DLQ_URL",
+        }
+    }
+
+    /// The queue's logical id in `template.yaml`.
+    pub fn template_id(self) -> &'static str {
+        match self {
+            QueueName::Inbound => "InboundQueue",
+            QueueName::Outbound => "OutboundQueue",
+            QueueName::Billing => "BillingQueue",
+        }
+    }
+
+    /// The settings (identical to `template.yaml`; see the template consistency test).
+    pub fn spec(self) -> QueueSpec {
+        match self {
+            // Consumers time out at 30 s; SQS wants visibility >= 6x the timeout.
+            QueueName::Inbound | QueueName::Outbound | QueueName::Billing => QueueSpec {
+                fifo: true,
+                visibility_timeout_secs: 180,
+                max_receive_count: 5,
+            },
+        }
+    }
+}
+
+impl fmt::Display for QueueName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// SQS's maximum batch size for send and receive.
+pub const MAX_BATCH: usize = 10;
+
+/// The size a message body may have. SQS accepts 1 MiB since 2025, but emulators and
+/// older regions enforce 256 KiB, so Switchboard designs for 256 KiB: bodies carry
+/// references to stored records, never the records themselves.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// Body (JSON text).
+    pub body: String,
+    /// FIFO message group: order is kept within a group.
+    pub group_id: Option<String>,
+    /// FIFO deduplication id: a second send with the same id within five minutes is
+    /// dropped.
+    pub dedupe_id: Option<String>,
+    /// Delivery delay (standard queues only: SQS FIFO queues refuse per-message delays,
+    /// so FIFO retries use the visibility timeout instead).
+    pub delay: Option<Duration>,
+}
+
+impl OutgoingMessage {
+    /// A FIFO message.
+    pub fn fifo(body: String, group_id: String, dedupe_id: String) -> Self {
+        Self {
+            body,
+            group_id: Some(group_id),
+            dedupe_id: Some(dedupe_id),
+            delay: None,
+        }
+    }
+}
+
+/// A received message, as a consumer sees it (from SQS or the embedded queue).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedMessage {
+    /// The message id (reported back for partial batch failures).
+    pub id: String,
+    /// Handle to delete or re-hide this receipt.
+    pub receipt: String,
+    /// Body.
+    pub body: String,
+    /// FIFO group.
+    pub group_id: Option<String>,
+    /// How many times the message has been received, this time included.
+    pub receive_count: u32,
+}
+
+/// A message in a dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadLetter {
+    /// The message id.
+    pub id: String,
+    /// Body.
+    pub body: String,
+    /// FIFO group.
+    pub group_id: Option<String>,
+    /// Receives before it was dead-lettered.
+    pub receive_count: u32,
+}
+
+/// Errors of the queue port.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The queue is not configured (no URL).
+    #[error("queue {0} is not configured")]
+    NotConfigured(QueueName),
+    /// The message is over [`MAX_BODY_BYTES`] or otherwise refused.
+    #[error("message refused: {0}")]
+    Invalid(String),
+    /// The receipt is no longer valid (the message was received again since).
+    #[error("receipt is stale")]
+    StaleReceipt,
+    /// The backend failed or could not be reached.
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The queue port.
+#[async_trait]
+pub trait Queue: Send + Sync + std::fmt::Debug {
+    /// Sends messages, in order (split into batches of [`MAX_BATCH`] internally). Fails
+    /// as a whole if any message could not be sent; a retry is safe because consumers
+    /// are idempotent and FIFO dedupe ids drop repeats.
+    async fn send(&self, queue: QueueName, messages: Vec<OutgoingMessage>)
+    -> Result<(), QueueError>;
+
+    /// Receives up to `max` messages, hiding them for `visibility`. Messages whose
+    /// receive count would exceed the queue's maximum move to its dead-letter queue
+    /// instead. FIFO: a group with a message in flight yields nothing more.
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError>;
+
+    /// Deletes a received message (it was processed).
+    async fn delete(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError>;
+
+    /// Makes a received message visible again after `delay` (backoff before a retry).
+    async fn retry_later(
+        &self,
+        queue: QueueName,
+        receipt: &str,
+        delay: Duration,
+    ) -> Result<(), QueueError>;
+
+    /// Lists up to `limit` dead letters without removing them.
+    async fn dead_letters(&self, queue: QueueName, limit: usize)
+    -> Result<Vec<DeadLetter>, QueueError>;
+
+    /// Moves up to `limit` dead letters back to the queue (in their original order per
+    /// group); returns how many moved.
+    async fn redrive(&self, queue: QueueName, limit: usize) -> Result<usize, QueueError>;
+}

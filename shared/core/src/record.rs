@@ -1,0 +1,96 @@
+//! Typed records on top of the item store: each record type knows its keys, and
+//! [`load`]/[`item`] turn records into items and back with their version.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::store::{IndexKey, Item, ItemStore, StoreError};
+
+/// A record stored as one item.
+pub trait Record: Serialize + DeserializeOwned {
+    /// Table partition and sort key.
+    fn key(&self) -> (String, String);
+
+    /// Key on `gsi1`, if the record is listed there.
+    fn gsi1(&self) -> Option<IndexKey> {
+        None
+    }
+
+    /// Key on `gsi2`, if the record is listed there.
+    fn gsi2(&self) -> Option<IndexKey> {
+        None
+    }
+
+    /// Expiry (Unix seconds), if the record expires.
+    fn ttl(&self) -> Option<i64> {
+        None
+    }
+}
+
+/// A record with the version it was read at (0 = not stored yet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    /// The record.
+    pub record: T,
+    /// Version read from the store; 0 when the record is new.
+    pub version: u64,
+}
+
+impl<T: Record> Versioned<T> {
+    /// A record that is not stored yet.
+    pub fn new(record: T) -> Self {
+        Self { record, version: 0 }
+    }
+
+    /// The condition under which writing this record back is safe: the item must still
+    /// be at the version read (or still absent).
+    pub fn condition(&self) -> crate::store::Condition {
+        if self.version == 0 {
+            crate::store::Condition::NotExists
+        } else {
+            crate::store::Condition::Version(self.version)
+        }
+    }
+
+    /// The item to write back: the next version.
+    pub fn next_item(&self) -> Result<Item, StoreError> {
+        item(&self.record, self.version + 1)
+    }
+}
+
+/// Builds the item of a record at `version`.
+pub fn item<T: Record>(record: &T, version: u64) -> Result<Item, StoreError> {
+    let (pk, sk) = record.key();
+    let data = serde_json::to_value(record)
+        .map_err(|e| StoreError::Invalid(format!("record does not serialise: {e}")))?;
+    Ok(Item {
+        pk,
+        sk,
+        gsi1: record.gsi1(),
+        gsi2: record.gsi2(),
+        version,
+        ttl: record.ttl(),
+        n: None,
+        data,
+    })
+}
+
+/// Reads a record.
+pub async fn load<T: Record>(
+    store: &dyn ItemStore,
+    pk: &str,
+    sk: &str,
+) -> Result<Option<Versioned<T>>, StoreError> {
+    match store.get(pk, sk).await? {
+        Some(item) => Ok(Some(Versioned {
+            record: item.decode()?,
+            version: item.version,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// Decodes the items of a query page.
+pub fn decode_all<T: DeserializeOwned>(items: &[Item]) -> Result<Vec<T>, StoreError> {
+    items.iter().map(Item::decode).collect()
+}

@@ -1,0 +1,95 @@
+//! Secrets: a wrapper that never prints, and the port that fetches them.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+/// A secret value. `Debug` and `Display` print a placeholder, so a secret can sit in a
+/// config struct or an error without leaking into logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value. Call only where it is used (a MAC key, an Authorization header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(<redacted>)")
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The secrets Switchboard reads. Locally they are environment variables of these
+/// names; on AWS, Secrets Manager secrets named `<SECRETS_PREFIX><name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecretName {
+    /// Meta app secret: key of `X-Hub-Signature-256`.
+    WhatsAppAppSecret,
+    /// The token Meta echoes when verifying the webhook URL.
+    WhatsAppVerifyToken,
+    /// Stripe endpoint secret (`whsec_…`).
+    StripeWebhookSecret,
+    /// Stripe API key (`sk_…`).
+    StripeApiKey,
+}
+
+impl SecretName {
+    /// Every secret.
+    pub const ALL: [SecretName; 4] = [
+        SecretName::WhatsAppAppSecret,
+        SecretName::WhatsAppVerifyToken,
+        SecretName::StripeWebhookSecret,
+        SecretName::StripeApiKey,
+    ];
+
+    /// The variable / secret name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretName::WhatsAppAppSecret => "WHATSAPP_APP_SECRET",
+            SecretName::WhatsAppVerifyToken => "WHATSAPP_VERIFY_TOKEN",
+            SecretName::StripeWebhookSecret => "STRIPE_WEBHOOK_SECRET",
+            SecretName::StripeApiKey => "STRIPE_API_KEY",
+        }
+    }
+}
+
+/// Errors of the secrets port.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    /// The secret store failed or could not be reached.
+    #[error("secret store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The secrets port.
+#[async_trait]
+pub trait Secrets: Send + Sync + std::fmt::Debug {
+    /// The secret's value, or `None` when it is not configured (absent or empty).
+    async fn get(&self, name: SecretName) -> Result<Option<SecretString>, SecretsError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_prints() {
+        let s = SecretString::new("hunter2");
+        assert!(!format!("{s:?} {s}").contains("hunter2"));
+        assert_eq!(s.expose(), "hunter2");
+    }
+}

@@ -1,0 +1,28 @@
+//! The ports a use case may call, bundled. Built once per process (Lambda init or dev
+//! server start) and shared by every request.
+
+use std::sync::Arc;
+
+use crate::cipher::Cipher;
+use crate::clock::Clock;
+use crate::queue::Queue;
+use crate::secrets::Secrets;
+use crate::store::ItemStore;
+use crate::whatsapp::WhatsAppApi;
+
+/// Everything a use case depends on.
+#[derive(Clone, Debug)]
+pub struct Services {
+    /// Item store.
+    pub store: Arc<dyn ItemStore>,
+    /// Queues.
+    pub queue: Arc<dyn Queue>,
+    /// Envelope encryption.
+    pub cipher: Arc<dyn Cipher>,
+    /// Secrets.
+    pub secrets: Arc<dyn Secrets>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// WhatsApp Graph API, when a Graph URL is configured.
+    pub whatsapp: Option<Arc<dyn WhatsAppApi>>,
+}

@@ -1,0 +1,337 @@
+//! The inbound consumer's work: apply one stored WhatsApp event.
+//!
+//! Each inbound message is applied in one transaction — message, wamid look-up,
+//! conversation and contact together — conditioned on the message not existing yet.
+//! A redelivered event therefore changes nothing, and a crash between two messages of
+//! an event leaves no half-applied message: the retry applies the rest.
+
+use chrono::{DateTime, TimeZone, Utc};
+use switchboard_webhooks::meta::{self, MessagesValue};
+use tracing::{debug, info, warn};
+
+use crate::error::{Error, Result};
+use crate::ids::{ContactId, ConversationId, MessageId, OrgId, WaId};
+use crate::model::{
+    Contact, Conversation, Direction, EarlyStatus, EventRef, EventStatus, Message, MessageError,
+    MessageStatus, PhoneRoute, Provider, WamidRoute, WebhookEvent,
+};
+use crate::record::{Versioned, item, load};
+use crate::services::Services;
+use crate::store::{Condition, StoreError, Write};
+
+/// Attempts at an optimistic update before giving the message back to the queue.
+const MAX_ATTEMPTS: usize = 8;
+
+/// What processing an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied: how many messages were new and how many statuses were recorded.
+    Applied {
+        /// Messages stored by this run.
+        messages: usize,
+        /// Duplicate messages skipped.
+        duplicates: usize,
+        /// Statuses applied or kept for later.
+        statuses: usize,
+    },
+    /// The event was processed before.
+    AlreadyProcessed,
+    /// No org owns the receiving number; the event is kept as unroutable.
+    Unroutable,
+    /// A field Switchboard records but does not act on yet.
+    Ignored,
+}
+
+/// Parses a queue body into an event reference. A body that does not parse is poison.
+pub fn parse_ref(body: &str) -> Result<EventRef> {
+    serde_json::from_str(body)
+        .map_err(|e| Error::Internal(format!("queue body is not an event reference: {e}")))
+}
+
+/// Applies the event a queue message points at.
+pub async fn process(svc: &Services, body: &str) -> Result<Outcome> {
+    let event_ref = parse_ref(body)?;
+    let (pk, sk) = WebhookEvent::key_of(event_ref.provider, &event_ref.event);
+    let Some(event) = load::<WebhookEvent>(&*svc.store, &pk, &sk).await? else {
+        return Err(Error::Internal(format!(
+            "event {} referenced by the queue is not stored",
+            event_ref.event
+        )));
+    };
+    match event.record.status {
+        EventStatus::Processed | EventStatus::Ignored => return Ok(Outcome::AlreadyProcessed),
+        EventStatus::Pending | EventStatus::Unroutable => {}
+    }
+    if event.record.provider != Provider::Whatsapp {
+        return Err(Error::Internal(format!(
+            "event {} is not a WhatsApp event",
+            event_ref.event
+        )));
+    }
+    let mut event = event.record;
+    if event.kind != "messages" {
+        // Template status, quality and account updates are stored and acknowledged;
+        // acting on them comes with the features that need them.
+        debug!(field = %event.kind, "recording a WhatsApp event Switchboard does not act on");
+        let note = format!("field {} is recorded only", event.kind);
+        finish(svc, &mut event, EventStatus::Ignored, None, Some(note)).await?;
+        return Ok(Outcome::Ignored);
+    }
+    let value: MessagesValue = serde_json::from_str(&event.payload).map_err(|e| {
+        Error::Internal(format!("messages value of event {} does not parse: {e}", event.key))
+    })?;
+    let phone = crate::ids::PhoneNumberId::parse(&value.metadata.phone_number_id)
+        .map_err(|e| Error::Internal(format!("event {}: {e}", event.key)))?;
+    let (route_pk, route_sk) = PhoneRoute::key_of(&phone);
+    let Some(route) = load::<PhoneRoute>(&*svc.store, &route_pk, &route_sk).await? else {
+        info!(phone_number_id = %phone, event = %event.key, "no org owns this number; keeping the event as unroutable");
+        finish(svc, &mut event, EventStatus::Unroutable, None, Some(format!("phone_number_id {phone} is not connected"))).await?;
+        return Ok(Outcome::Unroutable);
+    };
+    let route = route.record;
+    let mut messages = 0;
+    let mut duplicates = 0;
+    for msg in &value.messages {
+        match apply_message(svc, &route, &value, msg).await? {
+            Applied::New => messages += 1,
+            Applied::Duplicate => duplicates += 1,
+        }
+    }
+    for status in &value.statuses {
+        apply_meta_status(svc, &route.org_id, status).await?;
+    }
+    for err in &value.errors {
+        warn!(org_id = %route.org_id, code = err.code, title = ?err.title, "WhatsApp reported an error for this number");
+    }
+    finish(svc, &mut event, EventStatus::Processed, Some(route.org_id.clone()), None).await?;
+    Ok(Outcome::Applied {
+        messages,
+        duplicates,
+        statuses: value.statuses.len(),
+    })
+}
+
+async fn finish(
+    svc: &Services,
+    event: &mut WebhookEvent,
+    status: EventStatus,
+    org: Option<OrgId>,
+    note: Option<String>,
+) -> Result<()> {
+    event.status = status;
+    event.org_id = org.or(event.org_id.take());
+    event.note = note;
+    event.updated_at = svc.clock.now();
+    // Status moves are idempotent and the payload never changes, so the last writer
+    // may win.
+    svc.store.put(item(event, 1)?, Condition::Always).await?;
+    Ok(())
+}
+
+enum Applied {
+    New,
+    Duplicate,
+}
+
+fn provider_time(unix: Option<i64>, fallback: DateTime<Utc>) -> DateTime<Utc> {
+    unix.and_then(|s| Utc.timestamp_opt(s, 0).single())
+        .unwrap_or(fallback)
+}
+
+async fn apply_message(
+    svc: &Services,
+    route: &PhoneRoute,
+    value: &MessagesValue,
+    msg: &meta::InboundMessage,
+) -> Result<Applied> {
+    let org = &route.org_id;
+    let wa_id = WaId::parse(&msg.from)
+        .map_err(|e| Error::Internal(format!("message {}: sender {e}", msg.id)))?;
+    let message_id = MessageId::for_wamid(org, &msg.id);
+    let (msg_pk, msg_sk) = Message::key_of(org, &message_id);
+    let profile_name = value
+        .contacts
+        .iter()
+        .find(|c| c.wa_id == msg.from)
+        .and_then(|c| c.profile.as_ref())
+        .and_then(|p| p.name.clone());
+    let contact_id = ContactId::for_wa_id(org, &wa_id);
+    let conversation_id = ConversationId::for_thread(org, &route.phone_number_id, &wa_id);
+
+    for attempt in 0..MAX_ATTEMPTS {
+        // Cheap check first: most redeliveries stop here without a transaction.
+        if svc.store.get(&msg_pk, &msg_sk).await?.is_some() {
+            debug!(message_id = %message_id, "message already stored");
+            return Ok(Applied::Duplicate);
+        }
+        let now = svc.clock.now();
+        let at = provider_time(msg.unix_seconds(), now);
+
+        let (c_pk, c_sk) = Contact::key_of(org, &contact_id);
+        let mut contact = load::<Contact>(&*svc.store, &c_pk, &c_sk)
+            .await?
+            .unwrap_or_else(|| {
+                Versioned::new(Contact {
+                    id: contact_id.clone(),
+                    org_id: org.clone(),
+                    wa_id: wa_id.clone(),
+                    name: None,
+                    last_inbound_at: None,
+                    created_at: now,
+                    updated_at: now,
+                })
+            });
+        if profile_name.is_some() && contact.record.name != profile_name {
+            contact.record.name = profile_name.clone();
+        }
+        if contact.record.last_inbound_at.is_none_or(|t| at > t) {
+            contact.record.last_inbound_at = Some(at);
+        }
+        contact.record.updated_at = now;
+
+        let (v_pk, v_sk) = Conversation::key_of(org, &conversation_id);
+        let mut conversation = load::<Conversation>(&*svc.store, &v_pk, &v_sk)
+            .await?
+            .unwrap_or_else(|| {
+                Versioned::new(Conversation {
+                    id: conversation_id.clone(),
+                    org_id: org.clone(),
+                    account_id: route.account_id.clone(),
+                    phone_number_id: route.phone_number_id.clone(),
+                    contact_id: contact_id.clone(),
+                    wa_id: wa_id.clone(),
+                    contact_name: None,
+                    last_message_at: None,
+                    last_message_id: None,
+                    last_message_preview: None,
+                    last_message_direction: None,
+                    last_inbound_at: None,
+                    unread_count: 0,
+                    created_at: now,
+                    updated_at: now,
+                })
+            });
+        conversation.record.account_id = route.account_id.clone();
+        conversation.record.contact_name = contact.record.name.clone();
+        conversation
+            .record
+            .record_message(&message_id, at, Direction::Inbound, msg.preview(), now);
+
+        let message = Message {
+            id: message_id.clone(),
+            org_id: org.clone(),
+            conversation_id: conversation_id.clone(),
+            account_id: route.account_id.clone(),
+            contact_id: contact_id.clone(),
+            direction: Direction::Inbound,
+            wamid: Some(msg.id.clone()),
+            content: msg.content(),
+            status: MessageStatus::Received,
+            status_times: Default::default(),
+            error: None,
+            reply_to: msg.reply_to(),
+            timestamp: at,
+            created_at: now,
+            updated_at: now,
+        };
+        let wamid_route = WamidRoute {
+            wamid: msg.id.clone(),
+            org_id: org.clone(),
+            message_id: message_id.clone(),
+        };
+        let writes = vec![
+            Write::put(item(&message, 1)?, Condition::NotExists),
+            Write::put(item(&wamid_route, 1)?, Condition::Always),
+            Write::put(conversation.next_item()?, conversation.condition()),
+            Write::put(contact.next_item()?, contact.condition()),
+        ];
+        match svc.store.transact(writes).await {
+            Ok(()) => {
+                debug!(org_id = %org, message_id = %message_id, from = %wa_id.masked(), kind = %msg.kind, "stored inbound message");
+                return Ok(Applied::New);
+            }
+            Err(StoreError::ConditionFailed { index: 0 }) => return Ok(Applied::Duplicate),
+            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => {
+                debug!(attempt, "conversation or contact changed concurrently; retrying");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Store(StoreError::Conflict))
+}
+
+/// Applies a Meta delivery status to the message with that wamid, or keeps it until the
+/// wamid is known.
+pub async fn apply_meta_status(svc: &Services, org: &OrgId, status: &meta::Status) -> Result<()> {
+    let Some(next) = MessageStatus::from_meta(&status.status) else {
+        debug!(status = %status.status, "ignoring a status Switchboard does not know");
+        return Ok(());
+    };
+    let now = svc.clock.now();
+    let at = provider_time(status.unix_seconds(), now);
+    let error = status.errors.first().map(|e| MessageError {
+        code: e.code,
+        title: e.title.clone(),
+        message: e.message.clone(),
+        details: e
+            .error_data
+            .as_ref()
+            .and_then(|d| d.get("details"))
+            .and_then(|d| d.as_str())
+            .map(str::to_owned),
+    });
+    let (r_pk, r_sk) = WamidRoute::key_of(&status.id);
+    match load::<WamidRoute>(&*svc.store, &r_pk, &r_sk).await? {
+        Some(route) if &route.record.org_id == org => {
+            apply_status(svc, &route.record, next, at, error).await
+        }
+        Some(_) => {
+            warn!(org_id = %org, "status for a wamid owned by another org; ignored");
+            Ok(())
+        }
+        None => {
+            let early = EarlyStatus {
+                wamid: status.id.clone(),
+                org_id: org.clone(),
+                status: next,
+                at,
+                error,
+            };
+            svc.store.put(item(&early, 1)?, Condition::Always).await?;
+            Ok(())
+        }
+    }
+}
+
+/// Applies a status to a known message, monotonically (optimistic concurrency).
+pub async fn apply_status(
+    svc: &Services,
+    route: &WamidRoute,
+    next: MessageStatus,
+    at: DateTime<Utc>,
+    error: Option<MessageError>,
+) -> Result<()> {
+    let (pk, sk) = Message::key_of(&route.org_id, &route.message_id);
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(mut message) = load::<Message>(&*svc.store, &pk, &sk).await? else {
+            return Err(Error::Internal(format!(
+                "wamid look-up points at missing message {}",
+                route.message_id
+            )));
+        };
+        let before = message.record.clone();
+        message
+            .record
+            .apply_status(next, at, error.clone(), svc.clock.now());
+        if message.record.status == before.status && message.record.status_times == before.status_times {
+            return Ok(());
+        }
+        match svc.store.put(message.next_item()?, message.condition()).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Store(StoreError::Conflict))
+}

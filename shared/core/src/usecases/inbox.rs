@@ -1,0 +1,91 @@
+//! Reading the inbox: conversations (newest activity first), their messages (in
+//! conversation order) and contacts. Every read is scoped by the caller's org: the
+//! org is part of every key, so another org's id simply is not found.
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::ids::{ContactId, ConversationId, OrgId};
+use crate::model::{Contact, Conversation, Message, org_scope};
+use crate::page::{PageRequest, Paged, encode_cursor};
+use crate::record::{decode_all, load};
+use crate::services::Services;
+use crate::store::{Index, Item, Query};
+
+fn paged<T>(items: Vec<T>, next: Option<crate::store::Position>) -> Paged<T> {
+    Paged {
+        items,
+        next_cursor: next.as_ref().map(encode_cursor),
+    }
+}
+
+/// The cursor scope of an org's lists.
+pub fn scope(org: &OrgId) -> String {
+    org_scope(org)
+}
+
+async fn list<T: serde::de::DeserializeOwned>(
+    svc: &Services,
+    query: Query,
+    view: impl Fn(&T) -> Value,
+) -> Result<Paged<Value>> {
+    let page = svc.store.query(query).await?;
+    let records: Vec<T> = decode_all(&page.items)?;
+    Ok(paged(records.iter().map(view).collect(), page.next))
+}
+
+/// Conversations, newest activity first.
+pub async fn list_conversations(svc: &Services, org: &OrgId, page: PageRequest) -> Result<Paged<Value>> {
+    let now = svc.clock.now();
+    let query = Query::index(Index::Gsi1, Conversation::list_pk(org))
+        .descending()
+        .limit(page.limit)
+        .after(page.after);
+    list::<Conversation>(svc, query, |c| c.view(now)).await
+}
+
+/// One conversation.
+pub async fn get_conversation(svc: &Services, org: &OrgId, id: &ConversationId) -> Result<Conversation> {
+    let (pk, sk) = Conversation::key_of(org, id);
+    Ok(load::<Conversation>(&*svc.store, &pk, &sk)
+        .await?
+        .ok_or(Error::not_found("conversation"))?
+        .record)
+}
+
+/// A conversation's messages in conversation order (oldest first).
+pub async fn list_messages(
+    svc: &Services,
+    org: &OrgId,
+    id: &ConversationId,
+    page: PageRequest,
+) -> Result<Paged<Value>> {
+    get_conversation(svc, org, id).await?;
+    let query = Query::index(Index::Gsi1, Message::list_pk(org, id))
+        .limit(page.limit)
+        .after(page.after);
+    list::<Message>(svc, query, Message::view).await
+}
+
+/// Contacts, newest first.
+pub async fn list_contacts(svc: &Services, org: &OrgId, page: PageRequest) -> Result<Paged<Value>> {
+    let query = Query::index(Index::Gsi1, Contact::list_pk(org))
+        .descending()
+        .limit(page.limit)
+        .after(page.after);
+    list::<Contact>(svc, query, Contact::view).await
+}
+
+/// One contact.
+pub async fn get_contact(svc: &Services, org: &OrgId, id: &ContactId) -> Result<Contact> {
+    let (pk, sk) = Contact::key_of(org, id);
+    Ok(load::<Contact>(&*svc.store, &pk, &sk)
+        .await?
+        .ok_or(Error::not_found("contact"))?
+        .record)
+}
+
+/// Reads raw items (used by operators' tools).
+pub async fn raw(svc: &Services, pk: &str, sk: &str) -> Result<Option<Item>> {
+    Ok(svc.store.get(pk, sk).await?)
+}

@@ -1,0 +1,246 @@
+//! Connected accounts: connect a WhatsApp number (token encrypted at rest), list,
+//! disconnect.
+
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::info;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, OrgId, PhoneNumberId, WabaId};
+use crate::model::{Account, AccountStatus, PhoneRoute, org_pk};
+use crate::record::{Versioned, decode_all, item, load};
+use crate::secrets::SecretString;
+use crate::services::Services;
+use crate::store::{Condition, Query, SortKey, StoreError, Write};
+use crate::whatsapp::GraphError;
+
+/// Longest access token accepted (Meta's system-user tokens are ~200-300 chars).
+const MAX_TOKEN_LEN: usize = 4096;
+
+/// The body of `POST /v1/integrations/whatsapp/connect`, before validation.
+#[derive(Debug, Deserialize)]
+pub struct ConnectRequest {
+    /// Graph id of the number.
+    pub phone_number_id: Option<Value>,
+    /// Graph id of the business account.
+    pub waba_id: Option<Value>,
+    /// A system-user access token with `whatsapp_business_messaging`.
+    pub access_token: Option<Value>,
+    /// Display form of the number (optional; read from Graph when it is configured).
+    pub display_phone_number: Option<Value>,
+}
+
+fn required_str<'a>(v: &'a Option<Value>, field: &str) -> Result<&'a str> {
+    match v {
+        None | Some(Value::Null) => Err(Error::validation(field, "required", format!("{field} is required"))),
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(Error::validation(field, "invalid_type", format!("{field} must be a string"))),
+    }
+}
+
+/// A validated connect request.
+#[derive(Debug)]
+pub struct Connect {
+    /// Number.
+    pub phone_number_id: PhoneNumberId,
+    /// Business account.
+    pub waba_id: WabaId,
+    /// Token.
+    pub access_token: SecretString,
+    /// Display form.
+    pub display_phone_number: Option<String>,
+}
+
+impl ConnectRequest {
+    /// Validates the request; errors name the field.
+    pub fn validate(self) -> Result<Connect> {
+        let phone_number_id = PhoneNumberId::parse(required_str(&self.phone_number_id, "phone_number_id")?)
+            .map_err(|e| Error::validation("phone_number_id", "invalid_phone_number_id", e.0))?;
+        let waba_id = WabaId::parse(required_str(&self.waba_id, "waba_id")?)
+            .map_err(|e| Error::validation("waba_id", "invalid_waba_id", e.0))?;
+        let token = required_str(&self.access_token, "access_token")?.trim();
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN || token.chars().any(char::is_whitespace) {
+            return Err(Error::validation(
+                "access_token",
+                "invalid_access_token",
+                format!("access_token must be 1-{MAX_TOKEN_LEN} characters without spaces"),
+            ));
+        }
+        let display_phone_number = match &self.display_phone_number {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 32 => Some(s.trim().to_owned()),
+            Some(_) => {
+                return Err(Error::validation(
+                    "display_phone_number",
+                    "invalid_display_phone_number",
+                    "display_phone_number must be a string of at most 32 characters",
+                ));
+            }
+        };
+        Ok(Connect {
+            phone_number_id,
+            waba_id,
+            access_token: SecretString::new(token),
+            display_phone_number,
+        })
+    }
+}
+
+/// Lists an org's connected accounts.
+pub async fn list(svc: &Services, org: &OrgId) -> Result<Vec<Account>> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = svc
+            .store
+            .query(
+                Query::table(org_pk(org))
+                    .sort(SortKey::BeginsWith(Account::SK_PREFIX.to_owned()))
+                    .after(after),
+            )
+            .await?;
+        out.extend(decode_all::<Account>(&page.items)?);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Connects a number: validates the token with Graph when Graph is configured,
+/// encrypts it, and creates the account and its routing entry atomically. A number
+/// already connected (to any org) is a 409.
+pub async fn connect(svc: &Services, org: &OrgId, req: Connect) -> Result<Account> {
+    let mut display = req.display_phone_number.clone();
+    let mut verified_name = None;
+    if let Some(graph) = &svc.whatsapp {
+        match graph.phone_number(&req.access_token, &req.phone_number_id).await {
+            Ok(info) => {
+                display = info.display_phone_number.or(display);
+                verified_name = info.verified_name;
+            }
+            Err(GraphError::Api { code, http_status, .. }) if code == 190 || http_status == 401 => {
+                return Err(Error::validation(
+                    "access_token",
+                    "invalid_access_token",
+                    "WhatsApp rejected the access token (expired, revoked or malformed)",
+                ));
+            }
+            Err(GraphError::Api { code, http_status, .. })
+                if code == 100 || code == 803 || http_status == 404 || (http_status == 400 && code != 4) =>
+            {
+                return Err(Error::validation(
+                    "phone_number_id",
+                    "phone_number_not_found",
+                    "WhatsApp does not know this phone_number_id, or the token cannot access it",
+                ));
+            }
+            Err(GraphError::Api { code, .. }) if code == 10 || code == 200 => {
+                return Err(Error::validation(
+                    "access_token",
+                    "insufficient_permission",
+                    "the access token lacks the whatsapp_business_management permission for this number",
+                ));
+            }
+            Err(e) => {
+                return Err(Error::Provider {
+                    code: "whatsapp_unavailable",
+                    message: "WhatsApp could not be reached to validate the number; try again".into(),
+                    retryable: !matches!(e, GraphError::Api { http_status: 400..=499, .. }),
+                });
+            }
+        }
+    }
+
+    let now = svc.clock.now();
+    let id = AccountId::from_uuid(Uuid::now_v7());
+    let envelope = svc
+        .cipher
+        .encrypt(
+            req.access_token.expose().as_bytes(),
+            &Account::token_context(org, &id),
+        )
+        .await?;
+    let account = Account {
+        id: id.clone(),
+        org_id: org.clone(),
+        phone_number_id: req.phone_number_id.clone(),
+        waba_id: req.waba_id,
+        display_phone_number: display,
+        verified_name,
+        status: AccountStatus::Active,
+        status_reason: None,
+        token_envelope: envelope,
+        messages_per_second: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let route = PhoneRoute {
+        phone_number_id: req.phone_number_id.clone(),
+        org_id: org.clone(),
+        account_id: id.clone(),
+    };
+    let writes = vec![
+        Write::put(item(&route, 1)?, Condition::NotExists),
+        Write::put(item(&account, 1)?, Condition::NotExists),
+    ];
+    match svc.store.transact(writes).await {
+        Ok(()) => {
+            info!(org_id = %org, account_id = %id, phone_number_id = %req.phone_number_id, "connected a WhatsApp number");
+            Ok(account)
+        }
+        Err(StoreError::ConditionFailed { index: 0 }) => Err(Error::Conflict {
+            code: "already_connected",
+            message: format!(
+                "phone_number_id {} is already connected; disconnect it first",
+                req.phone_number_id
+            ),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads one account of an org.
+pub async fn get(svc: &Services, org: &OrgId, id: &AccountId) -> Result<Versioned<Account>> {
+    let (pk, sk) = Account::key_of(org, id);
+    load::<Account>(&*svc.store, &pk, &sk)
+        .await?
+        .ok_or(Error::not_found("integration"))
+}
+
+/// Disconnects an account: deletes it and its routing entry together. Webhooks for the
+/// number are then kept as unroutable events.
+pub async fn disconnect(svc: &Services, org: &OrgId, id: &AccountId) -> Result<()> {
+    let account = get(svc, org, id).await?;
+    let (route_pk, route_sk) = PhoneRoute::key_of(&account.record.phone_number_id);
+    let route = load::<PhoneRoute>(&*svc.store, &route_pk, &route_sk).await?;
+    let (acc_pk, acc_sk) = Account::key_of(org, id);
+    let mut writes = vec![Write::delete(acc_pk, acc_sk, Condition::Version(account.version))];
+    // Only remove the route if it still points at this account.
+    if let Some(route) = route.filter(|r| &r.record.account_id == id) {
+        writes.push(Write::delete(route_pk, route_sk, Condition::Version(route.version)));
+    }
+    match svc.store.transact(writes).await {
+        Ok(()) => {
+            info!(org_id = %org, account_id = %id, "disconnected a WhatsApp number");
+            Ok(())
+        }
+        Err(StoreError::ConditionFailed { .. }) => Err(Error::Conflict {
+            code: "concurrent_change",
+            message: "the integration changed while disconnecting; try again".into(),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Decrypts an account's access token.
+pub async fn access_token(svc: &Services, account: &Account) -> Result<SecretString> {
+    let bytes = svc
+        .cipher
+        .decrypt(&account.token_envelope, &Account::token_context(&account.org_id, &account.id))
+        .await?;
+    String::from_utf8(bytes)
+        .map(SecretString::new)
+        .map_err(|_| Error::Internal("decrypted access token is not UTF-8".into()))
+}

@@ -1,0 +1,7 @@
+//! Use cases: what Switchboard does, written once on top of the ports.
+
+pub mod events;
+pub mod inbound;
+pub mod inbox;
+pub mod ingest;
+pub mod integrations;

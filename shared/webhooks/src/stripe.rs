@@ -1,0 +1,198 @@
+//! Stripe webhooks: the `Stripe-Signature` scheme and the event envelope.
+//!
+//! The header is `t=<unix>,v1=<hex>[,v1=<hex>…]`; the signed string is
+//! `"<t>.<raw body>"` under HMAC-SHA256 keyed with the endpoint secret as is
+//! (`whsec_…` included). While a secret is rolled Stripe sends one `v1` per secret and
+//! any match passes; other schemes (`v0`) are ignored. The timestamp is checked after
+//! the signature, against a tolerance (Stripe's libraries default to 300 s).
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::mac::HmacSha256;
+use crate::SignatureError;
+
+/// Header carrying the signature list.
+pub const SIGNATURE_HEADER: &str = "stripe-signature";
+
+/// Stripe's own default tolerance, in seconds.
+pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
+
+/// Verifies a `Stripe-Signature` header against the raw body; returns the signed
+/// timestamp on success.
+pub fn verify_signature(
+    secret: &[u8],
+    header: Option<&str>,
+    body: &[u8],
+    now_unix: i64,
+    tolerance_secs: i64,
+) -> Result<i64, SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    let mut timestamp: Option<&str> = None;
+    let mut candidates: Vec<Vec<u8>> = Vec::new();
+    for part in header.split(',') {
+        let Some((k, v)) = part.trim().split_once('=') else {
+            continue;
+        };
+        match k {
+            "t" if timestamp.is_none() => timestamp = Some(v),
+            "v1" => {
+                // A malformed v1 among valid ones must not hide the valid ones.
+                if let Ok(tag) = hex::decode(v)
+                    && tag.len() == 32
+                {
+                    candidates.push(tag);
+                }
+            }
+            _ => {}
+        }
+    }
+    let t_text = timestamp.ok_or(SignatureError::Malformed)?;
+    let t: i64 = t_text.parse().map_err(|_| SignatureError::Malformed)?;
+    if candidates.is_empty() {
+        return Err(SignatureError::Malformed);
+    }
+    let mac = HmacSha256::new(secret);
+    let parts: [&[u8]; 3] = [t_text.as_bytes(), b".", body];
+    // Check every candidate (no early exit) so timing does not reveal which matched.
+    let matched = candidates
+        .iter()
+        .fold(false, |acc, tag| mac.verify(&parts, tag) | acc);
+    if !matched {
+        return Err(SignatureError::Mismatch);
+    }
+    if (now_unix - t).abs() > tolerance_secs {
+        return Err(SignatureError::Expired);
+    }
+    Ok(t)
+}
+
+/// Produces a header Stripe would send for `body` at `t` (tests, tools, sample events).
+pub fn sign(secret: &[u8], body: &[u8], t: i64) -> String {
+    let t_text = t.to_string();
+    let tag = HmacSha256::new(secret).sign(&[t_text.as_bytes(), b".", body]);
+    format!("t={t_text},v1={}", hex::encode(tag))
+}
+
+/// The envelope every Stripe event shares.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Event {
+    /// `evt_…`: the idempotency key.
+    pub id: String,
+    /// Event type, e.g. `customer.subscription.updated`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Unix seconds when Stripe created the event.
+    pub created: i64,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: bool,
+    /// API version the payload is rendered in.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// `{object, previous_attributes}`.
+    pub data: EventData,
+}
+
+/// `event.data`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventData {
+    /// The object snapshot (subscription, invoice, checkout session, …).
+    pub object: Value,
+    /// For `*.updated`: the fields that changed, with their old values.
+    #[serde(default)]
+    pub previous_attributes: Option<Value>,
+}
+
+impl Event {
+    /// The Stripe customer the event is about, whatever the object type.
+    pub fn customer(&self) -> Option<&str> {
+        let obj = &self.data.object;
+        match obj.get("object").and_then(Value::as_str) {
+            Some("customer") => obj.get("id").and_then(Value::as_str),
+            _ => obj.get("customer").and_then(|c| {
+                c.as_str()
+                    .or_else(|| c.get("id").and_then(Value::as_str))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"whsec_test_secret";
+    const BODY: &[u8] = br#"{"id":"evt_1","object":"event","type":"invoice.paid","created":1700000000,"livemode":false,"data":{"object":{"object":"invoice","id":"in_1","customer":"cus_9"}}}"#;
+
+    #[test]
+    fn valid_signature_and_tolerance() {
+        let header = sign(SECRET, BODY, 1_700_000_000);
+        assert_eq!(
+            verify_signature(SECRET, Some(&header), BODY, 1_700_000_100, 300),
+            Ok(1_700_000_000)
+        );
+        assert_eq!(
+            verify_signature(SECRET, Some(&header), BODY, 1_700_000_301, 300),
+            Err(SignatureError::Expired)
+        );
+        assert_eq!(
+            verify_signature(SECRET, Some(&header), BODY, 1_699_999_600, 300),
+            Err(SignatureError::Expired)
+        );
+    }
+
+    #[test]
+    fn rotation_any_v1_matches_and_v0_ignored() {
+        let good = sign(SECRET, BODY, 1_700_000_000);
+        let other = sign(b"whsec_old", BODY, 1_700_000_000);
+        let old_v1 = other.split(",v1=").nth(1).unwrap();
+        let good_v1 = good.split(",v1=").nth(1).unwrap();
+        let header = format!("t=1700000000,v1={old_v1},v1={good_v1},v0=deadbeef");
+        assert!(verify_signature(SECRET, Some(&header), BODY, 1_700_000_000, 300).is_ok());
+        let header = format!("t=1700000000,v1=zz,v1={good_v1}");
+        assert!(verify_signature(SECRET, Some(&header), BODY, 1_700_000_000, 300).is_ok());
+        let header = format!("t=1700000000,v0={good_v1}");
+        assert_eq!(
+            verify_signature(SECRET, Some(&header), BODY, 1_700_000_000, 300),
+            Err(SignatureError::Malformed)
+        );
+    }
+
+    #[test]
+    fn tampered_body_and_bad_headers() {
+        let header = sign(SECRET, BODY, 1_700_000_000);
+        let mut tampered = BODY.to_vec();
+        tampered[10] ^= 1;
+        assert_eq!(
+            verify_signature(SECRET, Some(&header), &tampered, 1_700_000_000, 300),
+            Err(SignatureError::Mismatch)
+        );
+        // A signature for another timestamp does not verify under this one.
+        let shifted = header.replacen("t=1700000000", "t=1700000001", 1);
+        assert_eq!(
+            verify_signature(SECRET, Some(&shifted), BODY, 1_700_000_000, 300),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(SECRET, None, BODY, 0, 300),
+            Err(SignatureError::Missing)
+        );
+        for bad in ["", "garbage", "t=abc,v1=00", "v1=00"] {
+            assert_eq!(
+                verify_signature(SECRET, Some(bad), BODY, 0, 300),
+                Err(SignatureError::Malformed),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn envelope_and_customer() {
+        let event: Event = serde_json::from_slice(BODY).unwrap();
+        assert_eq!(event.id, "evt_1");
+        assert_eq!(event.kind, "invoice.paid");
+        assert!(!event.livemode);
+        assert_eq!(event.customer(), Some("cus_9"));
+    }
+}
