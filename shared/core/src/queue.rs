@@ -189,14 +189,17 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     async fn send(&self, queue: QueueName, messages: Vec<OutgoingMessage>)
     -> Result<(), QueueError>;
 
-    /// Receives up to `max` messages, hiding them for `visibility`. Messages whose
-    /// receive count would exceed the queue's maximum move to its dead-letter queue
-    /// instead. FIFO: a group with a message in flight yields nothing more.
+    /// Receives up to `max` messages, hiding them for `visibility`; when none is ready,
+    /// waits up to `wait` for one (SQS long polling). Messages whose receive count would
+    /// exceed the queue's maximum move to its dead-letter queue instead. FIFO: a group
+    /// with a message in flight yields nothing more until that message is deleted or
+    /// visible again.
     async fn receive(
         &self,
         queue: QueueName,
         max: usize,
         visibility: Duration,
+        wait: Duration,
     ) -> Result<Vec<ReceivedMessage>, QueueError>;
 
     /// Deletes a received message (it was processed).
