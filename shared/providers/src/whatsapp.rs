@@ -1,0 +1,227 @@
+//! The WhatsApp Graph API client.
+//!
+//! Errors come back as `{"error": {"message", "type", "code", "error_subcode",
+//! "error_data": {"details"}, "fbtrace_id"}}`; the client turns them into
+//! [`GraphError::Api`] with Graph's code so callers can classify them (190 token,
+//! 131047 window, 130429 throughput, …). The access token only ever travels in the
+//! `Authorization` header; it is never logged and never part of an error.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use switchboard_core::ids::PhoneNumberId;
+use switchboard_core::secrets::SecretString;
+use switchboard_core::whatsapp::{GraphError, PhoneNumberInfo, WhatsAppApi};
+
+/// A Graph API client bound to a base URL such as `https://graph.facebook.com/v23.0`.
+#[derive(Clone)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl std::fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GraphClient({})", self.base)
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorBody,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    code: Option<i64>,
+    #[serde(default)]
+    error_subcode: Option<i64>,
+    #[serde(default)]
+    error_user_title: Option<String>,
+    #[serde(default)]
+    error_data: Option<ErrorData>,
+}
+
+#[derive(Deserialize)]
+struct ErrorData {
+    #[serde(default)]
+    details: Option<String>,
+}
+
+impl GraphClient {
+    /// A client for `base` (trailing slashes ignored).
+    pub fn new(http: reqwest::Client, base: impl Into<String>) -> Self {
+        Self {
+            http,
+            base: base.into().trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a request and decodes a JSON answer or a Graph error.
+    pub async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+        token: &SecretString,
+    ) -> Result<T, GraphError> {
+        let resp = req
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(|e| GraphError::Transport(transport_message(e)))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| GraphError::Transport(transport_message(e)))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| GraphError::Transport(format!("unreadable Graph answer: {e}")));
+        }
+        Err(decode_error(status.as_u16(), &bytes))
+    }
+}
+
+/// A transport error's description without the URL (which is harmless here, but query
+/// strings elsewhere may carry tokens).
+fn transport_message(e: reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    format!("{kind}: {}", e.without_url())
+}
+
+/// Decodes a Graph error body (or describes a non-Graph failure).
+pub fn decode_error(http_status: u16, body: &[u8]) -> GraphError {
+    match serde_json::from_slice::<ErrorEnvelope>(body) {
+        Ok(env) => GraphError::Api {
+            http_status,
+            code: env.error.code.unwrap_or(0),
+            subcode: env.error.error_subcode,
+            message: env
+                .error
+                .error_user_title
+                .or(env.error.message)
+                .unwrap_or_else(|| "unknown Graph error".into()),
+            details: env.error.error_data.and_then(|d| d.details),
+        },
+        Err(_) => GraphError::Api {
+            http_status,
+            code: 0,
+            subcode: None,
+            message: format!("Graph answered HTTP {http_status} without an error object"),
+            details: None,
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct PhoneNumberBody {
+    #[serde(default)]
+    display_phone_number: Option<String>,
+    #[serde(default)]
+    verified_name: Option<String>,
+}
+
+#[async_trait]
+impl WhatsAppApi for GraphClient {
+    async fn phone_number(
+        &self,
+        token: &SecretString,
+        phone_number_id: &PhoneNumberId,
+    ) -> Result<PhoneNumberInfo, GraphError> {
+        let req = self
+            .http
+            .get(format!("{}/{}", self.base, phone_number_id))
+            .query(&[("fields", "display_phone_number,verified_name")]);
+        let body: PhoneNumberBody = self.call(req, token).await?;
+        Ok(PhoneNumberInfo {
+            display_phone_number: body.display_phone_number,
+            verified_name: body.verified_name,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn client(server: &MockServer) -> GraphClient {
+        GraphClient::new(crate::http_client("switchboard-test"), format!("{}/v23.0/", server.uri()))
+    }
+
+    #[tokio::test]
+    async fn reads_the_phone_number_with_the_bearer_token() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v23.0/106540352242922"))
+            .and(query_param("fields", "display_phone_number,verified_name"))
+            .and(header("authorization", "Bearer EAAG-token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "display_phone_number": "+1 555-078-3881", "verified_name": "Acme Shoes", "id": "106540352242922"
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let info = client(&server)
+            .phone_number(&SecretString::new("EAAG-token"), &PhoneNumberId::parse("106540352242922").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(info.display_phone_number.as_deref(), Some("+1 555-078-3881"));
+        assert_eq!(info.verified_name.as_deref(), Some("Acme Shoes"));
+    }
+
+    #[tokio::test]
+    async fn graph_errors_keep_their_code_and_never_the_token() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
+                "error": {"message": "Error validating access token: Session has expired", "type": "OAuthException", "code": 190, "error_subcode": 463, "fbtrace_id": "AbC"}
+            })))
+            .mount(&server)
+            .await;
+        let err = client(&server)
+            .phone_number(&SecretString::new("EAAG-secret-token"), &PhoneNumberId::parse("12345").unwrap())
+            .await
+            .unwrap_err();
+        match &err {
+            GraphError::Api { http_status, code, subcode, .. } => {
+                assert_eq!((*http_status, *code, *subcode), (401, 190, Some(463)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{err:?} {err}").contains("EAAG-secret-token"));
+    }
+
+    #[tokio::test]
+    async fn non_json_errors_and_unreachable_hosts() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(502).set_body_string("<html>bad gateway</html>"))
+            .mount(&server)
+            .await;
+        let err = client(&server)
+            .phone_number(&SecretString::new("t"), &PhoneNumberId::parse("12345").unwrap())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, GraphError::Api { http_status: 502, code: 0, .. }), "{err:?}");
+        let dead = GraphClient::new(crate::http_client("t"), "http://127.0.0.1:9");
+        let err = dead
+            .phone_number(&SecretString::new("t"), &PhoneNumberId::parse("12345").unwrap())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, GraphError::Transport(_)), "{err:?}");
+    }
+}

@@ -1,0 +1,149 @@
+//! The `App`: ports, config and authenticator, built once per process (Lambda init or
+//! dev server start) and cloned cheaply into every request.
+
+use std::sync::Arc;
+
+use switchboard_aws::{Clients, DynamoStore, KmsCipher, SecretsManager, SqsQueue};
+use switchboard_core::clock::{Clock, SystemClock};
+use switchboard_core::ids::Role;
+use switchboard_core::services::Services;
+use switchboard_core::whatsapp::WhatsAppApi;
+use switchboard_local::{EnvSecrets, LocalCipher, SqliteQueue, SqliteStore};
+use switchboard_providers::GraphClient;
+
+use crate::auth::{Authenticator, Caller};
+use crate::config::{Backend, Config, ConfigError};
+use crate::http::{ApiError, Request, header_str};
+
+/// Why the process could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Configuration is missing or invalid.
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// A backend could not be opened.
+    #[error("{0}")]
+    Backend(String),
+}
+
+struct Inner {
+    config: Config,
+    services: Services,
+    auth: Authenticator,
+    http: reqwest::Client,
+}
+
+/// Everything a handler needs, shared by all requests of a process.
+#[derive(Clone)]
+pub struct App(Arc<Inner>);
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("backend", &self.0.config.backend)
+            .field("auth", &self.0.auth)
+            .finish()
+    }
+}
+
+/// The HTTP client shared by provider clients and the JWKS cache.
+pub fn http_client() -> reqwest::Client {
+    switchboard_providers::http_client(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+}
+
+impl App {
+    /// Builds the app for `config`: opens the embedded backend's files, or the AWS
+    /// clients (no network calls: SDK clients connect lazily).
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let http = http_client();
+        let services = match config.backend {
+            Backend::Local => {
+                let dir = &config.data_dir;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StartupError::Backend(format!("creating data dir {}: {e}", dir.display())))?;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+                }
+                let store = SqliteStore::open(&dir.join("store.sqlite3"), clock.clone())
+                    .map_err(|e| StartupError::Backend(format!("opening the SQLite store: {e}")))?;
+                let queue = SqliteQueue::open(&dir.join("queue.sqlite3"), clock.clone())
+                    .map_err(|e| StartupError::Backend(format!("opening the SQLite queue: {e}")))?;
+                let cipher = LocalCipher::open_or_create(&dir.join("master.key"))
+                    .map_err(|e| StartupError::Backend(e.to_string()))?;
+                Services {
+                    store: Arc::new(store),
+                    queue: Arc::new(queue),
+                    cipher: Arc::new(cipher),
+                    secrets: Arc::new(EnvSecrets::load(config.dotenv.as_deref())),
+                    clock,
+                    whatsapp: graph(&config, &http),
+                }
+            }
+            Backend::Aws => {
+                let sdk = switchboard_aws::config::load().await;
+                let clients = Clients::new(&sdk);
+                let table = config.table_name.clone().ok_or(ConfigError::Missing("TABLE_NAME"))?;
+                let key = config.kms_key_id.clone().ok_or(ConfigError::Missing("KMS_KEY_ID"))?;
+                Services {
+                    store: Arc::new(DynamoStore::new(clients.dynamodb.clone(), table, clock.clone())),
+                    queue: Arc::new(SqsQueue::new(clients.sqs.clone(), config.queue_urls.clone())),
+                    cipher: Arc::new(KmsCipher::new(clients.kms.clone(), key)),
+                    secrets: Arc::new(SecretsManager::new(
+                        clients.secrets.clone(),
+                        config.secrets_prefix.clone(),
+                        switchboard_aws::secrets::DEFAULT_TTL,
+                    )),
+                    clock,
+                    whatsapp: graph(&config, &http),
+                }
+            }
+        };
+        Self::from_parts(config, services, http)
+    }
+
+    /// Assembles an app from ready ports (tests inject fakes and fixed clocks here).
+    pub fn from_parts(config: Config, services: Services, http: reqwest::Client) -> Result<Self, StartupError> {
+        let auth = Authenticator::new(config.auth.clone(), http.clone())
+            .map_err(|e| StartupError::Backend(format!("dev signing key: {e}")))?;
+        Ok(Self(Arc::new(Inner { config, services, auth, http })))
+    }
+
+    /// The ports.
+    pub fn services(&self) -> &Services {
+        &self.0.services
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The authenticator.
+    pub fn auth(&self) -> &Authenticator {
+        &self.0.auth
+    }
+
+    /// The shared HTTP client.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.0.http
+    }
+
+    /// Authenticates the request and checks the caller has at least `role`; records
+    /// the org on the request span.
+    pub async fn caller(&self, req: &Request, role: Role) -> Result<Caller, ApiError> {
+        let caller = self.0.auth.authenticate(header_str(req, "authorization")).await?;
+        tracing::Span::current().record("org_id", caller.org.as_str());
+        caller.require(role)?;
+        Ok(caller)
+    }
+}
+
+fn graph(config: &Config, http: &reqwest::Client) -> Option<Arc<dyn WhatsAppApi>> {
+    config
+        .whatsapp_graph_url
+        .as_ref()
+        .map(|url| Arc::new(GraphClient::new(http.clone(), url.clone())) as Arc<dyn WhatsAppApi>)
+}

@@ -1,0 +1,263 @@
+//! Configuration: one typed struct read from the environment once at start. A missing
+//! or malformed required value is a start-up error naming the variable; nothing is
+//! fetched over the network here (Lambda init stays fast).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use switchboard_aws::QueueUrls;
+use switchboard_core::queue::QueueName;
+
+/// Which backend the ports run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite + local cipher + environment secrets (`SWITCHBOARD_BACKEND=local`).
+    Local,
+    /// DynamoDB + SQS + KMS + Secrets Manager (`SWITCHBOARD_BACKEND=aws`).
+    Aws,
+}
+
+impl Backend {
+    /// Parses `local` or `aws`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "local" | "" => Some(Backend::Local),
+            "aws" => Some(Backend::Aws),
+            _ => None,
+        }
+    }
+}
+
+/// A configuration error: which variable, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is not set.
+    #[error("{0} must be set")]
+    Missing(&'static str),
+    /// A variable is set but invalid.
+    #[error("{var} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        var: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Token verification settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Expected `iss`.
+    pub issuer: String,
+    /// Expected `aud`.
+    pub audience: String,
+    /// JWKS of the identity provider.
+    pub jwks_url: Option<String>,
+    /// Dotted path of the org id claim.
+    pub org_claim: String,
+    /// Dotted path of the role claim.
+    pub role_claim: String,
+    /// The local development signing key, when this process trusts it (dev server and
+    /// local backend only; never on AWS Lambda).
+    pub dev_key_file: Option<PathBuf>,
+}
+
+/// Issuer of tokens minted by `switchboard token`.
+pub const DEV_ISSUER: &str = "switchboard-local";
+/// Audience of tokens minted by `switchboard token`.
+pub const DEV_AUDIENCE: &str = "switchboard";
+/// File name of the development signing key in the data dir.
+pub const DEV_KEY_FILE: &str = "dev-signing-key.pk8";
+
+/// Everything a Switchboard process needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Backend.
+    pub backend: Backend,
+    /// Data directory of the embedded backend (and the dev key).
+    pub data_dir: PathBuf,
+    /// DynamoDB table (AWS).
+    pub table_name: Option<String>,
+    /// SQS queue URLs (AWS).
+    pub queue_urls: HashMap<QueueName, QueueUrls>,
+    /// KMS key (AWS).
+    pub kms_key_id: Option<String>,
+    /// Prefix of Secrets Manager secret ids (AWS).
+    pub secrets_prefix: String,
+    /// `.env` file read by the embedded backend for secrets.
+    pub dotenv: Option<PathBuf>,
+    /// Token verification.
+    pub auth: AuthConfig,
+    /// Graph API base URL; when absent, connect does not validate tokens with Meta.
+    pub whatsapp_graph_url: Option<String>,
+    /// Largest webhook body accepted (bytes).
+    pub max_webhook_body: usize,
+    /// Largest API body accepted (bytes).
+    pub max_api_body: usize,
+}
+
+/// Meta documents deliveries of up to 3 MB; 4 MiB leaves headroom.
+pub const DEFAULT_MAX_WEBHOOK_BODY: usize = 4 * 1024 * 1024;
+/// API requests are small JSON documents.
+pub const DEFAULT_MAX_API_BODY: usize = 256 * 1024;
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `get` (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let backend = match var("SWITCHBOARD_BACKEND") {
+            None => Backend::Local,
+            Some(v) => Backend::parse(&v).ok_or(ConfigError::Invalid {
+                var: "SWITCHBOARD_BACKEND",
+                reason: format!("expected `local` or `aws`, got `{v}`"),
+            })?,
+        };
+        let data_dir = PathBuf::from(var("SWITCHBOARD_DATA_DIR").unwrap_or_else(|| ".switchboard".into()));
+        let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match var(name) {
+                None => Ok(None),
+                Some(v) => match url::Url::parse(&v) {
+                    Ok(u) if u.scheme() == "https" || u.scheme() == "http" => Ok(Some(v)),
+                    _ => Err(ConfigError::Invalid { var: name, reason: "must be an http(s) URL".into() }),
+                },
+            }
+        };
+        let size = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| ConfigError::Invalid { var: name, reason: "must be a number of bytes".into() }),
+            }
+        };
+
+        let mut queue_urls = HashMap::new();
+        let (table_name, kms_key_id) = match backend {
+            Backend::Local => (None, None),
+            Backend::Aws => {
+                for q in QueueName::ALL {
+                    let url = var(q.url_env()).ok_or(ConfigError::Missing(q.url_env()))?;
+                    let dlq_url = var(q.dlq_url_env()).ok_or(ConfigError::Missing(q.dlq_url_env()))?;
+                    queue_urls.insert(q, QueueUrls { url, dlq_url });
+                }
+                (
+                    Some(var("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?),
+                    Some(var("KMS_KEY_ID").ok_or(ConfigError::Missing("KMS_KEY_ID"))?),
+                )
+            }
+        };
+
+        let jwks_url = url("AUTH_JWKS_URL")?;
+        let dev_key_file = match (backend, var("SWITCHBOARD_DEV_KEY_FILE")) {
+            (_, Some(path)) => Some(PathBuf::from(path)),
+            (Backend::Local, None) => Some(data_dir.join(DEV_KEY_FILE)),
+            (Backend::Aws, None) => None,
+        };
+        let (issuer, audience) = match (var("AUTH_ISSUER"), var("AUTH_AUDIENCE")) {
+            (Some(i), Some(a)) => (i, a),
+            (None, None) if jwks_url.is_none() => (DEV_ISSUER.to_owned(), DEV_AUDIENCE.to_owned()),
+            (None, _) => return Err(ConfigError::Missing("AUTH_ISSUER")),
+            (_, None) => return Err(ConfigError::Missing("AUTH_AUDIENCE")),
+        };
+        if backend == Backend::Aws && jwks_url.is_none() && dev_key_file.is_none() {
+            return Err(ConfigError::Missing("AUTH_JWKS_URL"));
+        }
+        Ok(Self {
+            backend,
+            data_dir,
+            table_name,
+            queue_urls,
+            kms_key_id,
+            secrets_prefix: var("SECRETS_PREFIX").unwrap_or_default(),
+            dotenv: Some(PathBuf::from(var("SWITCHBOARD_DOTENV").unwrap_or_else(|| ".env".into()))),
+            auth: AuthConfig {
+                issuer,
+                audience,
+                jwks_url,
+                org_claim: var("AUTH_ORG_CLAIM").unwrap_or_else(|| "org_id".into()),
+                role_claim: var("AUTH_ROLE_CLAIM").unwrap_or_else(|| "org_role".into()),
+                dev_key_file,
+            },
+            whatsapp_graph_url: url("WHATSAPP_GRAPH_URL")?,
+            max_webhook_body: size("MAX_WEBHOOK_BODY_BYTES", DEFAULT_MAX_WEBHOOK_BODY)?,
+            max_api_body: size("MAX_API_BODY_BYTES", DEFAULT_MAX_API_BODY)?,
+        })
+    }
+
+    /// A local configuration rooted at `data_dir` (dev server and tests).
+    pub fn local(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        Self {
+            backend: Backend::Local,
+            auth: AuthConfig {
+                issuer: DEV_ISSUER.into(),
+                audience: DEV_AUDIENCE.into(),
+                jwks_url: None,
+                org_claim: "org_id".into(),
+                role_claim: "org_role".into(),
+                dev_key_file: Some(data_dir.join(DEV_KEY_FILE)),
+            },
+            data_dir,
+            table_name: None,
+            queue_urls: HashMap::new(),
+            kms_key_id: None,
+            secrets_prefix: String::new(),
+            dotenv: None,
+            whatsapp_graph_url: None,
+            max_webhook_body: DEFAULT_MAX_WEBHOOK_BODY,
+            max_api_body: DEFAULT_MAX_API_BODY,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn local_needs_nothing() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.backend, Backend::Local);
+        assert_eq!(c.auth.issuer, DEV_ISSUER);
+        assert_eq!(c.auth.dev_key_file, Some(PathBuf::from(".switchboard").join(DEV_KEY_FILE)));
+    }
+
+    #[test]
+    fn aws_names_the_missing_variable() {
+        assert_eq!(from(&[("SWITCHBOARD_BACKEND", "aws")]).unwrap_err(), ConfigError::Missing("INBOUND_QUEUE_URL"));
+        let mut pairs = vec![("SWITCHBOARD_BACKEND", "aws")];
+        let urls: Vec<(String, String)> = QueueName::ALL
+            .iter()
+            .flat_map(|q| [(q.url_env().to_string(), "http://q".to_string()), (q.dlq_url_env().to_string(), "http://d".to_string())])
+            .collect();
+        for (k, v) in &urls {
+            pairs.push((k, v));
+        }
+        assert_eq!(from(&pairs).unwrap_err(), ConfigError::Missing("TABLE_NAME"));
+        pairs.push(("TABLE_NAME", "t"));
+        pairs.push(("KMS_KEY_ID", "k"));
+        assert_eq!(from(&pairs).unwrap_err(), ConfigError::Missing("AUTH_JWKS_URL"));
+        pairs.push(("AUTH_JWKS_URL", "https://idp.example.com/.well-known/jwks.json"));
+        assert_eq!(from(&pairs).unwrap_err(), ConfigError::Missing("AUTH_ISSUER"));
+        pairs.push(("AUTH_ISSUER", "https://idp.example.com"));
+        pairs.push(("AUTH_AUDIENCE", "crm"));
+        let c = from(&pairs).unwrap();
+        assert_eq!(c.auth.dev_key_file, None, "AWS never trusts the dev key by default");
+        assert_eq!(c.queue_urls.len(), 3);
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        assert!(matches!(from(&[("SWITCHBOARD_BACKEND", "gcp")]), Err(ConfigError::Invalid { var: "SWITCHBOARD_BACKEND", .. })));
+        assert!(matches!(from(&[("WHATSAPP_GRAPH_URL", "ftp://x")]), Err(ConfigError::Invalid { var: "WHATSAPP_GRAPH_URL", .. })));
+        assert!(matches!(from(&[("MAX_WEBHOOK_BODY_BYTES", "lots")]), Err(ConfigError::Invalid { var: "MAX_WEBHOOK_BODY_BYTES", .. })));
+    }
+}

@@ -1,0 +1,333 @@
+//! Runtime-agnostic HTTP: the request and response types every HTTP handler takes and
+//! returns, request helpers (path and query parameters, JSON bodies with their 413/415/
+//! 400 rules), and the one mapping from errors to statuses and JSON bodies.
+//!
+//! Both adapters (Lambda and the dev server) build an [`http::Request<Bytes>`] with
+//! [`PathParams`] and [`RequestId`] extensions, so handlers never see which one ran them.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use switchboard_core::Error;
+use tracing::Instrument;
+
+use crate::auth::AuthError;
+
+/// An HTTP request with its whole body.
+pub type Request = http::Request<Bytes>;
+/// An HTTP response with its whole body.
+pub type Response = http::Response<Bytes>;
+
+/// Path parameters matched by the router (`{id}` → `id`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathParams(pub HashMap<String, String>);
+
+/// The request id: API Gateway's, or one the dev server made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+/// The request id of a request ("-" if the adapter set none).
+pub fn request_id(req: &Request) -> String {
+    req.extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// A path parameter.
+pub fn path_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.extensions()
+        .get::<PathParams>()
+        .and_then(|p| p.0.get(name))
+        .map(String::as_str)
+}
+
+/// A query parameter (percent-decoded; the first if repeated).
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    let query = req.uri().query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A header as text.
+pub fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// An error answered to the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable code.
+    pub code: String,
+    /// Human-readable message (never secrets, never internals for 5xx).
+    pub message: String,
+    /// The offending field, for 422.
+    pub field: Option<String>,
+    /// Seconds after which a retry may succeed (503).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    /// 400 `invalid_json`.
+    pub fn invalid_json(detail: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_json", format!("request body is not valid JSON: {detail}"))
+    }
+
+    /// 404 for a route or id that does not exist.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    /// 413.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("request body exceeds {limit} bytes"))
+    }
+
+    /// 415.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "request body must be JSON (Content-Type: application/json)",
+        )
+    }
+
+    /// 500 with an opaque body; the cause goes to the log.
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an internal error occurred; it has been logged")
+    }
+
+    /// Renders the JSON error body.
+    pub fn into_response(self, request_id: &str) -> Response {
+        let mut error = json!({
+            "code": self.code,
+            "message": self.message,
+            "request_id": request_id,
+        });
+        if let Some(field) = &self.field {
+            error["field"] = Value::String(field.clone());
+        }
+        let mut resp = json_response(self.status, &json!({ "error": error }));
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Missing => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing bearer token"),
+            AuthError::Invalid(why) => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", why),
+            AuthError::NotAMember(why) => Self::new(StatusCode::FORBIDDEN, "forbidden", why),
+            AuthError::KeysUnavailable => {
+                let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "auth_unavailable", "token signing keys could not be fetched; try again");
+                e.retry_after = Some(5);
+                e
+            }
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        use switchboard_core::store::StoreError;
+        match e {
+            Error::NotFound { resource } => Self::not_found(resource),
+            Error::Validation { field, code, message } => Self {
+                field: Some(field),
+                ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            },
+            Error::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
+            Error::Forbidden { message } => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
+            Error::PaymentRequired { code, message } => Self::new(StatusCode::PAYMENT_REQUIRED, code, message),
+            Error::NotConfigured { what } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_configured",
+                format!("{what} is not configured on this deployment"),
+            ),
+            Error::Provider { code, message, retryable } => {
+                let mut e = Self::new(StatusCode::BAD_GATEWAY, code, message);
+                if retryable {
+                    e.retry_after = Some(5);
+                }
+                e
+            }
+            Error::Store(StoreError::Throttled) | Error::Store(StoreError::Conflict) => {
+                tracing::warn!("store throttled or conflicted; answering 503");
+                let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service is busy; try again");
+                e.retry_after = Some(1);
+                e
+            }
+            other => {
+                tracing::error!(error = %other, error.debug = ?other, "internal error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+/// A JSON response.
+pub fn json_response(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    http::Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Bytes::from(bytes))
+        .unwrap_or_default()
+}
+
+/// A response with no body.
+pub fn empty(status: StatusCode) -> Response {
+    http::Response::builder()
+        .status(status)
+        .body(Bytes::new())
+        .unwrap_or_default()
+}
+
+/// A plain-text response.
+pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response {
+    http::Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(body.into())
+        .unwrap_or_default()
+}
+
+/// Whether the request declares a JSON body (`application/json`, any `+json`, any
+/// parameters).
+pub fn is_json(req: &Request) -> bool {
+    header_str(req, "content-type")
+        .and_then(|ct| ct.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+/// Parses a JSON request body: 413 when over `limit`, 415 when not declared as JSON,
+/// 400 when it does not parse (including an empty body).
+pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
+    if req.body().len() > limit {
+        return Err(ApiError::too_large(limit));
+    }
+    if !is_json(req) {
+        return Err(ApiError::unsupported_media_type());
+    }
+    serde_json::from_slice(req.body()).map_err(|e| {
+        if e.is_data() {
+            // Valid JSON of the wrong shape (an array, a number…): still the caller's 400.
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("request body has the wrong shape: {e}"))
+        } else {
+            ApiError::invalid_json(e)
+        }
+    })
+}
+
+/// Runs a handler body inside a span named after the function, and turns its error into
+/// the JSON error response. 5xx causes are logged by the error conversion; the body
+/// stays opaque.
+pub async fn respond<Fut>(function: &'static str, req: &Request, fut: Fut) -> Response
+where
+    Fut: Future<Output = Result<Response, ApiError>>,
+{
+    let rid = request_id(req);
+    let span = tracing::info_span!(
+        "request",
+        function,
+        request_id = %rid,
+        method = %req.method(),
+        path = %req.uri().path(),
+        org_id = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    async move {
+        let started = std::time::Instant::now();
+        let resp = match fut.await {
+            Ok(resp) => resp,
+            Err(e) => e.into_response(&rid),
+        };
+        let status = resp.status().as_u16();
+        tracing::Span::current().record("status", status);
+        if status >= 500 {
+            tracing::error!(status, elapsed_ms = started.elapsed().as_millis() as u64, "request failed");
+        } else {
+            tracing::info!(status, elapsed_ms = started.elapsed().as_millis() as u64, "request done");
+        }
+        resp
+    }
+    .instrument(span)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(ct: Option<&str>, body: &str) -> Request {
+        let mut b = http::Request::builder().uri("/x?limit=5&cursor=a%2Bb&limit=9");
+        if let Some(ct) = ct {
+            b = b.header("content-type", ct);
+        }
+        b.body(Bytes::from(body.to_owned())).unwrap()
+    }
+
+    #[test]
+    fn json_body_rules() {
+        #[derive(serde::Deserialize, Debug)]
+        struct B {
+            #[allow(dead_code)]
+            a: i32,
+        }
+        assert!(json_body::<B>(&req(Some("application/json; charset=utf-8"), r#"{"a":1}"#), 100).is_ok());
+        assert!(json_body::<B>(&req(Some("application/vnd.api+json"), r#"{"a":1}"#), 100).is_ok());
+        assert_eq!(json_body::<B>(&req(Some("text/plain"), r#"{"a":1}"#), 100).unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(json_body::<B>(&req(None, r#"{"a":1}"#), 100).unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(json_body::<B>(&req(Some("application/json"), "{"), 100).unwrap_err().code, "invalid_json");
+        assert_eq!(json_body::<B>(&req(Some("application/json"), ""), 100).unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert_eq!(json_body::<B>(&req(Some("application/json"), "\"text\""), 100).unwrap_err().code, "invalid_body");
+        assert_eq!(json_body::<B>(&req(Some("application/json"), &"x".repeat(101)), 100).unwrap_err().status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[test]
+    fn query_params_decode_and_take_the_first() {
+        let r = req(None, "");
+        assert_eq!(query_param(&r, "limit").as_deref(), Some("5"));
+        assert_eq!(query_param(&r, "cursor").as_deref(), Some("a+b"));
+        assert_eq!(query_param(&r, "nope"), None);
+    }
+
+    #[test]
+    fn error_bodies() {
+        let e: ApiError = Error::validation("text.body", "too_long", "text.body is too long").into();
+        let resp = e.into_response("req-1");
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let v: Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(v["error"]["field"], "text.body");
+        assert_eq!(v["error"]["request_id"], "req-1");
+        let e: ApiError = Error::Internal("database password is hunter2".into()).into();
+        let resp = e.into_response("r");
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!String::from_utf8_lossy(resp.body()).contains("hunter2"));
+    }
+}

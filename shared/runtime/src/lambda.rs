@@ -1,0 +1,177 @@
+//! Adapters from Lambda events to Switchboard's runtime-agnostic handlers. A function's
+//! `main` calls one of [`http`], [`queue`] or [`cron`] with its handler; everything else
+//! (tracing, config, the `App`, event conversion, partial batch failures) is here.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use lambda_http::RequestExt;
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+use switchboard_core::queue::{QueueName, ReceivedMessage};
+
+use crate::app::App;
+use crate::config::Config;
+use crate::http::{PathParams, Request, RequestId, Response};
+use crate::queue::{BatchOutcome, settle};
+use crate::telemetry;
+
+/// The error type Lambda mains return.
+pub type Error = lambda_runtime::Error;
+
+async fn init(function: &'static str) -> Result<App, Error> {
+    telemetry::init(telemetry::format_from_env(telemetry::Format::Json));
+    let config = Config::from_env().inspect_err(|e| {
+        tracing::error!(function, error = %e, "invalid configuration");
+    })?;
+    let app = App::build(config).await.inspect_err(|e| {
+        tracing::error!(function, error = %e, "could not start");
+    })?;
+    tracing::info!(function, backend = ?app.config().backend, "initialised");
+    Ok(app)
+}
+
+/// Converts an API Gateway request into a handler request.
+pub fn from_lambda(event: lambda_http::Request) -> Request {
+    let params: HashMap<String, String> = event
+        .path_parameters()
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let request_id = match event.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+    .or_else(|| event.lambda_context_ref().map(|c| c.request_id.clone()))
+    .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let (parts, body) = event.into_parts();
+    // API Gateway's base64 bodies were decoded into `Body::Binary` by lambda_http.
+    let bytes = match body {
+        lambda_http::Body::Empty => Bytes::new(),
+        lambda_http::Body::Text(s) => Bytes::from(s),
+        lambda_http::Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    let mut req = http::Request::from_parts(parts, bytes);
+    req.extensions_mut().insert(PathParams(params));
+    req.extensions_mut().insert(RequestId(request_id));
+    req
+}
+
+/// Converts a handler response into a Lambda response (text for JSON and text, base64
+/// binary otherwise).
+pub fn to_lambda(resp: Response) -> lambda_http::Response<lambda_http::Body> {
+    let (parts, body) = resp.into_parts();
+    let textual = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/"));
+    let body = if body.is_empty() {
+        lambda_http::Body::Empty
+    } else if textual {
+        match String::from_utf8(body.to_vec()) {
+            Ok(s) => lambda_http::Body::Text(s),
+            Err(e) => lambda_http::Body::Binary(e.into_bytes()),
+        }
+    } else {
+        lambda_http::Body::Binary(body.to_vec())
+    };
+    lambda_http::Response::from_parts(parts, body)
+}
+
+/// Runs an HTTP handler behind API Gateway.
+pub async fn http<F, Fut>(function: &'static str, handler: F) -> Result<(), Error>
+where
+    F: Fn(App, Request) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send,
+{
+    let app = init(function).await?;
+    lambda_http::run(service_fn(move |event: lambda_http::Request| {
+        let app = app.clone();
+        let handler = handler.clone();
+        async move { Ok::<_, std::convert::Infallible>(to_lambda(handler(app, from_lambda(event)).await)) }
+    }))
+    .await
+}
+
+/// Converts an SQS event into received messages.
+pub fn from_sqs(event: SqsEvent) -> Vec<ReceivedMessage> {
+    event
+        .records
+        .into_iter()
+        .map(|r| ReceivedMessage {
+            group_id: r.attributes.get("MessageGroupId").cloned(),
+            receive_count: r
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1),
+            id: r.message_id.unwrap_or_default(),
+            receipt: r.receipt_handle.unwrap_or_default(),
+            body: r.body.unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The `batchItemFailures` response of an outcome.
+pub fn batch_response(outcome: &BatchOutcome) -> SqsBatchResponse {
+    let mut resp = SqsBatchResponse::default();
+    resp.batch_item_failures = outcome
+        .failures
+        .iter()
+        .map(|f| {
+            let mut item = BatchItemFailure::default();
+            item.item_identifier = f.id.clone();
+            item
+        })
+        .collect();
+    resp
+}
+
+/// Runs a queue consumer behind an SQS event source with `ReportBatchItemFailures`.
+/// Failed messages get their retry delay applied (ChangeMessageVisibility) before being
+/// reported, so retries follow the handler's backoff.
+pub async fn queue<F, Fut>(function: &'static str, queue: QueueName, handler: F) -> Result<(), Error>
+where
+    F: Fn(App, Vec<ReceivedMessage>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = BatchOutcome> + Send,
+{
+    let app = init(function).await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let app = app.clone();
+        let handler = handler.clone();
+        async move {
+            let batch = from_sqs(event.payload);
+            let outcome = handler(app.clone(), batch.clone()).await;
+            settle(&*app.services().queue, queue, &batch, &outcome, false).await;
+            Ok::<_, Error>(batch_response(&outcome))
+        }
+    }))
+    .await
+}
+
+/// Runs a scheduled handler behind an EventBridge rule.
+pub async fn cron<F, Fut>(function: &'static str, handler: F) -> Result<(), Error>
+where
+    F: Fn(App, DateTime<Utc>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, switchboard_core::Error>> + Send,
+{
+    let app = init(function).await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<Value>>| {
+        let app = app.clone();
+        let handler = handler.clone();
+        async move {
+            let now = event.payload.time.unwrap_or_else(Utc::now);
+            handler(app, now).await.map_err(|e| {
+                tracing::error!(error = %e, "scheduled run failed");
+                Error::from(e.to_string())
+            })
+        }
+    }))
+    .await
+}

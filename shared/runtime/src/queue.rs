@@ -1,0 +1,140 @@
+//! Consuming a batch: FIFO-aware partial failures, and settling a batch's outcome on
+//! the queue (delete what succeeded, re-hide what failed for a backoff).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use switchboard_core::queue::{Queue, QueueName, ReceivedMessage};
+
+/// A message that failed and should be retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Message id.
+    pub id: String,
+    /// When to retry (`None`: the default backoff for its receive count).
+    pub retry_after: Option<Duration>,
+}
+
+/// What a queue handler did with a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// The failed messages; every other message of the batch succeeded.
+    pub failures: Vec<Failure>,
+}
+
+/// Processes a batch: messages of one FIFO group in order, groups concurrently. After
+/// the first failure in a group the rest of that group is reported failed without being
+/// processed, so SQS redelivers the group in order.
+pub async fn process_batch<'a, F, Fut>(batch: &'a [ReceivedMessage], f: F) -> BatchOutcome
+where
+    F: Fn(&'a ReceivedMessage) -> Fut,
+    Fut: Future<Output = Result<(), Option<Duration>>>,
+{
+    let mut groups: Vec<Vec<&ReceivedMessage>> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for m in batch {
+        let key = m.group_id.as_deref().unwrap_or(m.id.as_str());
+        match index.get(key) {
+            Some(&i) => groups[i].push(m),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(vec![m]);
+            }
+        }
+    }
+    let f = &f;
+    let results = futures::future::join_all(groups.into_iter().map(|group| async move {
+        let mut failures = Vec::new();
+        let mut failed: Option<Option<Duration>> = None;
+        for m in group {
+            if let Some(retry) = failed {
+                failures.push(Failure { id: m.id.clone(), retry_after: retry });
+                continue;
+            }
+            if let Err(retry) = f(m).await {
+                failures.push(Failure { id: m.id.clone(), retry_after: retry });
+                failed = Some(retry);
+            }
+        }
+        failures
+    }))
+    .await;
+    BatchOutcome {
+        failures: results.into_iter().flatten().collect(),
+    }
+}
+
+/// Exponential backoff by receive count: 5 s, 10 s, 20 s, … capped at 15 minutes, with
+/// up to 20 % jitter so retries of a burst spread out.
+pub fn backoff(receive_count: u32) -> Duration {
+    let base = 5u64.saturating_mul(1 << receive_count.saturating_sub(1).min(10));
+    let capped = base.min(900);
+    let jitter = (uuid::Uuid::new_v4().as_u128() % 1000) as u64 * capped / 5000;
+    Duration::from_secs(capped + jitter)
+}
+
+/// Applies an outcome to the queue. Failed messages are re-hidden for their retry delay
+/// (so a retry waits for the backoff rather than the whole visibility timeout);
+/// succeeded ones are deleted when `delete_succeeded` (the local poller; on Lambda the
+/// event source deletes them).
+pub async fn settle(
+    queue: &dyn Queue,
+    name: QueueName,
+    batch: &[ReceivedMessage],
+    outcome: &BatchOutcome,
+    delete_succeeded: bool,
+) {
+    let failed: HashMap<&str, &Failure> = outcome.failures.iter().map(|f| (f.id.as_str(), f)).collect();
+    for m in batch {
+        match failed.get(m.id.as_str()) {
+            Some(f) => {
+                let delay = f.retry_after.unwrap_or_else(|| backoff(m.receive_count));
+                if let Err(e) = queue.retry_later(name, &m.receipt, delay).await {
+                    tracing::warn!(queue = %name, message_id = %m.id, error = %e, "could not set the retry delay; the visibility timeout applies");
+                }
+            }
+            None if delete_succeeded => {
+                if let Err(e) = queue.delete(name, &m.receipt).await {
+                    tracing::warn!(queue = %name, message_id = %m.id, error = %e, "could not delete a processed message; it will be redelivered and skipped");
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn m(id: &str, group: &str) -> ReceivedMessage {
+        ReceivedMessage { id: id.into(), receipt: format!("r-{id}"), body: id.into(), group_id: Some(group.into()), receive_count: 1 }
+    }
+
+    #[tokio::test]
+    async fn a_failure_fails_the_rest_of_its_group_only() {
+        let batch = vec![m("a1", "a"), m("b1", "b"), m("a2", "a"), m("a3", "a"), m("b2", "b")];
+        let seen = Mutex::new(Vec::new());
+        let outcome = process_batch(&batch, |msg| {
+            seen.lock().unwrap().push(msg.id.clone());
+            let fail = msg.id == "a2";
+            async move { if fail { Err(Some(Duration::from_secs(7))) } else { Ok(()) } }
+        })
+        .await;
+        let ids: Vec<&str> = outcome.failures.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["a2", "a3"]);
+        assert!(outcome.failures.iter().all(|f| f.retry_after == Some(Duration::from_secs(7))));
+        let seen = seen.into_inner().unwrap();
+        assert!(!seen.contains(&"a3".to_string()), "a3 was not processed after a2 failed");
+        assert!(seen.contains(&"b2".to_string()));
+    }
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert!(backoff(1) >= Duration::from_secs(5) && backoff(1) <= Duration::from_secs(6));
+        assert!(backoff(3) >= Duration::from_secs(20));
+        assert!(backoff(30) <= Duration::from_secs(1080));
+    }
+}
