@@ -11,7 +11,7 @@ pub mod stripe;
 
 mod mac;
 
-pub use mac::sha256_hex;
+pub use mac::{constant_time_eq, sha256_hex};
 
 /// Why a webhook signature was refused. The variants are for logs and metrics only:
 /// callers answer every one of them with the same 401 so that a prober learns nothing.

@@ -36,7 +36,7 @@ impl HmacSha256 {
 /// Compares two byte strings without an early exit on the first difference.
 /// Lengths are public (every scheme's tag length is fixed), so a length mismatch
 /// may return at once.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -76,8 +76,13 @@ pub async fn store_and_enqueue(
         .filter(|e| seen.insert(e.key.clone()))
         .collect();
 
-    let outcomes: Vec<(usize, Store)> = stream::iter(events.iter().enumerate())
-        .map(|(i, event)| async move { store_one(svc, event).await.map(|o| (i, o)) })
+    // Futures built in a plain loop (not a closure) keep the future `Send` for any
+    // borrow lifetime, which Lambda's runtime requires.
+    let mut writes = Vec::with_capacity(events.len());
+    for (i, event) in events.iter().enumerate() {
+        writes.push(async move { store_one(svc, event).await.map(|o| (i, o)) });
+    }
+    let outcomes: Vec<(usize, Store)> = stream::iter(writes)
         .buffer_unordered(STORE_CONCURRENCY)
         .try_collect()
         .await?;

@@ -1,0 +1,292 @@
+//! `switchboard`: run the dev server, mint dev tokens, manage dead letters and events.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use switchboard_cli::commands::{self, Common};
+use switchboard_runtime::telemetry;
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "Switchboard: the integrations backend of a WhatsApp-first CRM")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct CommonArgs {
+    /// Data directory of the embedded backend and the dev signing key.
+    #[arg(long, global = true, env = "SWITCHBOARD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// `local` (SQLite, default) or `aws` (DynamoDB/SQS/KMS/Secrets Manager; honours AWS_ENDPOINT_URL).
+    #[arg(long, global = true, env = "SWITCHBOARD_BACKEND")]
+    backend: Option<String>,
+}
+
+impl CommonArgs {
+    fn common(&self) -> Common {
+        Common { data_dir: self.data_dir.clone(), backend: self.backend.clone() }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every handler locally: HTTP routes, queue consumers, schedules.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: SocketAddr,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Print a JWT the dev server trusts (and nothing else), e.g. TOKEN=$(switchboard token --org acme --role admin).
+    Token {
+        /// Org id.
+        #[arg(long)]
+        org: String,
+        /// owner, admin, agent or viewer.
+        #[arg(long)]
+        role: String,
+        /// Subject (user id).
+        #[arg(long, default_value = "dev-user")]
+        user: String,
+        /// Lifetime: 90s, 30m, 12h, 7d.
+        #[arg(long, default_value = "12h")]
+        ttl: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Dead-letter queues: list or redrive.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
+    /// Stored webhook events: unroutable (no org owns the number) and pending ones.
+    Events {
+        #[command(subcommand)]
+        action: EventsAction,
+    },
+    /// Print the X-Hub-Signature-256 header for a payload file, using WHATSAPP_APP_SECRET.
+    Sign {
+        /// The payload file.
+        file: PathBuf,
+    },
+    /// Create the template's table, queues and a KMS key on AWS_ENDPOINT_URL (moto or a sandbox); prints exports.
+    AwsBootstrap {
+        /// The SAM template.
+        #[arg(long, default_value = "template.yaml")]
+        template: PathBuf,
+        /// Resource name prefix.
+        #[arg(long, default_value = "switchboard-dev")]
+        prefix: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqAction {
+    /// List dead letters (JSON lines) of inbound, outbound or billing.
+    List {
+        queue: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Move dead letters back to their queue.
+    Redrive {
+        queue: String,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsAction {
+    /// List events no org could take (JSON lines).
+    Unroutable {
+        #[arg(long, default_value = "whatsapp")]
+        provider: String,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Queue them again (after connecting the number).
+        #[arg(long)]
+        redrive: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// List events stored but not yet processed; `--requeue` queues them again.
+    Pending {
+        #[arg(long, default_value = "whatsapp")]
+        provider: String,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        requeue: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::FAILURE
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { addr, common } => {
+            telemetry::init(telemetry::format_from_env(telemetry::Format::Pretty));
+            let app = match commands::app(&common.common()).await {
+                Ok(app) => app,
+                Err(e) => return fail(e),
+            };
+            let running = match switchboard_cli::serve::start(app.clone(), addr).await {
+                Ok(r) => r,
+                Err(e) => return fail(format!("cannot listen on {addr}: {e}")),
+            };
+            switchboard_cli::serve::log_startup(&app, running.addr).await;
+            let trigger = running.trigger();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("shutting down: finishing in-flight work");
+                let _ = trigger.send(true);
+            });
+            running.wait().await;
+            ExitCode::SUCCESS
+        }
+        Command::Token { org, role, user, ttl, common } => {
+            let ttl = match commands::parse_duration(&ttl) {
+                Ok(t) => t,
+                Err(e) => return fail(format!("--ttl: {e}")),
+            };
+            match commands::token(&common.common(), &org, &role, &user, ttl) {
+                Ok(token) => {
+                    println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Dlq { action } => {
+            telemetry::init(telemetry::Format::Pretty);
+            let (queue, limit, common, redrive) = match &action {
+                DlqAction::List { queue, limit, common } => (queue, *limit, common, false),
+                DlqAction::Redrive { queue, limit, common } => (queue, *limit, common, true),
+            };
+            let queue = match commands::queue_name(queue) {
+                Ok(q) => q,
+                Err(e) => return fail(e),
+            };
+            let app = match commands::app(&common.common()).await {
+                Ok(a) => a,
+                Err(e) => return fail(e),
+            };
+            if redrive {
+                match commands::dlq_redrive(&app, queue, limit).await {
+                    Ok(n) => {
+                        println!("redrove {n} message(s) to {queue}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(e),
+                }
+            } else {
+                match commands::dlq_list(&app, queue, limit).await {
+                    Ok(lines) => {
+                        for l in lines {
+                            println!("{l}");
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(e),
+                }
+            }
+        }
+        Command::Events { action } => {
+            telemetry::init(telemetry::Format::Pretty);
+            let (provider, limit, act, pending, common) = match &action {
+                EventsAction::Unroutable { provider, limit, redrive, common } => (provider, *limit, *redrive, false, common),
+                EventsAction::Pending { provider, limit, requeue, common } => (provider, *limit, *requeue, true, common),
+            };
+            let provider = match commands::provider(provider) {
+                Ok(p) => p,
+                Err(e) => return fail(e),
+            };
+            let app = match commands::app(&common.common()).await {
+                Ok(a) => a,
+                Err(e) => return fail(e),
+            };
+            if act {
+                match commands::events_requeue(&app, provider, pending, limit).await {
+                    Ok(n) => {
+                        println!("queued {n} event(s) again");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(e),
+                }
+            } else {
+                match commands::events_list(&app, provider, pending, limit).await {
+                    Ok(lines) => {
+                        for l in lines {
+                            println!("{l}");
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(e),
+                }
+            }
+        }
+        Command::Sign { file } => {
+            let secret = match std::env::var("WHATSAPP_APP_SECRET") {
+                Ok(s) if !s.is_empty() => s,
+                _ => return fail("set WHATSAPP_APP_SECRET to the app secret the server uses"),
+            };
+            match commands::sign_whatsapp(&secret, &file) {
+                Ok(h) => {
+                    println!("{h}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::AwsBootstrap { template, prefix } => {
+            telemetry::init(telemetry::Format::Pretty);
+            match commands::aws_bootstrap(&template, &prefix).await {
+                Ok(lines) => {
+                    for l in lines {
+                        println!("{l}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,82 @@
+//! Every handler the dev server mounts: HTTP routes (method, path as in `template.yaml`),
+//! queue consumers and scheduled jobs. A test checks this table against the template,
+//! so the dev server and the deployed API cannot drift apart.
+
+use std::time::Duration;
+
+use http::Method;
+use switchboard_core::queue::QueueName;
+use switchboard_runtime::local::{CronFn, HttpFn, QueueFn, http_fn, queue_fn};
+
+/// An HTTP route.
+pub struct Route {
+    /// Method.
+    pub method: Method,
+    /// Path template with `{param}` segments (the API Gateway syntax).
+    pub path: &'static str,
+    /// The function serving it.
+    pub function: &'static str,
+    /// The handler.
+    pub handler: HttpFn,
+}
+
+/// A queue consumer.
+pub struct Consumer {
+    /// Queue.
+    pub queue: QueueName,
+    /// The function consuming it.
+    pub function: &'static str,
+    /// The handler.
+    pub handler: QueueFn,
+}
+
+/// A scheduled job.
+pub struct Schedule {
+    /// The function.
+    pub function: &'static str,
+    /// How often the dev server runs it.
+    pub every: Duration,
+    /// The handler.
+    pub handler: CronFn,
+}
+
+macro_rules! route {
+    ($method:ident, $path:literal, $krate:ident) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            function: $krate::FUNCTION,
+            handler: http_fn(|app, req| async move { $krate::handle(&app, req).await }),
+        }
+    };
+}
+
+/// The HTTP routes.
+pub fn http_routes() -> Vec<Route> {
+    vec![
+        route!(GET, "/webhooks/whatsapp", webhook_whatsapp),
+        route!(POST, "/webhooks/whatsapp", webhook_whatsapp),
+        route!(GET, "/v1/integrations", api_list_integrations),
+        route!(POST, "/v1/integrations/whatsapp/connect", api_connect_integration),
+        route!(DELETE, "/v1/integrations/{id}", api_disconnect_integration),
+        route!(GET, "/v1/conversations", api_list_conversations),
+        route!(GET, "/v1/conversations/{id}", api_get_conversation),
+        route!(GET, "/v1/conversations/{id}/messages", api_list_messages),
+        route!(GET, "/v1/contacts", api_list_contacts),
+        route!(GET, "/v1/contacts/{id}", api_get_contact),
+    ]
+}
+
+/// The queue consumers.
+pub fn consumers() -> Vec<Consumer> {
+    vec![Consumer {
+        queue: QueueName::Inbound,
+        function: worker_inbound::FUNCTION,
+        handler: queue_fn(|app, batch| async move { worker_inbound::handle(&app, batch).await }),
+    }]
+}
+
+/// The scheduled jobs.
+pub fn schedules() -> Vec<Schedule> {
+    Vec::new()
+}

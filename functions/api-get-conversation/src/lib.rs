@@ -1,0 +1,25 @@
+//! `api-get-conversation`: `GET /v1/conversations/{id}` — one conversation with its
+//! contact, last message, unread count and customer-service window.
+
+use http::StatusCode;
+use switchboard_core::ids::{ConversationId, Role};
+use switchboard_core::usecases::inbox;
+use switchboard_runtime::App;
+use switchboard_runtime::http::{ApiError, Request, Response, json_response, path_param, respond};
+
+/// Function name (Lambda, logs, template).
+pub const FUNCTION: &str = "api-get-conversation";
+
+/// Reads one conversation (any role); 404 for ids not in the caller's org.
+pub async fn handle(app: &App, req: Request) -> Response {
+    respond(FUNCTION, &req, run(app, &req)).await
+}
+
+async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let caller = app.caller(req, Role::Viewer).await?;
+    let id = path_param(req, "id")
+        .and_then(|s| ConversationId::parse(s).ok())
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let conversation = inbox::get_conversation(app.services(), &caller.org, &id).await?;
+    Ok(json_response(StatusCode::OK, &conversation.view(app.services().clock.now())))
+}
