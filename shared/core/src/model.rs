@@ -619,9 +619,14 @@ pub struct EarlyStatus {
     /// Error, for `failed`.
     #[serde(default)]
     pub error: Option<MessageError>,
+    /// When Switchboard stops keeping it (Unix seconds): 30 days after it arrived.
+    pub expires_at: i64,
 }
 
 impl EarlyStatus {
+    /// How long an early status waits for its message.
+    pub const KEEP_DAYS: i64 = 30;
+
     /// Sort-key prefix under the wamid partition.
     pub const SK_PREFIX: &'static str = "STATUS#";
 }
@@ -635,8 +640,8 @@ impl Record for EarlyStatus {
     }
 
     fn ttl(&self) -> Option<i64> {
-        // Meta retries for up to 7 days; a status older than 30 days is noise.
-        Some((self.at + Duration::days(30)).timestamp())
+        // A send that has not produced its wamid within 30 days never will.
+        Some(self.expires_at)
     }
 }
 

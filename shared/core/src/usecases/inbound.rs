@@ -297,6 +297,7 @@ pub async fn apply_meta_status(svc: &Services, org: &OrgId, status: &meta::Statu
                 status: next,
                 at,
                 error,
+                expires_at: (now + chrono::Duration::days(EarlyStatus::KEEP_DAYS)).timestamp(),
             };
             svc.store.put(item(&early, 1)?, Condition::Always).await?;
             Ok(())

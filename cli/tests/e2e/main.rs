@@ -1,0 +1,9 @@
+//! End-to-end tests: the dev server on a random port (embedded backend, and moto for
+//! the AWS backend), driven like Meta and the CRM frontend drive a deployment.
+
+mod support;
+
+mod inbound;
+mod integrations;
+mod bad_input;
+mod resilience;

@@ -1,0 +1,219 @@
+//! A dev server on a random port with its own data dir (or moto resources), plus
+//! helpers to mint tokens, post signed webhooks and call the API as the frontend would.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use switchboard_cli::serve::{self, Running};
+use switchboard_core::clock::{Clock, SystemClock};
+use switchboard_core::ids::{OrgId, Role};
+use switchboard_core::secrets::SecretName;
+use switchboard_core::services::Services;
+use switchboard_core::store::ItemStore;
+use switchboard_local::{EnvSecrets, LocalCipher, SqliteQueue, SqliteStore};
+use switchboard_runtime::App;
+use switchboard_runtime::auth::dev_claims;
+use switchboard_runtime::config::Config;
+use switchboard_testkit::fixtures::{self, TEST_APP_SECRET, TEST_VERIFY_TOKEN};
+
+/// Which backend a harness runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Local,
+    Aws,
+}
+
+/// Knobs for a harness.
+pub struct Options {
+    pub backend: Backend,
+    pub secrets: Vec<(SecretName, String)>,
+    pub graph_url: Option<String>,
+    /// Wraps the store (fault injection).
+    pub wrap_store: Option<Box<dyn FnOnce(Arc<dyn ItemStore>) -> Arc<dyn ItemStore> + Send>>,
+    /// Start pollers and the HTTP server (false: handlers are called directly).
+    pub serve: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Local,
+            secrets: vec![
+                (SecretName::WhatsAppAppSecret, TEST_APP_SECRET.into()),
+                (SecretName::WhatsAppVerifyToken, TEST_VERIFY_TOKEN.into()),
+            ],
+            graph_url: None,
+            wrap_store: None,
+            serve: true,
+        }
+    }
+}
+
+pub struct Harness {
+    pub app: App,
+    pub base: String,
+    pub http: reqwest::Client,
+    running: Option<Running>,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
+    let mut config = Config::local(dir);
+    config.whatsapp_graph_url = opts.graph_url.clone();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let pairs: Vec<(SecretName, &str)> = opts.secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let http = switchboard_runtime::app::http_client();
+    let whatsapp = config.whatsapp_graph_url.clone().map(|url| {
+        Arc::new(switchboard_providers::GraphClient::new(http.clone(), url)) as Arc<dyn switchboard_core::whatsapp::WhatsAppApi>
+    });
+    let mut services = match opts.backend {
+        Backend::Local => Services {
+            store: Arc::new(SqliteStore::open(&dir.join("store.sqlite3"), clock.clone()).unwrap()),
+            queue: Arc::new(SqliteQueue::open(&dir.join("queue.sqlite3"), clock.clone()).unwrap()),
+            cipher: Arc::new(LocalCipher::open_or_create(&dir.join("master.key")).unwrap()),
+            secrets: Arc::new(EnvSecrets::from_pairs(pairs)),
+            clock,
+            whatsapp,
+        },
+        Backend::Aws => {
+            let clients = switchboard_testkit::moto::clients().await;
+            let deployment = switchboard_testkit::moto::deploy(&clients).await;
+            let key = switchboard_aws::bootstrap::create_key(&clients, "e2e").await.unwrap();
+            let prefix = format!("e2e{}/", uuid::Uuid::new_v4().simple());
+            for (name, value) in &opts.secrets {
+                clients
+                    .secrets
+                    .create_secret()
+                    .name(format!("{prefix}{}", name.as_str()))
+                    .secret_string(value)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            Services {
+                store: Arc::new(switchboard_aws::DynamoStore::new(clients.dynamodb.clone(), deployment.table, clock.clone())),
+                queue: Arc::new(switchboard_aws::SqsQueue::new(clients.sqs.clone(), deployment.queues)),
+                cipher: Arc::new(switchboard_aws::KmsCipher::new(clients.kms.clone(), key)),
+                secrets: Arc::new(switchboard_aws::SecretsManager::new(clients.secrets.clone(), prefix, Duration::from_secs(60))),
+                clock,
+                whatsapp,
+            }
+        }
+    };
+    if let Some(wrap) = opts.wrap_store.take() {
+        services.store = wrap(services.store.clone());
+    }
+    App::from_parts(config, services, http).unwrap()
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    pub async fn with(mut opts: Options) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let app = build_app(&mut opts, dir.path()).await;
+        let (running, base) = if opts.serve {
+            let running = serve::start(app.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+            let base = format!("http://{}", running.addr);
+            (Some(running), base)
+        } else {
+            (None, String::new())
+        };
+        Self { app, base, http: reqwest::Client::new(), running, _dir: dir }
+    }
+
+    pub fn token(&self, org: &str, role: Role) -> String {
+        let claims = dev_claims(
+            self.app.auth().config(),
+            &OrgId::parse(org).unwrap(),
+            role,
+            "test-user",
+            chrono::Utc::now().timestamp(),
+            Duration::from_secs(600),
+        );
+        self.app.auth().dev_key().unwrap().sign(&claims).unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Posts a delivery signed with the test secret.
+    pub async fn webhook(&self, body: &[u8]) -> reqwest::Response {
+        self.http
+            .post(self.url("/webhooks/whatsapp"))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", fixtures::sign(body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let r = self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        let r = self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let r = self.http.delete(self.url(path)).bearer_auth(token).send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Connects the test number to `org` and returns the integration.
+    pub async fn connect(&self, org: &str, phone_number_id: &str) -> Value {
+        let token = self.token(org, Role::Admin);
+        let (status, body) = self
+            .post(
+                "/v1/integrations/whatsapp/connect",
+                &token,
+                &serde_json::json!({"phone_number_id": phone_number_id, "waba_id": fixtures::WABA_ID, "access_token": "EAAG-test-token"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Polls `f` until it returns `Some`, for up to 15 s (queue consumers are async).
+    pub async fn eventually<T, F, Fut>(&self, what: &str, f: F) -> T
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `path` lists `n` items.
+    pub async fn wait_for_items(&self, path: &str, token: &str, n: usize) -> Value {
+        self.eventually(path, || async {
+            let (status, body) = self.get(path, token).await;
+            (status == StatusCode::OK && body["items"].as_array().is_some_and(|a| a.len() == n)).then_some(body)
+        })
+        .await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
