@@ -29,7 +29,11 @@ pub fn config(common: &Common) -> Result<Config, ConfigError> {
     let dev_key = std::env::var("SWITCHBOARD_DEV_KEY_FILE").ok().or_else(|| {
         let dir = data_dir
             .clone()
-            .or_else(|| std::env::var("SWITCHBOARD_DATA_DIR").ok().map(PathBuf::from))
+            .or_else(|| {
+                std::env::var("SWITCHBOARD_DATA_DIR")
+                    .ok()
+                    .map(PathBuf::from)
+            })
             .unwrap_or_else(|| PathBuf::from(".switchboard"));
         Some(dir.join(DEV_KEY_FILE).display().to_string())
     });
@@ -48,7 +52,9 @@ pub fn config(common: &Common) -> Result<Config, ConfigError> {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration like 30m, 12h or 7d"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 30m, 12h or 7d"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,
@@ -63,17 +69,32 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Mints a development token. Prints nothing but the token.
-pub fn token(common: &Common, org: &str, role: &str, user: &str, ttl: Duration) -> Result<String, String> {
+pub fn token(
+    common: &Common,
+    org: &str,
+    role: &str,
+    user: &str,
+    ttl: Duration,
+) -> Result<String, String> {
     let cfg = config(common).map_err(|e| e.to_string())?;
     let org = OrgId::parse(org).map_err(|e| format!("--org: {e}"))?;
-    let role = Role::parse(role).ok_or_else(|| format!("--role `{role}`: use owner, admin, agent or viewer"))?;
+    let role = Role::parse(role)
+        .ok_or_else(|| format!("--role `{role}`: use owner, admin, agent or viewer"))?;
     let path = cfg
         .auth
         .dev_key_file
         .clone()
         .unwrap_or_else(|| cfg.data_dir.join(DEV_KEY_FILE));
-    let key = DevKey::open_or_create(&path).map_err(|e| format!("dev signing key {}: {e}", path.display()))?;
-    let claims = dev_claims(&cfg.auth, &org, role, user, chrono::Utc::now().timestamp(), ttl);
+    let key = DevKey::open_or_create(&path)
+        .map_err(|e| format!("dev signing key {}: {e}", path.display()))?;
+    let claims = dev_claims(
+        &cfg.auth,
+        &org,
+        role,
+        user,
+        chrono::Utc::now().timestamp(),
+        ttl,
+    );
     key.sign(&claims).map_err(|e| format!("signing: {e}"))
 }
 
@@ -99,7 +120,10 @@ pub async fn dlq_list(app: &App, queue: QueueName, limit: usize) -> Result<Vec<S
         .dead_letters(queue, limit)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(dead.iter().map(|d| serde_json::to_string(d).unwrap_or_default()).collect())
+    Ok(dead
+        .iter()
+        .map(|d| serde_json::to_string(d).unwrap_or_default())
+        .collect())
 }
 
 /// Redrives dead letters; returns how many moved.
@@ -117,7 +141,12 @@ pub fn provider(s: &str) -> Result<Provider, String> {
 }
 
 /// Lists unroutable or pending events as JSON lines (without payloads).
-pub async fn events_list(app: &App, provider: Provider, pending: bool, limit: usize) -> Result<Vec<String>, String> {
+pub async fn events_list(
+    app: &App,
+    provider: Provider,
+    pending: bool,
+    limit: usize,
+) -> Result<Vec<String>, String> {
     let list = if pending {
         events::pending(app.services(), provider, limit).await
     } else {
@@ -138,7 +167,12 @@ pub async fn events_list(app: &App, provider: Provider, pending: bool, limit: us
 }
 
 /// Queues unroutable (or pending) events again.
-pub async fn events_requeue(app: &App, provider: Provider, pending: bool, limit: usize) -> Result<usize, String> {
+pub async fn events_requeue(
+    app: &App,
+    provider: Provider,
+    pending: bool,
+    limit: usize,
+) -> Result<usize, String> {
     if pending {
         events::requeue_pending(app.services(), provider, limit).await
     } else {
@@ -156,7 +190,8 @@ pub fn sign_whatsapp(secret: &str, file: &Path) -> Result<String, String> {
 /// Creates the template's table, queues and a KMS key on the configured AWS endpoint;
 /// returns `export` lines for `serve --backend aws`.
 pub async fn aws_bootstrap(template: &Path, prefix: &str) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(template).map_err(|e| format!("{}: {e}", template.display()))?;
+    let text =
+        std::fs::read_to_string(template).map_err(|e| format!("{}: {e}", template.display()))?;
     let template = switchboard_aws::bootstrap::Template::parse(&text).map_err(|e| e.to_string())?;
     let sdk = switchboard_aws::config::load().await;
     let clients = switchboard_aws::Clients::new(&sdk);

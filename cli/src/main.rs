@@ -9,7 +9,11 @@ use switchboard_cli::commands::{self, Common};
 use switchboard_runtime::telemetry;
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "Switchboard: the integrations backend of a WhatsApp-first CRM")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Switchboard: the integrations backend of a WhatsApp-first CRM"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,7 +31,10 @@ struct CommonArgs {
 
 impl CommonArgs {
     fn common(&self) -> Common {
-        Common { data_dir: self.data_dir.clone(), backend: self.backend.clone() }
+        Common {
+            data_dir: self.data_dir.clone(),
+            backend: self.backend.clone(),
+        }
     }
 }
 
@@ -160,7 +167,13 @@ async fn main() -> ExitCode {
             running.wait().await;
             ExitCode::SUCCESS
         }
-        Command::Token { org, role, user, ttl, common } => {
+        Command::Token {
+            org,
+            role,
+            user,
+            ttl,
+            common,
+        } => {
             let ttl = match commands::parse_duration(&ttl) {
                 Ok(t) => t,
                 Err(e) => return fail(format!("--ttl: {e}")),
@@ -176,8 +189,16 @@ async fn main() -> ExitCode {
         Command::Dlq { action } => {
             telemetry::init(telemetry::Format::Pretty);
             let (queue, limit, common, redrive) = match &action {
-                DlqAction::List { queue, limit, common } => (queue, *limit, common, false),
-                DlqAction::Redrive { queue, limit, common } => (queue, *limit, common, true),
+                DlqAction::List {
+                    queue,
+                    limit,
+                    common,
+                } => (queue, *limit, common, false),
+                DlqAction::Redrive {
+                    queue,
+                    limit,
+                    common,
+                } => (queue, *limit, common, true),
             };
             let queue = match commands::queue_name(queue) {
                 Ok(q) => q,
@@ -210,8 +231,18 @@ async fn main() -> ExitCode {
         Command::Events { action } => {
             telemetry::init(telemetry::Format::Pretty);
             let (provider, limit, act, pending, common) = match &action {
-                EventsAction::Unroutable { provider, limit, redrive, common } => (provider, *limit, *redrive, false, common),
-                EventsAction::Pending { provider, limit, requeue, common } => (provider, *limit, *requeue, true, common),
+                EventsAction::Unroutable {
+                    provider,
+                    limit,
+                    redrive,
+                    common,
+                } => (provider, *limit, *redrive, false, common),
+                EventsAction::Pending {
+                    provider,
+                    limit,
+                    requeue,
+                    common,
+                } => (provider, *limit, *requeue, true, common),
             };
             let provider = match commands::provider(provider) {
                 Ok(p) => p,
@@ -273,13 +304,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

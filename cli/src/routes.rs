@@ -57,7 +57,11 @@ pub fn http_routes() -> Vec<Route> {
         route!(GET, "/webhooks/whatsapp", webhook_whatsapp),
         route!(POST, "/webhooks/whatsapp", webhook_whatsapp),
         route!(GET, "/v1/integrations", api_list_integrations),
-        route!(POST, "/v1/integrations/whatsapp/connect", api_connect_integration),
+        route!(
+            POST,
+            "/v1/integrations/whatsapp/connect",
+            api_connect_integration
+        ),
         route!(DELETE, "/v1/integrations/{id}", api_disconnect_integration),
         route!(GET, "/v1/conversations", api_list_conversations),
         route!(GET, "/v1/conversations/{id}", api_get_conversation),

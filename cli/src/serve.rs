@@ -71,28 +71,42 @@ fn filter(method: &http::Method) -> MethodFilter {
     }
 }
 
-type AxumFuture = std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>>;
+type AxumFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>>;
 
 /// Adapts a handler to axum: reads the body (413 past the webhook limit, the largest any
 /// route accepts), attaches path parameters and a request id, and converts back.
 fn endpoint(
     handler: HttpFn,
-) -> impl Fn(State<App>, RawPathParams, axum::extract::Request) -> AxumFuture + Clone + Send + Sync + 'static {
+) -> impl Fn(State<App>, RawPathParams, axum::extract::Request) -> AxumFuture
++ Clone
++ Send
++ Sync
++ 'static {
     move |State(app): State<App>, params: RawPathParams, req: axum::extract::Request| {
         let handler = handler.clone();
-        let params: std::collections::HashMap<String, String> =
-            params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let params: std::collections::HashMap<String, String> = params
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         Box::pin(async move {
             let request_id = uuid::Uuid::now_v7().to_string();
             let limit = app.config().max_webhook_body;
             let (parts, body) = req.into_parts();
             let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
                 Ok(b) => b,
-                Err(_) => return to_axum(ApiError::too_large(limit).into_response(&request_id), &request_id),
+                Err(_) => {
+                    return to_axum(
+                        ApiError::too_large(limit).into_response(&request_id),
+                        &request_id,
+                    );
+                }
             };
             let mut request = http::Request::from_parts(parts, bytes);
             request.extensions_mut().insert(PathParams(params));
-            request.extensions_mut().insert(RequestId(request_id.clone()));
+            request
+                .extensions_mut()
+                .insert(RequestId(request_id.clone()));
             let resp = handler(app, request).await;
             to_axum(resp, &request_id)
         })
@@ -112,7 +126,10 @@ pub fn router(app: App) -> Router {
     // Group methods per path so one path can serve several functions.
     let mut by_path: BTreeMap<&'static str, Vec<(http::Method, HttpFn)>> = BTreeMap::new();
     for r in http_routes() {
-        by_path.entry(r.path).or_default().push((r.method, r.handler));
+        by_path
+            .entry(r.path)
+            .or_default()
+            .push((r.method, r.handler));
     }
     let mut router = Router::new();
     for (path, methods) in by_path {
@@ -132,7 +149,11 @@ pub fn router(app: App) -> Router {
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(|| async {
             let rid = uuid::Uuid::now_v7().to_string();
-            to_axum(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response(&rid), &rid)
+            to_axum(
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+                    .into_response(&rid),
+                &rid,
+            )
         })
         .with_state(app)
 }
@@ -146,11 +167,26 @@ pub async fn start(app: App, addr: SocketAddr) -> std::io::Result<Running> {
     let mut workers = Vec::new();
     for c in consumers() {
         tracing::info!(queue = %c.queue, function = c.function, "starting consumer");
-        workers.push(tokio::spawn(run_poller(app.clone(), c.queue, c.handler, rx.clone())));
+        workers.push(tokio::spawn(run_poller(
+            app.clone(),
+            c.queue,
+            c.handler,
+            rx.clone(),
+        )));
     }
     for s in schedules() {
-        tracing::info!(function = s.function, every_secs = s.every.as_secs(), "starting schedule");
-        workers.push(tokio::spawn(run_ticker(app.clone(), s.function, s.every, s.handler, rx.clone())));
+        tracing::info!(
+            function = s.function,
+            every_secs = s.every.as_secs(),
+            "starting schedule"
+        );
+        workers.push(tokio::spawn(run_ticker(
+            app.clone(),
+            s.function,
+            s.every,
+            s.handler,
+            rx.clone(),
+        )));
     }
 
     let mut stop = rx.clone();
@@ -165,7 +201,12 @@ pub async fn start(app: App, addr: SocketAddr) -> std::io::Result<Running> {
             })
             .await
     });
-    Ok(Running { addr, shutdown: tx, server, workers })
+    Ok(Running {
+        addr,
+        shutdown: tx,
+        server,
+        workers,
+    })
 }
 
 /// Logs what is configured, and what is not (by name only, never values).
@@ -191,6 +232,8 @@ pub async fn log_startup(app: &App, addr: SocketAddr) {
     }
     match &cfg.whatsapp_graph_url {
         Some(url) => tracing::info!(graph = %url, "WhatsApp Graph API configured"),
-        None => tracing::info!("WHATSAPP_GRAPH_URL not set: connect does not validate tokens with Meta"),
+        None => {
+            tracing::info!("WHATSAPP_GRAPH_URL not set: connect does not validate tokens with Meta")
+        }
     }
 }

@@ -30,7 +30,10 @@ async fn message_flow(h: &Harness) {
     assert_eq!(conv["contact"]["wa_id"], "16505551234");
     assert_eq!(conv["contact"]["name"], "Sheena Nelson");
     assert_eq!(conv["unread_count"], 1);
-    assert_eq!(conv["last_message"]["preview"], "Hi! Is the blue shirt in stock?");
+    assert_eq!(
+        conv["last_message"]["preview"],
+        "Hi! Is the blue shirt in stock?"
+    );
     assert_eq!(conv["last_message"]["direction"], "inbound");
     assert_eq!(conv["customer_service_window"]["open"], true);
     assert_eq!(list["next_cursor"], json!(null));
@@ -40,14 +43,22 @@ async fn message_flow(h: &Harness) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one["id"], conv["id"]);
 
-    let (status, msgs) = h.get(&format!("/v1/conversations/{id}/messages"), &token).await;
+    let (status, msgs) = h
+        .get(&format!("/v1/conversations/{id}/messages"), &token)
+        .await;
     assert_eq!(status, StatusCode::OK, "{msgs}");
     let m = &msgs["items"][0];
     assert_eq!(m["type"], "text");
-    assert_eq!(m["content"]["text"]["body"], "Hi! Is the blue shirt in stock?");
+    assert_eq!(
+        m["content"]["text"]["body"],
+        "Hi! Is the blue shirt in stock?"
+    );
     assert_eq!(m["direction"], "inbound");
     assert_eq!(m["status"], "received");
-    assert_eq!(m["wamid"], "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=");
+    assert_eq!(
+        m["wamid"],
+        "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
+    );
 
     let (status, contacts) = h.get("/v1/contacts", &token).await;
     assert_eq!(status, StatusCode::OK);
@@ -68,7 +79,11 @@ async fn message_becomes_contact_conversation_and_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_flow_on_the_aws_backend() {
-    let h = Harness::with(Options { backend: Backend::Aws, ..Options::default() }).await;
+    let h = Harness::with(Options {
+        backend: Backend::Aws,
+        ..Options::default()
+    })
+    .await;
     message_flow(&h).await;
     h.stop().await;
 }
@@ -78,7 +93,14 @@ async fn duplicate_delivery_gives_one_message() {
     let h = Harness::start().await;
     h.connect("acme", PHONE_NUMBER_ID).await;
     let token = h.token("acme", Role::Viewer);
-    let body = fixtures::delivery(vec![fixtures::text_change(PHONE_NUMBER_ID, "16505551234", "S", "wamid.dup1", 1_750_000_000, "once")]);
+    let body = fixtures::delivery(vec![fixtures::text_change(
+        PHONE_NUMBER_ID,
+        "16505551234",
+        "S",
+        "wamid.dup1",
+        1_750_000_000,
+        "once",
+    )]);
     for _ in 0..3 {
         assert_eq!(h.webhook(&body).await.status(), StatusCode::OK);
     }
@@ -86,10 +108,15 @@ async fn duplicate_delivery_gives_one_message() {
     let id = list["items"][0]["id"].as_str().unwrap().to_owned();
     // Give the consumer time to (not) apply the copies.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let (_, msgs) = h.get(&format!("/v1/conversations/{id}/messages"), &token).await;
+    let (_, msgs) = h
+        .get(&format!("/v1/conversations/{id}/messages"), &token)
+        .await;
     assert_eq!(msgs["items"].as_array().unwrap().len(), 1);
     let (_, conv) = h.get(&format!("/v1/conversations/{id}"), &token).await;
-    assert_eq!(conv["unread_count"], 1, "a duplicate does not count as unread twice");
+    assert_eq!(
+        conv["unread_count"], 1,
+        "a duplicate does not count as unread twice"
+    );
     h.stop().await;
 }
 
@@ -100,10 +127,23 @@ async fn ordering_pagination_and_message_types() {
     let token = h.token("acme", Role::Viewer);
     // Five customers, each writing at a different time; one delivery.
     let changes = (0..5)
-        .map(|i| fixtures::text_change(PHONE_NUMBER_ID, &format!("1650555000{i}"), &format!("C{i}"), &format!("wamid.order{i}"), 1_750_000_000 + i * 10, &format!("hello {i}")))
+        .map(|i| {
+            fixtures::text_change(
+                PHONE_NUMBER_ID,
+                &format!("1650555000{i}"),
+                &format!("C{i}"),
+                &format!("wamid.order{i}"),
+                1_750_000_000 + i * 10,
+                &format!("hello {i}"),
+            )
+        })
         .collect();
-    assert_eq!(h.webhook(&fixtures::delivery(changes)).await.status(), StatusCode::OK);
-    h.wait_for_items("/v1/conversations?limit=100", &token, 5).await;
+    assert_eq!(
+        h.webhook(&fixtures::delivery(changes)).await.status(),
+        StatusCode::OK
+    );
+    h.wait_for_items("/v1/conversations?limit=100", &token, 5)
+        .await;
 
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -122,18 +162,60 @@ async fn ordering_pagination_and_message_types() {
             None => break,
         }
     }
-    assert_eq!(seen, ["C4", "C3", "C2", "C1", "C0"], "newest activity first, each once");
+    assert_eq!(
+        seen,
+        ["C4", "C3", "C2", "C1", "C0"],
+        "newest activity first, each once"
+    );
 
     // One customer sends several types, out of order; messages list in conversation order.
     let from = "16505550000";
     let changes = vec![
-        fixtures::message_change(PHONE_NUMBER_ID, from, "wamid.t3", 1_750_000_300, "reaction", json!({"message_id": "wamid.order0", "emoji": "👍"})),
-        fixtures::message_change(PHONE_NUMBER_ID, from, "wamid.t1", 1_750_000_100, "image", json!({"id": "1003383421387256", "mime_type": "image/jpeg", "sha256": "HgnbDOO=", "caption": "receipt"})),
-        fixtures::message_change(PHONE_NUMBER_ID, from, "wamid.t2", 1_750_000_200, "location", json!({"latitude": 38.7, "longitude": -9.1, "name": "Shop"})),
-        fixtures::message_change(PHONE_NUMBER_ID, from, "wamid.t4", 1_750_000_400, "interactive", json!({"type": "button_reply", "button_reply": {"id": "yes", "title": "Yes please"}})),
-        fixtures::message_change(PHONE_NUMBER_ID, from, "wamid.t5", 1_750_000_500, "unsupported", json!({})),
+        fixtures::message_change(
+            PHONE_NUMBER_ID,
+            from,
+            "wamid.t3",
+            1_750_000_300,
+            "reaction",
+            json!({"message_id": "wamid.order0", "emoji": "👍"}),
+        ),
+        fixtures::message_change(
+            PHONE_NUMBER_ID,
+            from,
+            "wamid.t1",
+            1_750_000_100,
+            "image",
+            json!({"id": "1003383421387256", "mime_type": "image/jpeg", "sha256": "HgnbDOO=", "caption": "receipt"}),
+        ),
+        fixtures::message_change(
+            PHONE_NUMBER_ID,
+            from,
+            "wamid.t2",
+            1_750_000_200,
+            "location",
+            json!({"latitude": 38.7, "longitude": -9.1, "name": "Shop"}),
+        ),
+        fixtures::message_change(
+            PHONE_NUMBER_ID,
+            from,
+            "wamid.t4",
+            1_750_000_400,
+            "interactive",
+            json!({"type": "button_reply", "button_reply": {"id": "yes", "title": "Yes please"}}),
+        ),
+        fixtures::message_change(
+            PHONE_NUMBER_ID,
+            from,
+            "wamid.t5",
+            1_750_000_500,
+            "unsupported",
+            json!({}),
+        ),
     ];
-    assert_eq!(h.webhook(&fixtures::delivery(changes)).await.status(), StatusCode::OK);
+    assert_eq!(
+        h.webhook(&fixtures::delivery(changes)).await.status(),
+        StatusCode::OK
+    );
     let (_, list) = h.get("/v1/conversations?limit=100", &token).await;
     let id = list["items"]
         .as_array()
@@ -144,11 +226,39 @@ async fn ordering_pagination_and_message_types() {
         .as_str()
         .unwrap()
         .to_owned();
-    let msgs = h.wait_for_items(&format!("/v1/conversations/{id}/messages"), &token, 6).await;
-    let kinds: Vec<&str> = msgs["items"].as_array().unwrap().iter().map(|m| m["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["text", "image", "location", "reaction", "interactive", "unsupported"]);
+    let msgs = h
+        .wait_for_items(&format!("/v1/conversations/{id}/messages"), &token, 6)
+        .await;
+    let kinds: Vec<&str> = msgs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "text",
+            "image",
+            "location",
+            "reaction",
+            "interactive",
+            "unsupported"
+        ]
+    );
     let image = &msgs["items"][1]["content"]["image"];
-    assert_eq!((image["id"].as_str(), image["mime_type"].as_str(), image["caption"].as_str()), (Some("1003383421387256"), Some("image/jpeg"), Some("receipt")));
+    assert_eq!(
+        (
+            image["id"].as_str(),
+            image["mime_type"].as_str(),
+            image["caption"].as_str()
+        ),
+        (
+            Some("1003383421387256"),
+            Some("image/jpeg"),
+            Some("receipt")
+        )
+    );
     let (_, conv) = h.get(&format!("/v1/conversations/{id}"), &token).await;
     assert_eq!(conv["unread_count"], 6);
     assert_eq!(conv["last_message"]["preview"], "[unsupported]");
@@ -175,7 +285,12 @@ async fn statuses_for_unknown_wamids_are_kept() {
             let store = store.clone();
             let pk = pk.clone();
             async move {
-                let page = store.query(Query::table(pk).sort(SortKey::BeginsWith(EarlyStatus::SK_PREFIX.into()))).await.ok()?;
+                let page = store
+                    .query(
+                        Query::table(pk).sort(SortKey::BeginsWith(EarlyStatus::SK_PREFIX.into())),
+                    )
+                    .await
+                    .ok()?;
                 page.items.first().cloned()
             }
         })
@@ -192,10 +307,23 @@ async fn a_thousand_changes_in_three_megabytes_are_accepted() {
     h.connect("acme", PHONE_NUMBER_ID).await;
     let filler = "x".repeat(2_900);
     let changes = (0..1000)
-        .map(|i| fixtures::text_change(PHONE_NUMBER_ID, &format!("1650600{i:04}"), "Bulk", &format!("wamid.bulk{i}"), 1_750_000_000 + i, &filler))
+        .map(|i| {
+            fixtures::text_change(
+                PHONE_NUMBER_ID,
+                &format!("1650600{i:04}"),
+                "Bulk",
+                &format!("wamid.bulk{i}"),
+                1_750_000_000 + i,
+                &filler,
+            )
+        })
         .collect();
     let body = fixtures::delivery(changes);
-    assert!(body.len() > 3_000_000 && body.len() < 4 * 1024 * 1024, "{} bytes", body.len());
+    assert!(
+        body.len() > 3_000_000 && body.len() < 4 * 1024 * 1024,
+        "{} bytes",
+        body.len()
+    );
     let resp = h.webhook(&body).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let ack: serde_json::Value = resp.json().await.unwrap();

@@ -28,7 +28,9 @@ async fn connect_list_conflict_and_token_never_returned() {
     assert_eq!(account["status"], "active");
     assert!(!account.to_string().contains("EAAG-super-secret"));
 
-    let (status, list) = h.get("/v1/integrations", &h.token("acme", Role::Viewer)).await;
+    let (status, list) = h
+        .get("/v1/integrations", &h.token("acme", Role::Viewer))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     assert!(!list.to_string().contains("EAAG-super-secret"));
@@ -39,14 +41,28 @@ async fn connect_list_conflict_and_token_never_returned() {
     let stored = h.app.services().store.get(&pk, &sk).await.unwrap().unwrap();
     assert!(!stored.data.to_string().contains("EAAG-super-secret"));
     let record: Account = stored.decode().unwrap();
-    let token = switchboard_core::usecases::integrations::access_token(h.app.services(), &record).await.unwrap();
+    let token = switchboard_core::usecases::integrations::access_token(h.app.services(), &record)
+        .await
+        .unwrap();
     assert_eq!(token.expose(), "EAAG-super-secret");
 
     // Same number again, from this org or another: 409.
-    let (status, err) = h.post("/v1/integrations/whatsapp/connect", &admin, &connect_body(PHONE_NUMBER_ID, "EAAG-2")).await;
+    let (status, err) = h
+        .post(
+            "/v1/integrations/whatsapp/connect",
+            &admin,
+            &connect_body(PHONE_NUMBER_ID, "EAAG-2"),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(err["error"]["code"], "already_connected");
-    let (status, _) = h.post("/v1/integrations/whatsapp/connect", &h.token("other", Role::Owner), &connect_body(PHONE_NUMBER_ID, "EAAG-3")).await;
+    let (status, _) = h
+        .post(
+            "/v1/integrations/whatsapp/connect",
+            &h.token("other", Role::Owner),
+            &connect_body(PHONE_NUMBER_ID, "EAAG-3"),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     h.stop().await;
 }
@@ -54,15 +70,34 @@ async fn connect_list_conflict_and_token_never_returned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_and_tenancy() {
     let h = Harness::start().await;
-    let (status, err) = h.post("/v1/integrations/whatsapp/connect", &h.token("acme", Role::Agent), &connect_body(PHONE_NUMBER_ID, "t")).await;
+    let (status, err) = h
+        .post(
+            "/v1/integrations/whatsapp/connect",
+            &h.token("acme", Role::Agent),
+            &connect_body(PHONE_NUMBER_ID, "t"),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
     assert_eq!(err["error"]["code"], "forbidden");
-    let (status, _) = h.post("/v1/integrations/whatsapp/connect", &h.token("acme", Role::Viewer), &connect_body(PHONE_NUMBER_ID, "t")).await;
+    let (status, _) = h
+        .post(
+            "/v1/integrations/whatsapp/connect",
+            &h.token("acme", Role::Viewer),
+            &connect_body(PHONE_NUMBER_ID, "t"),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let account = h.connect("acme", PHONE_NUMBER_ID).await;
     let id = account["id"].as_str().unwrap();
-    let body = fixtures::delivery(vec![fixtures::text_change(PHONE_NUMBER_ID, "16505551234", "S", "wamid.t1", 1_750_000_000, "hi")]);
+    let body = fixtures::delivery(vec![fixtures::text_change(
+        PHONE_NUMBER_ID,
+        "16505551234",
+        "S",
+        "wamid.t1",
+        1_750_000_000,
+        "hi",
+    )]);
     h.webhook(&body).await;
     let acme = h.token("acme", Role::Viewer);
     let list = h.wait_for_items("/v1/conversations", &acme, 1).await;
@@ -71,13 +106,21 @@ async fn roles_and_tenancy() {
 
     // Another org sees nothing and gets 404 for every id, exactly like a missing one.
     let other = h.token("other", Role::Owner);
-    for path in [format!("/v1/conversations/{conv}"), format!("/v1/conversations/{conv}/messages"), format!("/v1/contacts/{contact}")] {
+    for path in [
+        format!("/v1/conversations/{conv}"),
+        format!("/v1/conversations/{conv}/messages"),
+        format!("/v1/contacts/{contact}"),
+    ] {
         let (status, err) = h.get(&path, &other).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(err["error"]["code"], "not_found");
     }
     let zeros = "0".repeat(32);
-    for path in [format!("/v1/conversations/cv_{zeros}"), format!("/v1/conversations/cv_{zeros}/messages"), format!("/v1/contacts/ct_{zeros}")] {
+    for path in [
+        format!("/v1/conversations/cv_{zeros}"),
+        format!("/v1/conversations/cv_{zeros}/messages"),
+        format!("/v1/contacts/ct_{zeros}"),
+    ] {
         let (status, _) = h.get(&path, &acme).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
@@ -88,9 +131,16 @@ async fn roles_and_tenancy() {
     }
     let (status, _) = h.delete(&format!("/v1/integrations/{id}"), &other).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = h.delete(&format!("/v1/integrations/{id}"), &h.token("acme", Role::Agent)).await;
+    let (status, _) = h
+        .delete(
+            &format!("/v1/integrations/{id}"),
+            &h.token("acme", Role::Agent),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = h.delete("/v1/integrations/not-an-id", &h.token("acme", Role::Admin)).await;
+    let (status, _) = h
+        .delete("/v1/integrations/not-an-id", &h.token("acme", Role::Admin))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     h.stop().await;
 }
@@ -100,19 +150,37 @@ async fn disconnect_keeps_later_webhooks_as_unroutable_and_redrive_delivers_them
     let h = Harness::start().await;
     let account = h.connect("acme", PHONE_NUMBER_ID).await;
     let admin = h.token("acme", Role::Admin);
-    let (status, _) = h.delete(&format!("/v1/integrations/{}", account["id"].as_str().unwrap()), &admin).await;
+    let (status, _) = h
+        .delete(
+            &format!("/v1/integrations/{}", account["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, list) = h.get("/v1/integrations", &admin).await;
     assert_eq!(list["items"], json!([]));
 
-    let body = fixtures::delivery(vec![fixtures::text_change(PHONE_NUMBER_ID, "16505551234", "S", "wamid.orphan", 1_750_000_000, "anyone there?")]);
-    assert_eq!(h.webhook(&body).await.status(), StatusCode::OK, "acknowledged, not dropped");
+    let body = fixtures::delivery(vec![fixtures::text_change(
+        PHONE_NUMBER_ID,
+        "16505551234",
+        "S",
+        "wamid.orphan",
+        1_750_000_000,
+        "anyone there?",
+    )]);
+    assert_eq!(
+        h.webhook(&body).await.status(),
+        StatusCode::OK,
+        "acknowledged, not dropped"
+    );
     let svc = h.app.services().clone();
     let kept = h
         .eventually("an unroutable event", || {
             let svc = svc.clone();
             async move {
-                let list = events::unroutable(&svc, Provider::Whatsapp, 10).await.ok()?;
+                let list = events::unroutable(&svc, Provider::Whatsapp, 10)
+                    .await
+                    .ok()?;
                 (!list.is_empty()).then_some(list)
             }
         })
@@ -122,11 +190,21 @@ async fn disconnect_keeps_later_webhooks_as_unroutable_and_redrive_delivers_them
 
     // Reconnect (to another org, say) and redrive: the message lands there, once.
     h.connect("beta", PHONE_NUMBER_ID).await;
-    assert_eq!(events::redrive_unroutable(&svc, Provider::Whatsapp, 10).await.unwrap(), 1);
+    assert_eq!(
+        events::redrive_unroutable(&svc, Provider::Whatsapp, 10)
+            .await
+            .unwrap(),
+        1
+    );
     let beta = h.token("beta", Role::Viewer);
     let list = h.wait_for_items("/v1/conversations", &beta, 1).await;
     assert_eq!(list["items"][0]["last_message"]["preview"], "anyone there?");
-    assert!(events::unroutable(&svc, Provider::Whatsapp, 10).await.unwrap().is_empty());
+    assert!(
+        events::unroutable(&svc, Provider::Whatsapp, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     h.stop().await;
 }
 
@@ -151,18 +229,40 @@ async fn connect_validates_the_token_with_graph() {
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {"message": "Unsupported get request.", "type": "GraphMethodException", "code": 100, "error_subcode": 33}})))
         .mount(&graph)
         .await;
-    let h = Harness::with(Options { graph_url: Some(format!("{}/v23.0", graph.uri())), ..Options::default() }).await;
+    let h = Harness::with(Options {
+        graph_url: Some(format!("{}/v23.0", graph.uri())),
+        ..Options::default()
+    })
+    .await;
     let admin = h.token("acme", Role::Admin);
 
-    let (status, err) = h.post("/v1/integrations/whatsapp/connect", &admin, &connect_body(PHONE_NUMBER_ID, "EAAG-expired")).await;
+    let (status, err) = h
+        .post(
+            "/v1/integrations/whatsapp/connect",
+            &admin,
+            &connect_body(PHONE_NUMBER_ID, "EAAG-expired"),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(err["error"]["field"], "access_token");
     assert!(!err.to_string().contains("EAAG-expired"));
-    let (status, err) = h.post("/v1/integrations/whatsapp/connect", &admin, &connect_body("999999999", "EAAG-good")).await;
+    let (status, err) = h
+        .post(
+            "/v1/integrations/whatsapp/connect",
+            &admin,
+            &connect_body("999999999", "EAAG-good"),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(err["error"]["field"], "phone_number_id");
 
-    let (status, account) = h.post("/v1/integrations/whatsapp/connect", &admin, &connect_body(PHONE_NUMBER_ID, "EAAG-good")).await;
+    let (status, account) = h
+        .post(
+            "/v1/integrations/whatsapp/connect",
+            &admin,
+            &connect_body(PHONE_NUMBER_ID, "EAAG-good"),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{account}");
     assert_eq!(account["display_phone_number"], "+1 555-078-3881");
     assert_eq!(account["verified_name"], "Acme Shoes");
@@ -172,11 +272,23 @@ async fn connect_validates_the_token_with_graph() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graph_unreachable_is_a_502_not_a_500() {
-    let h = Harness::with(Options { graph_url: Some("http://127.0.0.1:9/v23.0".into()), ..Options::default() }).await;
-    let (status, err) = h.post("/v1/integrations/whatsapp/connect", &h.token("acme", Role::Admin), &connect_body(PHONE_NUMBER_ID, "EAAG")).await;
+    let h = Harness::with(Options {
+        graph_url: Some("http://127.0.0.1:9/v23.0".into()),
+        ..Options::default()
+    })
+    .await;
+    let (status, err) = h
+        .post(
+            "/v1/integrations/whatsapp/connect",
+            &h.token("acme", Role::Admin),
+            &connect_body(PHONE_NUMBER_ID, "EAAG"),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{err}");
     assert_eq!(err["error"]["code"], "whatsapp_unavailable");
-    let (_, list) = h.get("/v1/integrations", &h.token("acme", Role::Admin)).await;
+    let (_, list) = h
+        .get("/v1/integrations", &h.token("acme", Role::Admin))
+        .await;
     assert_eq!(list["items"], json!([]), "nothing partially written");
     h.stop().await;
 }

@@ -3,7 +3,9 @@
 
 mod support;
 
+mod bad_input;
 mod inbound;
 mod integrations;
-mod bad_input;
 mod resilience;
+mod samples;
+mod template;

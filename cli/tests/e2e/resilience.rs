@@ -42,11 +42,19 @@ impl ItemStore for FlakyStore {
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         if self.fail_on.contains(&n) {
-            return Err(StoreError::Unavailable(format!("injected failure on transaction {n}")));
+            return Err(StoreError::Unavailable(format!(
+                "injected failure on transaction {n}"
+            )));
         }
         self.inner.transact(writes).await
     }
-    async fn increment(&self, pk: &str, sk: &str, d: i64, ttl: Option<i64>) -> Result<i64, StoreError> {
+    async fn increment(
+        &self,
+        pk: &str,
+        sk: &str,
+        d: i64,
+        ttl: Option<i64>,
+    ) -> Result<i64, StoreError> {
         self.inner.increment(pk, sk, d, ttl).await
     }
 }
@@ -55,7 +63,12 @@ async fn receive_all(h: &Harness) -> Vec<ReceivedMessage> {
     h.app
         .services()
         .queue
-        .receive(QueueName::Inbound, 10, Duration::from_secs(60), Duration::from_millis(100))
+        .receive(
+            QueueName::Inbound,
+            10,
+            Duration::from_secs(60),
+            Duration::from_millis(100),
+        )
         .await
         .unwrap()
 }
@@ -66,7 +79,11 @@ async fn failure_mid_batch_then_redelivery_leaves_one_message_per_wamid() {
     let h = Harness::with(Options {
         serve: false,
         wrap_store: Some(Box::new(|inner| {
-            Arc::new(FlakyStore { inner, calls: AtomicUsize::new(0), fail_on: HashSet::from([3]) }) as Arc<dyn ItemStore>
+            Arc::new(FlakyStore {
+                inner,
+                calls: AtomicUsize::new(0),
+                fail_on: HashSet::from([3]),
+            }) as Arc<dyn ItemStore>
         })),
         ..Options::default()
     })
@@ -79,36 +96,67 @@ async fn failure_mid_batch_then_redelivery_leaves_one_message_per_wamid() {
         access_token: Some("EAAG".into()),
         display_phone_number: None,
     };
-    integrations::connect(&svc, &org, connect.validate().unwrap()).await.unwrap();
+    integrations::connect(&svc, &org, connect.validate().unwrap())
+        .await
+        .unwrap();
 
     // Customer A sends a1, a2, a3 (one FIFO group); customer B sends b1, b2.
     let mut changes = Vec::new();
-    for (who, wamids) in [("16505550001", ["a1", "a2", "a3"].as_slice()), ("16505550002", ["b1", "b2"].as_slice())] {
+    for (who, wamids) in [
+        ("16505550001", ["a1", "a2", "a3"].as_slice()),
+        ("16505550002", ["b1", "b2"].as_slice()),
+    ] {
         for (i, w) in wamids.iter().enumerate() {
-            changes.push(fixtures::text_change(PHONE_NUMBER_ID, who, who, &format!("wamid.{w}"), 1_750_000_000 + i as i64, w));
+            changes.push(fixtures::text_change(
+                PHONE_NUMBER_ID,
+                who,
+                who,
+                &format!("wamid.{w}"),
+                1_750_000_000 + i as i64,
+                w,
+            ));
         }
     }
     let body = fixtures::delivery(changes);
-    let events = ingest::whatsapp_events(switchboard_webhooks::meta::split(&body).unwrap(), svc.clock.now());
-    ingest::store_and_enqueue(&svc, QueueName::Inbound, events).await.unwrap();
+    let events = ingest::whatsapp_events(
+        switchboard_webhooks::meta::split(&body).unwrap(),
+        svc.clock.now(),
+    );
+    ingest::store_and_enqueue(&svc, QueueName::Inbound, events)
+        .await
+        .unwrap();
 
     let batch = receive_all(&h).await;
     assert_eq!(batch.len(), 5);
     let first = batch.clone();
     let outcome = worker_inbound::handle(&h.app, batch.clone()).await;
     // The injected failure hit one message; its group's later messages fail with it.
-    assert!(!outcome.failures.is_empty(), "the injected failure is reported");
+    assert!(
+        !outcome.failures.is_empty(),
+        "the injected failure is reported"
+    );
     let failed_bodies: HashSet<String> = outcome
         .failures
         .iter()
-        .map(|f| batch.iter().find(|m| m.id == f.id).unwrap().group_id.clone().unwrap())
+        .map(|f| {
+            batch
+                .iter()
+                .find(|m| m.id == f.id)
+                .unwrap()
+                .group_id
+                .clone()
+                .unwrap()
+        })
         .collect();
     assert_eq!(failed_bodies.len(), 1, "only one group failed");
     settle(&*svc.queue, QueueName::Inbound, &batch, &outcome, true).await;
     for f in &outcome.failures {
         let m = batch.iter().find(|m| m.id == f.id).unwrap();
         // The settle re-hid them for a backoff; make them due now.
-        let _ = svc.queue.retry_later(QueueName::Inbound, &m.receipt, Duration::ZERO).await;
+        let _ = svc
+            .queue
+            .retry_later(QueueName::Inbound, &m.receipt, Duration::ZERO)
+            .await;
     }
 
     // Redelivery of the failed ones, and a duplicate delivery of the whole first batch.
@@ -121,22 +169,54 @@ async fn failure_mid_batch_then_redelivery_leaves_one_message_per_wamid() {
     assert!(outcome3.failures.is_empty());
 
     let phone = PhoneNumberId::parse(PHONE_NUMBER_ID).unwrap();
-    for (who, expected) in [("16505550001", vec!["a1", "a2", "a3"]), ("16505550002", vec!["b1", "b2"])] {
+    for (who, expected) in [
+        ("16505550001", vec!["a1", "a2", "a3"]),
+        ("16505550002", vec!["b1", "b2"]),
+    ] {
         let conv = ConversationId::for_thread(&org, &phone, &WaId::parse(who).unwrap());
-        let page = inbox::list_messages(&svc, &org, &conv, PageRequest { limit: 100, after: None }).await.unwrap();
-        let bodies: Vec<String> = page.items.iter().map(|m| m["content"]["text"]["body"].as_str().unwrap().to_owned()).collect();
+        let page = inbox::list_messages(
+            &svc,
+            &org,
+            &conv,
+            PageRequest {
+                limit: 100,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+        let bodies: Vec<String> = page
+            .items
+            .iter()
+            .map(|m| m["content"]["text"]["body"].as_str().unwrap().to_owned())
+            .collect();
         assert_eq!(bodies, expected, "exactly one message per wamid, in order");
         let c = inbox::get_conversation(&svc, &org, &conv).await.unwrap();
-        assert_eq!(c.unread_count as usize, expected.len(), "unread counted once per message");
+        assert_eq!(
+            c.unread_count as usize,
+            expected.len(),
+            "unread counted once per message"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_events_reach_the_dlq_and_redrive_through_the_cli() {
-    let h = Harness::with(Options { serve: false, ..Options::default() }).await;
+    let h = Harness::with(Options {
+        serve: false,
+        ..Options::default()
+    })
+    .await;
     let svc = h.app.services().clone();
-    let poison = OutgoingMessage::fifo(r#"{"provider":"whatsapp","event":"missing"}"#.into(), "wa:1:2".into(), "poison-1".into());
-    svc.queue.send(QueueName::Inbound, vec![poison]).await.unwrap();
+    let poison = OutgoingMessage::fifo(
+        r#"{"provider":"whatsapp","event":"missing"}"#.into(),
+        "wa:1:2".into(),
+        "poison-1".into(),
+    );
+    svc.queue
+        .send(QueueName::Inbound, vec![poison])
+        .await
+        .unwrap();
     let max = QueueName::Inbound.spec().max_receive_count;
     for _ in 0..max {
         let batch = receive_all(&h).await;
@@ -144,14 +224,27 @@ async fn poison_events_reach_the_dlq_and_redrive_through_the_cli() {
         let outcome = worker_inbound::handle(&h.app, batch.clone()).await;
         assert_eq!(outcome.failures.len(), 1, "a poison event fails every time");
         for m in &batch {
-            svc.queue.retry_later(QueueName::Inbound, &m.receipt, Duration::ZERO).await.unwrap();
+            svc.queue
+                .retry_later(QueueName::Inbound, &m.receipt, Duration::ZERO)
+                .await
+                .unwrap();
         }
     }
-    assert!(receive_all(&h).await.is_empty(), "moved to the DLQ on the next receive");
-    let listed = switchboard_cli::commands::dlq_list(&h.app, QueueName::Inbound, 10).await.unwrap();
+    assert!(
+        receive_all(&h).await.is_empty(),
+        "moved to the DLQ on the next receive"
+    );
+    let listed = switchboard_cli::commands::dlq_list(&h.app, QueueName::Inbound, 10)
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].contains("missing"));
-    assert_eq!(switchboard_cli::commands::dlq_redrive(&h.app, QueueName::Inbound, 10).await.unwrap(), 1);
+    assert_eq!(
+        switchboard_cli::commands::dlq_redrive(&h.app, QueueName::Inbound, 10)
+            .await
+            .unwrap(),
+        1
+    );
     let back = receive_all(&h).await;
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].receive_count, 1);
@@ -161,7 +254,11 @@ async fn poison_events_reach_the_dlq_and_redrive_through_the_cli() {
 async fn queued_work_survives_a_restart() {
     // Work is queued while no server runs (as after a shutdown), then a server starts
     // on the same data and applies it.
-    let idle = Harness::with(Options { serve: false, ..Options::default() }).await;
+    let idle = Harness::with(Options {
+        serve: false,
+        ..Options::default()
+    })
+    .await;
     let svc = idle.app.services().clone();
     let org = OrgId::parse("acme").unwrap();
     let connect = integrations::ConnectRequest {
@@ -170,23 +267,53 @@ async fn queued_work_survives_a_restart() {
         access_token: Some("EAAG".into()),
         display_phone_number: None,
     };
-    integrations::connect(&svc, &org, connect.validate().unwrap()).await.unwrap();
-    let body = fixtures::delivery(vec![fixtures::text_change(PHONE_NUMBER_ID, "16505551234", "S", "wamid.later", 1_750_000_000, "while you were away")]);
-    let events = ingest::whatsapp_events(switchboard_webhooks::meta::split(&body).unwrap(), svc.clock.now());
-    ingest::store_and_enqueue(&svc, QueueName::Inbound, events).await.unwrap();
+    integrations::connect(&svc, &org, connect.validate().unwrap())
+        .await
+        .unwrap();
+    let body = fixtures::delivery(vec![fixtures::text_change(
+        PHONE_NUMBER_ID,
+        "16505551234",
+        "S",
+        "wamid.later",
+        1_750_000_000,
+        "while you were away",
+    )]);
+    let events = ingest::whatsapp_events(
+        switchboard_webhooks::meta::split(&body).unwrap(),
+        svc.clock.now(),
+    );
+    ingest::store_and_enqueue(&svc, QueueName::Inbound, events)
+        .await
+        .unwrap();
 
-    let running = switchboard_cli::serve::start(idle.app.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let running = switchboard_cli::serve::start(idle.app.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let base = format!("http://{}", running.addr);
     let token = idle.token("acme", Role::Viewer);
     let client = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let page: serde_json::Value = client.get(format!("{base}/v1/conversations")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        let page: serde_json::Value = client
+            .get(format!("{base}/v1/conversations"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if page["items"].as_array().is_some_and(|a| a.len() == 1) {
-            assert_eq!(page["items"][0]["last_message"]["preview"], "while you were away");
+            assert_eq!(
+                page["items"][0]["last_message"]["preview"],
+                "while you were away"
+            );
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "queued work was not applied after start");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "queued work was not applied after start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     running.shutdown().await;

@@ -25,15 +25,20 @@ pub enum Backend {
     Aws,
 }
 
+/// Wraps the store of a harness (fault injection).
+pub type StoreWrapper = Box<dyn FnOnce(Arc<dyn ItemStore>) -> Arc<dyn ItemStore> + Send>;
+
 /// Knobs for a harness.
 pub struct Options {
     pub backend: Backend,
     pub secrets: Vec<(SecretName, String)>,
     pub graph_url: Option<String>,
     /// Wraps the store (fault injection).
-    pub wrap_store: Option<Box<dyn FnOnce(Arc<dyn ItemStore>) -> Arc<dyn ItemStore> + Send>>,
+    pub wrap_store: Option<StoreWrapper>,
     /// Start pollers and the HTTP server (false: handlers are called directly).
     pub serve: bool,
+    /// Trust this dev key file instead of one in the data dir.
+    pub dev_key: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -47,6 +52,7 @@ impl Default for Options {
             graph_url: None,
             wrap_store: None,
             serve: true,
+            dev_key: None,
         }
     }
 }
@@ -62,11 +68,16 @@ pub struct Harness {
 pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     let mut config = Config::local(dir);
     config.whatsapp_graph_url = opts.graph_url.clone();
+    if let Some(key) = &opts.dev_key {
+        config.auth.dev_key_file = Some(key.clone());
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let pairs: Vec<(SecretName, &str)> = opts.secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let pairs: Vec<(SecretName, &str)> =
+        opts.secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let http = switchboard_runtime::app::http_client();
     let whatsapp = config.whatsapp_graph_url.clone().map(|url| {
-        Arc::new(switchboard_providers::GraphClient::new(http.clone(), url)) as Arc<dyn switchboard_core::whatsapp::WhatsAppApi>
+        Arc::new(switchboard_providers::GraphClient::new(http.clone(), url))
+            as Arc<dyn switchboard_core::whatsapp::WhatsAppApi>
     });
     let mut services = match opts.backend {
         Backend::Local => Services {
@@ -80,7 +91,9 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
         Backend::Aws => {
             let clients = switchboard_testkit::moto::clients().await;
             let deployment = switchboard_testkit::moto::deploy(&clients).await;
-            let key = switchboard_aws::bootstrap::create_key(&clients, "e2e").await.unwrap();
+            let key = switchboard_aws::bootstrap::create_key(&clients, "e2e")
+                .await
+                .unwrap();
             let prefix = format!("e2e{}/", uuid::Uuid::new_v4().simple());
             for (name, value) in &opts.secrets {
                 clients
@@ -93,10 +106,21 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
                     .unwrap();
             }
             Services {
-                store: Arc::new(switchboard_aws::DynamoStore::new(clients.dynamodb.clone(), deployment.table, clock.clone())),
-                queue: Arc::new(switchboard_aws::SqsQueue::new(clients.sqs.clone(), deployment.queues)),
+                store: Arc::new(switchboard_aws::DynamoStore::new(
+                    clients.dynamodb.clone(),
+                    deployment.table,
+                    clock.clone(),
+                )),
+                queue: Arc::new(switchboard_aws::SqsQueue::new(
+                    clients.sqs.clone(),
+                    deployment.queues,
+                )),
                 cipher: Arc::new(switchboard_aws::KmsCipher::new(clients.kms.clone(), key)),
-                secrets: Arc::new(switchboard_aws::SecretsManager::new(clients.secrets.clone(), prefix, Duration::from_secs(60))),
+                secrets: Arc::new(switchboard_aws::SecretsManager::new(
+                    clients.secrets.clone(),
+                    prefix,
+                    Duration::from_secs(60),
+                )),
                 clock,
                 whatsapp,
             }
@@ -117,13 +141,21 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let app = build_app(&mut opts, dir.path()).await;
         let (running, base) = if opts.serve {
-            let running = serve::start(app.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+            let running = serve::start(app.clone(), "127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap();
             let base = format!("http://{}", running.addr);
             (Some(running), base)
         } else {
             (None, String::new())
         };
-        Self { app, base, http: reqwest::Client::new(), running, _dir: dir }
+        Self {
+            app,
+            base,
+            http: reqwest::Client::new(),
+            running,
+            _dir: dir,
+        }
     }
 
     pub fn token(&self, org: &str, role: Role) -> String {
@@ -155,19 +187,38 @@ impl Harness {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let r = self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap();
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
-        let r = self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap();
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let r = self.http.delete(self.url(path)).bearer_auth(token).send().await.unwrap();
+        let r = self
+            .http
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -197,7 +248,10 @@ impl Harness {
             if let Some(v) = f().await {
                 return v;
             }
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -206,7 +260,8 @@ impl Harness {
     pub async fn wait_for_items(&self, path: &str, token: &str, n: usize) -> Value {
         self.eventually(path, || async {
             let (status, body) = self.get(path, token).await;
-            (status == StatusCode::OK && body["items"].as_array().is_some_and(|a| a.len() == n)).then_some(body)
+            (status == StatusCode::OK && body["items"].as_array().is_some_and(|a| a.len() == n))
+                .then_some(body)
         })
         .await
     }

@@ -2,8 +2,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), switchboard_runtime::lambda::Error> {
-    switchboard_runtime::lambda::http(api_disconnect_integration::FUNCTION, |app, req| async move {
-        api_disconnect_integration::handle(&app, req).await
-    })
+    switchboard_runtime::lambda::http(
+        api_disconnect_integration::FUNCTION,
+        |app, req| async move { api_disconnect_integration::handle(&app, req).await },
+    )
     .await
 }

@@ -21,5 +21,8 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
         .and_then(|s| ConversationId::parse(s).ok())
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     let conversation = inbox::get_conversation(app.services(), &caller.org, &id).await?;
-    Ok(json_response(StatusCode::OK, &conversation.view(app.services().clock.now())))
+    Ok(json_response(
+        StatusCode::OK,
+        &conversation.view(app.services().clock.now()),
+    ))
 }

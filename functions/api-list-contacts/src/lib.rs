@@ -24,5 +24,8 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
         &inbox::scope(&caller.org),
     )?;
     let list = inbox::list_contacts(app.services(), &caller.org, page).await?;
-    Ok(json_response(StatusCode::OK, &serde_json::to_value(list).unwrap_or_default()))
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::to_value(list).unwrap_or_default(),
+    ))
 }

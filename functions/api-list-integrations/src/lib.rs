@@ -20,5 +20,8 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
     let caller = app.caller(req, Role::Viewer).await?;
     let accounts = integrations::list(app.services(), &caller.org).await?;
     let items: Vec<_> = accounts.iter().map(|a| a.view()).collect();
-    Ok(json_response(StatusCode::OK, &json!({"items": items, "next_cursor": null})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"items": items, "next_cursor": null}),
+    ))
 }

@@ -6,7 +6,9 @@ use switchboard_core::ids::{ConversationId, Role};
 use switchboard_core::page::PageRequest;
 use switchboard_core::usecases::inbox;
 use switchboard_runtime::App;
-use switchboard_runtime::http::{ApiError, Request, Response, json_response, path_param, query_param, respond};
+use switchboard_runtime::http::{
+    ApiError, Request, Response, json_response, path_param, query_param, respond,
+};
 
 /// Function name (Lambda, logs, template).
 pub const FUNCTION: &str = "api-list-messages";
@@ -27,5 +29,8 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
         &inbox::scope(&caller.org),
     )?;
     let list = inbox::list_messages(app.services(), &caller.org, &id, page).await?;
-    Ok(json_response(StatusCode::OK, &serde_json::to_value(list).unwrap_or_default()))
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::to_value(list).unwrap_or_default(),
+    ))
 }

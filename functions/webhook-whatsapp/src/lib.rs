@@ -14,10 +14,10 @@ use serde_json::json;
 use switchboard_core::queue::QueueName;
 use switchboard_core::secrets::SecretName;
 use switchboard_core::usecases::ingest;
+use switchboard_runtime::App;
 use switchboard_runtime::http::{
     ApiError, Request, Response, header_str, is_json, json_response, query_param, respond, text,
 };
-use switchboard_runtime::App;
 use switchboard_webhooks::meta;
 
 /// Function name (Lambda, logs, template).
@@ -32,12 +32,18 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
     match *req.method() {
         Method::GET => verify(app, req).await,
         Method::POST => receive(app, req).await,
-        _ => Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET or POST")),
+        _ => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "use GET or POST",
+        )),
     }
 }
 
 fn not_configured(what: &str) -> ApiError {
-    ApiError::from(switchboard_core::Error::NotConfigured { what: what.to_owned() })
+    ApiError::from(switchboard_core::Error::NotConfigured {
+        what: what.to_owned(),
+    })
 }
 
 async fn verify(app: &App, req: &Request) -> Result<Response, ApiError> {
@@ -53,13 +59,18 @@ async fn verify(app: &App, req: &Request) -> Result<Response, ApiError> {
     let mode = query_param(req, "hub.mode");
     let token = query_param(req, "hub.verify_token").unwrap_or_default();
     let challenge = query_param(req, "hub.challenge").unwrap_or_default();
-    let token_ok = switchboard_webhooks::constant_time_eq(token.as_bytes(), expected.expose().as_bytes());
+    let token_ok =
+        switchboard_webhooks::constant_time_eq(token.as_bytes(), expected.expose().as_bytes());
     if mode.as_deref() == Some("subscribe") && token_ok && !challenge.is_empty() {
         tracing::info!("webhook subscription verified");
         Ok(text(StatusCode::OK, challenge))
     } else {
         tracing::warn!(mode = ?mode, "webhook verification refused");
-        Err(ApiError::new(StatusCode::FORBIDDEN, "verification_failed", "verify token does not match"))
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "verification_failed",
+            "verify token does not match",
+        ))
     }
 }
 
@@ -83,7 +94,11 @@ async fn receive(app: &App, req: &Request) -> Result<Response, ApiError> {
         req.body(),
     ) {
         tracing::warn!(reason = %why, bytes = req.body().len(), "refused an unsigned or mis-signed delivery");
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", "X-Hub-Signature-256 is missing or does not match the body"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_signature",
+            "X-Hub-Signature-256 is missing or does not match the body",
+        ));
     }
     if !is_json(req) {
         return Err(ApiError::unsupported_media_type());

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_yaml::Value;
@@ -86,7 +86,8 @@ pub struct Template {
 }
 
 fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    v.as_mapping().and_then(|m| m.get(Value::String(key.to_owned())))
+    v.as_mapping()
+        .and_then(|m| m.get(Value::String(key.to_owned())))
 }
 
 fn text(v: Option<&Value>) -> Option<String> {
@@ -165,7 +166,12 @@ impl Template {
             .and_then(Value::as_sequence)
             .map(|seq| {
                 seq.iter()
-                    .filter_map(|a| Some((text(get(a, "AttributeName"))?, text(get(a, "AttributeType"))?)))
+                    .filter_map(|a| {
+                        Some((
+                            text(get(a, "AttributeName"))?,
+                            text(get(a, "AttributeType"))?,
+                        ))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -204,7 +210,9 @@ impl Template {
             .find(|(id, _, _)| id == logical_id)
             .ok_or_else(|| BootstrapError::Template(format!("no resource {logical_id}")))?;
         if ty != "AWS::SQS::Queue" {
-            return Err(BootstrapError::Template(format!("{logical_id} is a {ty}, not a queue")));
+            return Err(BootstrapError::Template(format!(
+                "{logical_id} is a {ty}, not a queue"
+            )));
         }
         let redrive = get(&props, "RedrivePolicy").and_then(|r| {
             let target = get(r, "deadLetterTargetArn")?;
@@ -252,7 +260,11 @@ fn key_elements(keys: &[KeyAttr]) -> Result<Vec<KeySchemaElement>, BootstrapErro
         .map(|k| {
             KeySchemaElement::builder()
                 .attribute_name(&k.name)
-                .key_type(if k.key_type == "RANGE" { KeyType::Range } else { KeyType::Hash })
+                .key_type(if k.key_type == "RANGE" {
+                    KeyType::Range
+                } else {
+                    KeyType::Hash
+                })
                 .build()
                 .map_err(aws_err)
         })
@@ -326,7 +338,13 @@ pub async fn create(
         })?;
         let dlq = template.queue(&dlq_id)?;
         let suffix = if q.fifo { ".fifo" } else { "" };
-        let dlq_url = create_queue(clients, &format!("{prefix}-{}-dlq{suffix}", name), &dlq, None).await?;
+        let dlq_url = create_queue(
+            clients,
+            &format!("{prefix}-{}-dlq{suffix}", name),
+            &dlq,
+            None,
+        )
+        .await?;
         let dlq_arn = clients
             .sqs
             .get_queue_attributes()
@@ -338,8 +356,16 @@ pub async fn create(
             .attributes()
             .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
             .ok_or_else(|| BootstrapError::Aws("DLQ has no ARN".into()))?;
-        let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive}).to_string();
-        let url = create_queue(clients, &format!("{prefix}-{}{suffix}", name), &q, Some(redrive)).await?;
+        let redrive =
+            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive})
+                .to_string();
+        let url = create_queue(
+            clients,
+            &format!("{prefix}-{}{suffix}", name),
+            &q,
+            Some(redrive),
+        )
+        .await?;
         queues.insert(name, QueueUrls { url, dlq_url });
     }
     Ok(Deployment { table, queues })

@@ -8,7 +8,9 @@ use aws_smithy_http_client::{Builder, tls};
 /// The HTTPS client every SDK client uses: hyper + rustls with the ring provider.
 pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
         .build_https()
 }
 

@@ -150,13 +150,18 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
         Some("TransactionConflictException") | Some("TransactionInProgressException") => {
             StoreError::Conflict
         }
-        Some("ValidationException") => StoreError::Invalid(
-            err.message().unwrap_or("validation failed").to_owned(),
-        ),
-        Some("ItemCollectionSizeLimitExceededException") => {
-            StoreError::TooLarge(err.message().unwrap_or("item collection too large").to_owned())
+        Some("ValidationException") => {
+            StoreError::Invalid(err.message().unwrap_or("validation failed").to_owned())
         }
-        _ => StoreError::Unavailable(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&err))),
+        Some("ItemCollectionSizeLimitExceededException") => StoreError::TooLarge(
+            err.message()
+                .unwrap_or("item collection too large")
+                .to_owned(),
+        ),
+        _ => StoreError::Unavailable(format!(
+            "{}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(&err)
+        )),
     }
 }
 
@@ -239,9 +244,7 @@ impl ItemStore for DynamoStore {
             Index::Gsi1 => (Some("gsi1"), "gsi1pk", "gsi1sk"),
             Index::Gsi2 => (Some("gsi2"), "gsi2pk", "gsi2sk"),
         };
-        let mut names = HashMap::from([
-            ("#p".to_owned(), pk_attr.to_owned()),
-        ]);
+        let mut names = HashMap::from([("#p".to_owned(), pk_attr.to_owned())]);
         let mut values: Attrs = HashMap::from([(":p".to_owned(), s(&query.pk))]);
         let mut expr = "#p = :p".to_owned();
         let mut sort = |cond: &str, vals: &[(&str, &String)]| {
@@ -266,12 +269,16 @@ impl ItemStore for DynamoStore {
                 match query.index {
                     Index::Table => {
                         if pos.pk != query.pk {
-                            return Err(StoreError::Invalid("position is from another partition".into()));
+                            return Err(StoreError::Invalid(
+                                "position is from another partition".into(),
+                            ));
                         }
                     }
                     Index::Gsi1 | Index::Gsi2 => {
                         let Some(isk) = &pos.index_sk else {
-                            return Err(StoreError::Invalid("index position lacks its sort key".into()));
+                            return Err(StoreError::Invalid(
+                                "index position lacks its sort key".into(),
+                            ));
                         };
                         k.insert(pk_attr.to_owned(), s(&query.pk));
                         k.insert(sk_attr.to_owned(), s(isk));
@@ -344,7 +351,9 @@ impl ItemStore for DynamoStore {
                             b = b.set_expression_attribute_values(Some(values));
                         }
                     }
-                    TransactWriteItem::builder().put(b.build().map_err(build_err)?).build()
+                    TransactWriteItem::builder()
+                        .put(b.build().map_err(build_err)?)
+                        .build()
                 }
                 Write::Delete { pk, sk, condition } => {
                     keys.insert((pk.clone(), sk.clone()));
@@ -359,7 +368,9 @@ impl ItemStore for DynamoStore {
                             b = b.set_expression_attribute_values(Some(values));
                         }
                     }
-                    TransactWriteItem::builder().delete(b.build().map_err(build_err)?).build()
+                    TransactWriteItem::builder()
+                        .delete(b.build().map_err(build_err)?)
+                        .build()
                 }
                 Write::Check { pk, sk, condition } => {
                     keys.insert((pk.clone(), sk.clone()));

@@ -55,7 +55,9 @@ impl Cipher for KmsCipher {
             .set_encryption_context(Some(context_map(context)))
             .send()
             .await
-            .map_err(|e| CipherError::Unavailable(format!("{}", aws_sdk_kms::error::DisplayErrorContext(&e))))?;
+            .map_err(|e| {
+                CipherError::Unavailable(format!("{}", aws_sdk_kms::error::DisplayErrorContext(&e)))
+            })?;
         let (Some(key), Some(wrapped)) = (out.plaintext(), out.ciphertext_blob()) else {
             return Err(CipherError::Unavailable("KMS returned no data key".into()));
         };
@@ -86,8 +88,13 @@ impl Cipher for KmsCipher {
             .send()
             .await
             .map_err(|e| match e.code() {
-                Some("InvalidCiphertextException") | Some("IncorrectKeyException") => CipherError::Decrypt,
-                _ => CipherError::Unavailable(format!("{}", aws_sdk_kms::error::DisplayErrorContext(&e))),
+                Some("InvalidCiphertextException") | Some("IncorrectKeyException") => {
+                    CipherError::Decrypt
+                }
+                _ => CipherError::Unavailable(format!(
+                    "{}",
+                    aws_sdk_kms::error::DisplayErrorContext(&e)
+                )),
             })?;
         let key = out
             .plaintext()

@@ -16,13 +16,16 @@ use tokio::sync::RwLock;
 /// Default cache lifetime.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 
+/// Cached values with the instant they were fetched.
+type Cache = Arc<RwLock<HashMap<SecretName, (Instant, Option<SecretString>)>>>;
+
 /// Secrets Manager, cached.
 #[derive(Clone)]
 pub struct SecretsManager {
     client: Client,
     prefix: String,
     ttl: Duration,
-    cache: Arc<RwLock<HashMap<SecretName, (Instant, Option<SecretString>)>>>,
+    cache: Cache,
 }
 
 impl std::fmt::Debug for SecretsManager {

@@ -34,7 +34,9 @@ pub struct SqsQueue {
 
 impl std::fmt::Debug for SqsQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqsQueue").field("queues", &self.urls.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("SqsQueue")
+            .field("queues", &self.urls.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -54,7 +56,9 @@ impl SqsQueue {
     }
 
     fn urls(&self, queue: QueueName) -> Result<&QueueUrls, QueueError> {
-        self.urls.get(&queue).ok_or(QueueError::NotConfigured(queue))
+        self.urls
+            .get(&queue)
+            .ok_or(QueueError::NotConfigured(queue))
     }
 
     async fn send_to(&self, url: &str, messages: Vec<OutgoingMessage>) -> Result<(), QueueError> {
@@ -117,9 +121,8 @@ impl SqsQueue {
             .iter()
             .map(|m| {
                 let attrs = m.attributes();
-                let attr = |name: MessageSystemAttributeName| {
-                    attrs.and_then(|a| a.get(&name)).cloned()
-                };
+                let attr =
+                    |name: MessageSystemAttributeName| attrs.and_then(|a| a.get(&name)).cloned();
                 ReceivedMessage {
                     id: m.message_id().unwrap_or_default().to_owned(),
                     receipt: m.receipt_handle().unwrap_or_default().to_owned(),
@@ -213,7 +216,12 @@ impl Queue for SqsQueue {
         // Peek: receive with a short hide, then make everything visible again.
         while seen.len() < limit {
             let batch = self
-                .receive_from(&dlq, (limit - seen.len()).min(MAX_BATCH), Duration::from_secs(30), Duration::ZERO)
+                .receive_from(
+                    &dlq,
+                    (limit - seen.len()).min(MAX_BATCH),
+                    Duration::from_secs(30),
+                    Duration::ZERO,
+                )
                 .await?;
             if batch.is_empty() {
                 break;
@@ -246,7 +254,12 @@ impl Queue for SqsQueue {
         let mut moved = 0;
         while moved < limit {
             let batch = self
-                .receive_from(&dlq_url, (limit - moved).min(MAX_BATCH), Duration::from_secs(60), Duration::ZERO)
+                .receive_from(
+                    &dlq_url,
+                    (limit - moved).min(MAX_BATCH),
+                    Duration::from_secs(60),
+                    Duration::ZERO,
+                )
                 .await?;
             if batch.is_empty() {
                 break;
@@ -257,7 +270,11 @@ impl Queue for SqsQueue {
                 let fifo = url.ends_with(".fifo");
                 let out = OutgoingMessage {
                     body: m.body,
-                    group_id: if fifo { m.group_id.or(Some("redrive".into())) } else { None },
+                    group_id: if fifo {
+                        m.group_id.or(Some("redrive".into()))
+                    } else {
+                        None
+                    },
                     dedupe_id: fifo.then(|| format!("redrive-{}", uuid::Uuid::now_v7().simple())),
                     delay: None,
                 };

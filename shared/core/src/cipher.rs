@@ -118,7 +118,8 @@ pub mod envelope {
 
     /// Encodes parts into base64 text.
     pub fn encode(parts: &Parts) -> String {
-        let mut out = Vec::with_capacity(4 + parts.wrapped_key.len() + NONCE_LEN + parts.ciphertext.len());
+        let mut out =
+            Vec::with_capacity(4 + parts.wrapped_key.len() + NONCE_LEN + parts.ciphertext.len());
         out.push(VERSION);
         out.push(parts.provider);
         out.extend_from_slice(&(parts.wrapped_key.len() as u16).to_be_bytes());
@@ -182,6 +183,10 @@ mod tests {
         assert_eq!(a.canonical(), b.canonical());
         let c = EncryptionContext::new(&org, "x").with("account_id", "acc_2");
         assert_ne!(a.canonical(), c.canonical());
-        assert!(String::from_utf8(a.canonical()).unwrap().starts_with("10:account_id="));
+        assert!(
+            String::from_utf8(a.canonical())
+                .unwrap()
+                .starts_with("10:account_id=")
+        );
     }
 }

@@ -87,7 +87,11 @@ pub enum Error {
 
 impl Error {
     /// A validation error.
-    pub fn validation(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn validation(
+        field: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Error::Validation {
             field: field.into(),
             code,

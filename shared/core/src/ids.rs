@@ -26,8 +26,7 @@ impl OrgId {
     pub fn parse(s: &str) -> Result<Self, InvalidId> {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
         if ok {
             Ok(Self(s.to_owned()))
@@ -320,9 +319,18 @@ mod tests {
         let acme = OrgId::parse("acme").unwrap();
         let beta = OrgId::parse("beta").unwrap();
         let wa = WaId::parse("16505551234").unwrap();
-        assert_eq!(ContactId::for_wa_id(&acme, &wa), ContactId::for_wa_id(&acme, &wa));
-        assert_ne!(ContactId::for_wa_id(&acme, &wa), ContactId::for_wa_id(&beta, &wa));
-        assert_ne!(MessageId::for_wamid(&acme, "w1"), MessageId::for_wamid(&acme, "w2"));
+        assert_eq!(
+            ContactId::for_wa_id(&acme, &wa),
+            ContactId::for_wa_id(&acme, &wa)
+        );
+        assert_ne!(
+            ContactId::for_wa_id(&acme, &wa),
+            ContactId::for_wa_id(&beta, &wa)
+        );
+        assert_ne!(
+            MessageId::for_wamid(&acme, "w1"),
+            MessageId::for_wamid(&acme, "w2")
+        );
     }
 
     #[test]
@@ -335,7 +343,9 @@ mod tests {
 
     #[test]
     fn roles_order_and_parse() {
-        assert!(Role::Owner > Role::Admin && Role::Admin > Role::Agent && Role::Agent > Role::Viewer);
+        assert!(
+            Role::Owner > Role::Admin && Role::Admin > Role::Agent && Role::Agent > Role::Viewer
+        );
         assert_eq!(Role::parse("org:admin"), Some(Role::Admin));
         assert_eq!(Role::parse("Owner"), Some(Role::Owner));
         assert_eq!(Role::parse("member"), Some(Role::Agent));

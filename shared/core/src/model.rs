@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use crate::clock::{fmt_time, rfc3339_millis};
 use crate::ids::{
-    AccountId, ContactId, ConversationId, MessageId, OrgId, PhoneNumberId, WabaId, WaId,
+    AccountId, ContactId, ConversationId, MessageId, OrgId, PhoneNumberId, WaId, WabaId,
 };
 use crate::record::Record;
 use crate::store::IndexKey;
@@ -99,7 +99,8 @@ impl Account {
 
     /// The encryption context of this account's token.
     pub fn token_context(org: &OrgId, id: &AccountId) -> crate::cipher::EncryptionContext {
-        crate::cipher::EncryptionContext::new(org, ACCESS_TOKEN_PURPOSE).with("account_id", id.as_str())
+        crate::cipher::EncryptionContext::new(org, ACCESS_TOKEN_PURPOSE)
+            .with("account_id", id.as_str())
     }
 
     /// The API view (never includes the token).
@@ -437,16 +438,32 @@ pub struct MessageError {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StatusTimes {
     /// Accepted by WhatsApp.
-    #[serde(default, with = "rfc3339_millis::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rfc3339_millis::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sent_at: Option<DateTime<Utc>>,
     /// Delivered to the device.
-    #[serde(default, with = "rfc3339_millis::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rfc3339_millis::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub delivered_at: Option<DateTime<Utc>>,
     /// Read.
-    #[serde(default, with = "rfc3339_millis::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rfc3339_millis::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub read_at: Option<DateTime<Utc>>,
     /// Failed.
-    #[serde(default, with = "rfc3339_millis::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "rfc3339_millis::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub failed_at: Option<DateTime<Utc>>,
 }
 
@@ -521,7 +538,10 @@ impl Message {
 
     /// The content's type.
     pub fn kind(&self) -> &str {
-        self.content.get("type").and_then(Value::as_str).unwrap_or("unknown")
+        self.content
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
     }
 
     /// Applies a delivery status if it is progress; always records its time.
@@ -635,7 +655,12 @@ impl Record for EarlyStatus {
     fn key(&self) -> (String, String) {
         (
             WamidRoute::key_of(&self.wamid).0,
-            format!("{}{}#{}", Self::SK_PREFIX, self.status.as_str(), fmt_time(self.at)),
+            format!(
+                "{}{}#{}",
+                Self::SK_PREFIX,
+                self.status.as_str(),
+                fmt_time(self.at)
+            ),
         )
     }
 
@@ -726,7 +751,10 @@ pub struct WebhookEvent {
 impl WebhookEvent {
     /// Key of an event.
     pub fn key_of(provider: Provider, key: &str) -> (String, String) {
-        (format!("EVENT#{}#{key}", provider.as_str()), "EVENT".to_owned())
+        (
+            format!("EVENT#{}#{key}", provider.as_str()),
+            "EVENT".to_owned(),
+        )
     }
 
     /// `gsi2` partition of a provider's pending events.

@@ -51,7 +51,13 @@ impl PageRequest {
 }
 
 fn decode_cursor(text: &str, scope: &str) -> Result<Position, Error> {
-    let invalid = || Error::validation("cursor", "invalid_cursor", "cursor is not valid for this list");
+    let invalid = || {
+        Error::validation(
+            "cursor",
+            "invalid_cursor",
+            "cursor is not valid for this list",
+        )
+    };
     let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
     let pos: Position = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     if !pos.pk.starts_with(scope) {
@@ -83,7 +89,12 @@ mod tests {
     #[test]
     fn limits() {
         assert_eq!(PageRequest::parse(None, None, "ORG#a#").unwrap().limit, 50);
-        assert_eq!(PageRequest::parse(Some("100"), None, "ORG#a#").unwrap().limit, 100);
+        assert_eq!(
+            PageRequest::parse(Some("100"), None, "ORG#a#")
+                .unwrap()
+                .limit,
+            100
+        );
         for bad in ["0", "101", "-1", "ten", ""] {
             match PageRequest::parse(Some(bad), None, "ORG#a#") {
                 Err(Error::Validation { field, .. }) => assert_eq!(field, "limit"),
@@ -94,10 +105,20 @@ mod tests {
 
     #[test]
     fn cursor_round_trip_and_scope() {
-        let pos = Position { pk: "ORG#a#CONV#cv_1".into(), sk: "CONV".into(), index_sk: Some("x".into()) };
+        let pos = Position {
+            pk: "ORG#a#CONV#cv_1".into(),
+            sk: "CONV".into(),
+            index_sk: Some("x".into()),
+        };
         let c = encode_cursor(&pos);
-        assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        assert_eq!(PageRequest::parse(None, Some(&c), "ORG#a#").unwrap().after, Some(pos));
+        assert!(
+            c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(
+            PageRequest::parse(None, Some(&c), "ORG#a#").unwrap().after,
+            Some(pos)
+        );
         assert!(matches!(
             PageRequest::parse(None, Some(&c), "ORG#b#"),
             Err(Error::Validation { .. })

@@ -186,8 +186,11 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// Sends messages, in order (split into batches of [`MAX_BATCH`] internally). Fails
     /// as a whole if any message could not be sent; a retry is safe because consumers
     /// are idempotent and FIFO dedupe ids drop repeats.
-    async fn send(&self, queue: QueueName, messages: Vec<OutgoingMessage>)
-    -> Result<(), QueueError>;
+    async fn send(
+        &self,
+        queue: QueueName,
+        messages: Vec<OutgoingMessage>,
+    ) -> Result<(), QueueError>;
 
     /// Receives up to `max` messages, hiding them for `visibility`; when none is ready,
     /// waits up to `wait` for one (SQS long polling). Messages whose receive count would
@@ -214,8 +217,11 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     ) -> Result<(), QueueError>;
 
     /// Lists up to `limit` dead letters without removing them.
-    async fn dead_letters(&self, queue: QueueName, limit: usize)
-    -> Result<Vec<DeadLetter>, QueueError>;
+    async fn dead_letters(
+        &self,
+        queue: QueueName,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, QueueError>;
 
     /// Moves up to `limit` dead letters back to the queue (in their original order per
     /// group); returns how many moved.

@@ -107,8 +107,14 @@ impl Item {
 
     /// Approximate stored size, as DynamoDB counts it (names plus values).
     pub fn approx_size(&self) -> usize {
-        let keys = self.gsi1.as_ref().map_or(0, |k| k.pk.len() + k.sk.len() + 12)
-            + self.gsi2.as_ref().map_or(0, |k| k.pk.len() + k.sk.len() + 12);
+        let keys = self
+            .gsi1
+            .as_ref()
+            .map_or(0, |k| k.pk.len() + k.sk.len() + 12)
+            + self
+                .gsi2
+                .as_ref()
+                .map_or(0, |k| k.pk.len() + k.sk.len() + 12);
         4 + self.pk.len() + self.sk.len() + keys + 40 + self.data.to_string().len()
     }
 

@@ -107,8 +107,12 @@ pub(crate) fn seal(
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CipherError> {
     let mut buf = plaintext.to_vec();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
-        .map_err(|_| CipherError::Unavailable("encryption failed".into()))?;
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        &mut buf,
+    )
+    .map_err(|_| CipherError::Unavailable("encryption failed".into()))?;
     Ok(buf)
 }
 
@@ -121,7 +125,11 @@ pub(crate) fn open(
 ) -> Result<Vec<u8>, CipherError> {
     let mut buf = ciphertext.to_vec();
     let plain = key
-        .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut buf,
+        )
         .map_err(|_| CipherError::Decrypt)?;
     Ok(plain.to_vec())
 }
@@ -157,7 +165,12 @@ pub fn open_with_data_key(
     context: &EncryptionContext,
 ) -> Result<Vec<u8>, CipherError> {
     let unbound = UnboundKey::new(&AES_256_GCM, data_key).map_err(|_| CipherError::Decrypt)?;
-    open(&LessSafeKey::new(unbound), parts.nonce, &context.canonical(), &parts.ciphertext)
+    open(
+        &LessSafeKey::new(unbound),
+        parts.nonce,
+        &context.canonical(),
+        &parts.ciphertext,
+    )
 }
 
 #[async_trait]
@@ -173,8 +186,19 @@ impl Cipher for LocalCipher {
             .map_err(|_| CipherError::Unavailable("no randomness".into()))?;
         let wrap_nonce = self.nonce()?;
         let mut wrapped = wrap_nonce.to_vec();
-        wrapped.extend(seal(&self.master, wrap_nonce, &context.canonical(), &data_key)?);
-        seal_with_data_key(envelope::PROVIDER_LOCAL, &data_key, wrapped, plaintext, context)
+        wrapped.extend(seal(
+            &self.master,
+            wrap_nonce,
+            &context.canonical(),
+            &data_key,
+        )?);
+        seal_with_data_key(
+            envelope::PROVIDER_LOCAL,
+            &data_key,
+            wrapped,
+            plaintext,
+            context,
+        )
     }
 
     async fn decrypt(

@@ -422,7 +422,13 @@ impl Queue for SqliteQueue {
                     tx.execute(
                         "INSERT INTO messages (queue, id, body, group_id, visible_at, sent_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                        rusqlite::params![queue.as_str(), Uuid::now_v7().to_string(), body, group, now],
+                        rusqlite::params![
+                            queue.as_str(),
+                            Uuid::now_v7().to_string(),
+                            body,
+                            group,
+                            now
+                        ],
                     )
                     .map_err(unavailable)?;
                 }

@@ -78,7 +78,9 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        blocking(self.conn.clone(), f).await.unwrap_or_else(|e| Err(unavailable(e)))
+        blocking(self.conn.clone(), f)
+            .await
+            .unwrap_or_else(|e| Err(unavailable(e)))
     }
 }
 
@@ -258,14 +260,18 @@ impl ItemStore for SqliteStore {
                 match query.index {
                     Index::Table => {
                         if after.pk != query.pk {
-                            return Err(StoreError::Invalid("position is from another partition".into()));
+                            return Err(StoreError::Invalid(
+                                "position is from another partition".into(),
+                            ));
                         }
                         sql.push_str(&format!(" AND sk {cmp} ?"));
                         args.push(SqlValue::Text(after.sk.clone()));
                     }
                     Index::Gsi1 | Index::Gsi2 => {
                         let Some(index_sk) = &after.index_sk else {
-                            return Err(StoreError::Invalid("index position lacks its sort key".into()));
+                            return Err(StoreError::Invalid(
+                                "index position lacks its sort key".into(),
+                            ));
                         };
                         sql.push_str(&format!(" AND ({sk_col}, pk, sk) {cmp} (?, ?, ?)"));
                         args.push(SqlValue::Text(index_sk.clone()));
@@ -324,7 +330,9 @@ impl ItemStore for SqliteStore {
                     check_size(item)?;
                     (item.pk.clone(), item.sk.clone())
                 }
-                Write::Delete { pk, sk, .. } | Write::Check { pk, sk, .. } => (pk.clone(), sk.clone()),
+                Write::Delete { pk, sk, .. } | Write::Check { pk, sk, .. } => {
+                    (pk.clone(), sk.clone())
+                }
             };
             if !keys.insert(key) {
                 return Err(StoreError::Invalid(

@@ -159,7 +159,10 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     fn client(server: &MockServer) -> GraphClient {
-        GraphClient::new(crate::http_client("switchboard-test"), format!("{}/v23.0/", server.uri()))
+        GraphClient::new(
+            crate::http_client("switchboard-test"),
+            format!("{}/v23.0/", server.uri()),
+        )
     }
 
     #[tokio::test]
@@ -176,10 +179,16 @@ mod tests {
             .mount(&server)
             .await;
         let info = client(&server)
-            .phone_number(&SecretString::new("EAAG-token"), &PhoneNumberId::parse("106540352242922").unwrap())
+            .phone_number(
+                &SecretString::new("EAAG-token"),
+                &PhoneNumberId::parse("106540352242922").unwrap(),
+            )
             .await
             .unwrap();
-        assert_eq!(info.display_phone_number.as_deref(), Some("+1 555-078-3881"));
+        assert_eq!(
+            info.display_phone_number.as_deref(),
+            Some("+1 555-078-3881")
+        );
         assert_eq!(info.verified_name.as_deref(), Some("Acme Shoes"));
     }
 
@@ -193,11 +202,19 @@ mod tests {
             .mount(&server)
             .await;
         let err = client(&server)
-            .phone_number(&SecretString::new("EAAG-secret-token"), &PhoneNumberId::parse("12345").unwrap())
+            .phone_number(
+                &SecretString::new("EAAG-secret-token"),
+                &PhoneNumberId::parse("12345").unwrap(),
+            )
             .await
             .unwrap_err();
         match &err {
-            GraphError::Api { http_status, code, subcode, .. } => {
+            GraphError::Api {
+                http_status,
+                code,
+                subcode,
+                ..
+            } => {
                 assert_eq!((*http_status, *code, *subcode), (401, 190, Some(463)));
             }
             other => panic!("{other:?}"),
@@ -213,13 +230,29 @@ mod tests {
             .mount(&server)
             .await;
         let err = client(&server)
-            .phone_number(&SecretString::new("t"), &PhoneNumberId::parse("12345").unwrap())
+            .phone_number(
+                &SecretString::new("t"),
+                &PhoneNumberId::parse("12345").unwrap(),
+            )
             .await
             .unwrap_err();
-        assert!(matches!(err, GraphError::Api { http_status: 502, code: 0, .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                GraphError::Api {
+                    http_status: 502,
+                    code: 0,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         let dead = GraphClient::new(crate::http_client("t"), "http://127.0.0.1:9");
         let err = dead
-            .phone_number(&SecretString::new("t"), &PhoneNumberId::parse("12345").unwrap())
+            .phone_number(
+                &SecretString::new("t"),
+                &PhoneNumberId::parse("12345").unwrap(),
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, GraphError::Transport(_)), "{err:?}");

@@ -60,8 +60,9 @@ impl App {
         let services = match config.backend {
             Backend::Local => {
                 let dir = &config.data_dir;
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| StartupError::Backend(format!("creating data dir {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StartupError::Backend(format!("creating data dir {}: {e}", dir.display()))
+                })?;
                 #[cfg(unix)]
                 {
                     use std::os::unix::fs::PermissionsExt;
@@ -85,11 +86,24 @@ impl App {
             Backend::Aws => {
                 let sdk = switchboard_aws::config::load().await;
                 let clients = Clients::new(&sdk);
-                let table = config.table_name.clone().ok_or(ConfigError::Missing("TABLE_NAME"))?;
-                let key = config.kms_key_id.clone().ok_or(ConfigError::Missing("KMS_KEY_ID"))?;
+                let table = config
+                    .table_name
+                    .clone()
+                    .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+                let key = config
+                    .kms_key_id
+                    .clone()
+                    .ok_or(ConfigError::Missing("KMS_KEY_ID"))?;
                 Services {
-                    store: Arc::new(DynamoStore::new(clients.dynamodb.clone(), table, clock.clone())),
-                    queue: Arc::new(SqsQueue::new(clients.sqs.clone(), config.queue_urls.clone())),
+                    store: Arc::new(DynamoStore::new(
+                        clients.dynamodb.clone(),
+                        table,
+                        clock.clone(),
+                    )),
+                    queue: Arc::new(SqsQueue::new(
+                        clients.sqs.clone(),
+                        config.queue_urls.clone(),
+                    )),
                     cipher: Arc::new(KmsCipher::new(clients.kms.clone(), key)),
                     secrets: Arc::new(SecretsManager::new(
                         clients.secrets.clone(),
@@ -105,10 +119,19 @@ impl App {
     }
 
     /// Assembles an app from ready ports (tests inject fakes and fixed clocks here).
-    pub fn from_parts(config: Config, services: Services, http: reqwest::Client) -> Result<Self, StartupError> {
+    pub fn from_parts(
+        config: Config,
+        services: Services,
+        http: reqwest::Client,
+    ) -> Result<Self, StartupError> {
         let auth = Authenticator::new(config.auth.clone(), http.clone())
             .map_err(|e| StartupError::Backend(format!("dev signing key: {e}")))?;
-        Ok(Self(Arc::new(Inner { config, services, auth, http })))
+        Ok(Self(Arc::new(Inner {
+            config,
+            services,
+            auth,
+            http,
+        })))
     }
 
     /// The ports.
@@ -134,7 +157,11 @@ impl App {
     /// Authenticates the request and checks the caller has at least `role`; records
     /// the org on the request span.
     pub async fn caller(&self, req: &Request, role: Role) -> Result<Caller, ApiError> {
-        let caller = self.0.auth.authenticate(header_str(req, "authorization")).await?;
+        let caller = self
+            .0
+            .auth
+            .authenticate(header_str(req, "authorization"))
+            .await?;
         tracing::Span::current().record("org_id", caller.org.as_str());
         caller.require(role)?;
         Ok(caller)

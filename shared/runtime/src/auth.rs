@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
+};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::Value;
@@ -43,7 +45,10 @@ impl Caller {
             Ok(())
         } else {
             Err(switchboard_core::Error::Forbidden {
-                message: format!("this action needs the {role} role or higher; the caller is {}", self.role),
+                message: format!(
+                    "this action needs the {role} role or higher; the caller is {}",
+                    self.role
+                ),
             })
         }
     }
@@ -88,8 +93,11 @@ impl DevKey {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir)?;
                 }
-                let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                    .map_err(|_| std::io::Error::other("could not generate a key"))?;
+                let doc = EcdsaKeyPair::generate_pkcs8(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &SystemRandom::new(),
+                )
+                .map_err(|_| std::io::Error::other("could not generate a key"))?;
                 let mut options = std::fs::OpenOptions::new();
                 options.write(true).create_new(true);
                 #[cfg(unix)]
@@ -115,8 +123,12 @@ impl DevKey {
 
     /// Builds the key from PKCS#8 DER.
     pub fn from_pkcs8(pkcs8: &[u8]) -> std::io::Result<Self> {
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &SystemRandom::new())
-            .map_err(|_| std::io::Error::other("the dev signing key file is not a P-256 PKCS#8 key"))?;
+        let pair = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            pkcs8,
+            &SystemRandom::new(),
+        )
+        .map_err(|_| std::io::Error::other("the dev signing key file is not a P-256 PKCS#8 key"))?;
         let public = pair.public_key().as_ref();
         // Uncompressed point: 0x04 || X (32) || Y (32).
         if public.len() != 65 {
@@ -165,7 +177,11 @@ pub fn dev_claims(
         "exp": now_unix + ttl.as_secs() as i64,
     });
     set_path(&mut claims, &cfg.org_claim, Value::String(org.to_string()));
-    set_path(&mut claims, &cfg.role_claim, Value::String(role.to_string()));
+    set_path(
+        &mut claims,
+        &cfg.role_claim,
+        Value::String(role.to_string()),
+    );
     claims
 }
 
@@ -212,7 +228,10 @@ struct JwksState {
 impl JwksCache {
     async fn refresh(&self) -> Result<(), AuthError> {
         let mut state = self.state.write().await;
-        if state.fetched_at.is_some_and(|t| t.elapsed() < JWKS_MIN_REFRESH) {
+        if state
+            .fetched_at
+            .is_some_and(|t| t.elapsed() < JWKS_MIN_REFRESH)
+        {
             return Ok(());
         }
         let set: JwkSet = self
@@ -234,7 +253,9 @@ impl JwksCache {
         let mut keys = HashMap::new();
         let mut anonymous = Vec::new();
         for jwk in &set.keys {
-            let Ok(key) = DecodingKey::from_jwk(jwk) else { continue };
+            let Ok(key) = DecodingKey::from_jwk(jwk) else {
+                continue;
+            };
             let alg = match &jwk.algorithm {
                 jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
                 jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
@@ -263,9 +284,12 @@ impl JwksCache {
         }
         match kid {
             Some(kid) => state.keys.get(kid).cloned(),
-            None if state.keys.len() + state.anonymous.len() == 1 => {
-                state.keys.values().chain(state.anonymous.iter()).next().cloned()
-            }
+            None if state.keys.len() + state.anonymous.len() == 1 => state
+                .keys
+                .values()
+                .chain(state.anonymous.iter())
+                .next()
+                .cloned(),
             None => None,
         }
     }
@@ -302,9 +326,15 @@ impl std::fmt::Debug for Authenticator {
 impl Authenticator {
     /// Builds an authenticator; opens (or creates) the dev key if configured.
     pub fn new(cfg: AuthConfig, http: reqwest::Client) -> std::io::Result<Self> {
-        let dev = match &cfg.dev_key_file {
-            Some(path) => Some(DevKey::open_or_create(path)?),
-            None => None,
+        let dev = match (&cfg.dev_key_base64, &cfg.dev_key_file) {
+            (Some(b64), _) => {
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|_| std::io::Error::other("SWITCHBOARD_DEV_KEY is not base64"))?;
+                Some(DevKey::from_pkcs8(&der)?)
+            }
+            (None, Some(path)) => Some(DevKey::open_or_create(path)?),
+            (None, None) => None,
         };
         let jwks = cfg.jwks_url.clone().map(|url| JwksCache {
             url,
@@ -329,14 +359,21 @@ impl Authenticator {
         let header = authorization.ok_or(AuthError::Missing)?.trim();
         let token = match header.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-            _ => return Err(AuthError::Invalid("expected `Authorization: Bearer <token>`")),
+            _ => {
+                return Err(AuthError::Invalid(
+                    "expected `Authorization: Bearer <token>`",
+                ));
+            }
         };
         if token.is_empty() || token.len() > 16 * 1024 {
             return Err(AuthError::Invalid("token is malformed"));
         }
-        let jwt_header = decode_header(token).map_err(|_| AuthError::Invalid("token is malformed"))?;
+        let jwt_header =
+            decode_header(token).map_err(|_| AuthError::Invalid("token is malformed"))?;
         if !matches!(jwt_header.alg, Algorithm::RS256 | Algorithm::ES256) {
-            return Err(AuthError::Invalid("token algorithm is not accepted (RS256 or ES256)"));
+            return Err(AuthError::Invalid(
+                "token algorithm is not accepted (RS256 or ES256)",
+            ));
         }
         let kid = jwt_header.kid.as_deref();
         let dev_match = self
@@ -364,29 +401,42 @@ impl Authenticator {
         v.set_required_spec_claims(&["exp", "iss", "aud"]);
         v.validate_nbf = true;
         v.leeway = 30;
-        decode::<Value>(token, key, &v).map(|d| d.claims).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            AuthError::Invalid(match e.kind() {
-                ErrorKind::ExpiredSignature => "token has expired",
-                ErrorKind::ImmatureSignature => "token is not valid yet",
-                ErrorKind::InvalidIssuer => "token issuer is not accepted",
-                ErrorKind::InvalidAudience => "token audience is not accepted",
-                ErrorKind::InvalidSignature => "token signature is invalid",
-                ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
-                _ => "token is malformed",
+        decode::<Value>(token, key, &v)
+            .map(|d| d.claims)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind;
+                AuthError::Invalid(match e.kind() {
+                    ErrorKind::ExpiredSignature => "token has expired",
+                    ErrorKind::ImmatureSignature => "token is not valid yet",
+                    ErrorKind::InvalidIssuer => "token issuer is not accepted",
+                    ErrorKind::InvalidAudience => "token audience is not accepted",
+                    ErrorKind::InvalidSignature => "token signature is invalid",
+                    ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
+                    _ => "token is malformed",
+                })
             })
-        })
     }
 
     fn caller(&self, claims: &Value) -> Result<Caller, AuthError> {
         let org = get_path(claims, &self.cfg.org_claim)
             .and_then(Value::as_str)
-            .ok_or_else(|| AuthError::NotAMember(format!("token has no `{}` claim: the user is not acting in an organisation", self.cfg.org_claim)))?;
-        let org = OrgId::parse(org).map_err(|e| AuthError::NotAMember(format!("token org id is not valid: {e}")))?;
+            .ok_or_else(|| {
+                AuthError::NotAMember(format!(
+                    "token has no `{}` claim: the user is not acting in an organisation",
+                    self.cfg.org_claim
+                ))
+            })?;
+        let org = OrgId::parse(org)
+            .map_err(|e| AuthError::NotAMember(format!("token org id is not valid: {e}")))?;
         let role = get_path(claims, &self.cfg.role_claim)
             .and_then(Value::as_str)
             .and_then(Role::parse)
-            .ok_or_else(|| AuthError::NotAMember(format!("token has no known role in `{}`", self.cfg.role_claim)))?;
+            .ok_or_else(|| {
+                AuthError::NotAMember(format!(
+                    "token has no known role in `{}`",
+                    self.cfg.role_claim
+                ))
+            })?;
         Ok(Caller {
             org,
             role,
@@ -408,6 +458,7 @@ mod tests {
             org_claim: "org_id".into(),
             role_claim: "org_role".into(),
             dev_key_file: Some(dir.join("key.pk8")),
+            dev_key_base64: None,
         }
     }
 
@@ -420,16 +471,42 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let auth = Authenticator::new(cfg(dir.path()), reqwest::Client::new()).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("key.pk8")).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(dir.path().join("key.pk8"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         let org = OrgId::parse("acme").unwrap();
-        let claims = dev_claims(auth.config(), &org, Role::Agent, "user_1", now(), Duration::from_secs(60));
+        let claims = dev_claims(
+            auth.config(),
+            &org,
+            Role::Agent,
+            "user_1",
+            now(),
+            Duration::from_secs(60),
+        );
         let token = auth.dev_key().unwrap().sign(&claims).unwrap();
-        let caller = auth.authenticate(Some(&format!("Bearer {token}"))).await.unwrap();
-        assert_eq!(caller, Caller { org, role: Role::Agent, user: Some("user_1".into()) });
+        let caller = auth
+            .authenticate(Some(&format!("Bearer {token}")))
+            .await
+            .unwrap();
+        assert_eq!(
+            caller,
+            Caller {
+                org,
+                role: Role::Agent,
+                user: Some("user_1".into())
+            }
+        );
         // A second authenticator on the same file trusts the same tokens.
         let again = Authenticator::new(cfg(dir.path()), reqwest::Client::new()).unwrap();
-        assert!(again.authenticate(Some(&format!("bearer {token}"))).await.is_ok());
+        assert!(
+            again
+                .authenticate(Some(&format!("bearer {token}")))
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -439,45 +516,129 @@ mod tests {
         let org = OrgId::parse("acme").unwrap();
         let key = auth.dev_key().unwrap();
         assert_eq!(auth.authenticate(None).await, Err(AuthError::Missing));
-        assert!(matches!(auth.authenticate(Some("Basic abc")).await, Err(AuthError::Invalid(_))));
-        assert!(matches!(auth.authenticate(Some("Bearer not.a.jwt")).await, Err(AuthError::Invalid(_))));
+        assert!(matches!(
+            auth.authenticate(Some("Basic abc")).await,
+            Err(AuthError::Invalid(_))
+        ));
+        assert!(matches!(
+            auth.authenticate(Some("Bearer not.a.jwt")).await,
+            Err(AuthError::Invalid(_))
+        ));
 
-        let expired = dev_claims(auth.config(), &org, Role::Owner, "u", now() - 7200, Duration::from_secs(60));
+        let expired = dev_claims(
+            auth.config(),
+            &org,
+            Role::Owner,
+            "u",
+            now() - 7200,
+            Duration::from_secs(60),
+        );
         let t = key.sign(&expired).unwrap();
-        assert_eq!(auth.authenticate(Some(&format!("Bearer {t}"))).await, Err(AuthError::Invalid("token has expired")));
+        assert_eq!(
+            auth.authenticate(Some(&format!("Bearer {t}"))).await,
+            Err(AuthError::Invalid("token has expired"))
+        );
 
-        let mut wrong_aud = dev_claims(auth.config(), &org, Role::Owner, "u", now(), Duration::from_secs(60));
+        let mut wrong_aud = dev_claims(
+            auth.config(),
+            &org,
+            Role::Owner,
+            "u",
+            now(),
+            Duration::from_secs(60),
+        );
         wrong_aud["aud"] = "other".into();
         let t = key.sign(&wrong_aud).unwrap();
-        assert_eq!(auth.authenticate(Some(&format!("Bearer {t}"))).await, Err(AuthError::Invalid("token audience is not accepted")));
+        assert_eq!(
+            auth.authenticate(Some(&format!("Bearer {t}"))).await,
+            Err(AuthError::Invalid("token audience is not accepted"))
+        );
 
         // Tampered payload: signature no longer matches.
-        let good = key.sign(&dev_claims(auth.config(), &org, Role::Viewer, "u", now(), Duration::from_secs(60))).unwrap();
+        let good = key
+            .sign(&dev_claims(
+                auth.config(),
+                &org,
+                Role::Viewer,
+                "u",
+                now(),
+                Duration::from_secs(60),
+            ))
+            .unwrap();
         let parts: Vec<&str> = good.split('.').collect();
-        let mut payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let mut payload: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         payload["org_role"] = "owner".into();
-        let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload.to_string()), parts[2]);
-        assert_eq!(auth.authenticate(Some(&format!("Bearer {forged}"))).await, Err(AuthError::Invalid("token signature is invalid")));
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(payload.to_string()),
+            parts[2]
+        );
+        assert_eq!(
+            auth.authenticate(Some(&format!("Bearer {forged}"))).await,
+            Err(AuthError::Invalid("token signature is invalid"))
+        );
 
         // HS256 with the public key as secret (algorithm confusion) is refused outright.
-        let hs = encode(&Header::new(Algorithm::HS256), &serde_json::json!({"org_id":"acme"}), &EncodingKey::from_secret(b"x")).unwrap();
-        assert!(matches!(auth.authenticate(Some(&format!("Bearer {hs}"))).await, Err(AuthError::Invalid(_))));
+        let hs = encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({"org_id":"acme"}),
+            &EncodingKey::from_secret(b"x"),
+        )
+        .unwrap();
+        assert!(matches!(
+            auth.authenticate(Some(&format!("Bearer {hs}"))).await,
+            Err(AuthError::Invalid(_))
+        ));
 
         // A token from another dev key is unknown.
         let other_dir = tempfile::tempdir().unwrap();
         let other = DevKey::open_or_create(&other_dir.path().join("k")).unwrap();
-        let t = other.sign(&dev_claims(auth.config(), &org, Role::Owner, "u", now(), Duration::from_secs(60))).unwrap();
-        assert!(matches!(auth.authenticate(Some(&format!("Bearer {t}"))).await, Err(AuthError::Invalid(_))));
+        let t = other
+            .sign(&dev_claims(
+                auth.config(),
+                &org,
+                Role::Owner,
+                "u",
+                now(),
+                Duration::from_secs(60),
+            ))
+            .unwrap();
+        assert!(matches!(
+            auth.authenticate(Some(&format!("Bearer {t}"))).await,
+            Err(AuthError::Invalid(_))
+        ));
 
         // No org, or an unknown role: authenticated but not a member.
-        let mut no_org = dev_claims(auth.config(), &org, Role::Owner, "u", now(), Duration::from_secs(60));
+        let mut no_org = dev_claims(
+            auth.config(),
+            &org,
+            Role::Owner,
+            "u",
+            now(),
+            Duration::from_secs(60),
+        );
         no_org.as_object_mut().unwrap().remove("org_id");
         let t = key.sign(&no_org).unwrap();
-        assert!(matches!(auth.authenticate(Some(&format!("Bearer {t}"))).await, Err(AuthError::NotAMember(_))));
-        let mut bad_role = dev_claims(auth.config(), &org, Role::Owner, "u", now(), Duration::from_secs(60));
+        assert!(matches!(
+            auth.authenticate(Some(&format!("Bearer {t}"))).await,
+            Err(AuthError::NotAMember(_))
+        ));
+        let mut bad_role = dev_claims(
+            auth.config(),
+            &org,
+            Role::Owner,
+            "u",
+            now(),
+            Duration::from_secs(60),
+        );
         bad_role["org_role"] = "superuser".into();
         let t = key.sign(&bad_role).unwrap();
-        assert!(matches!(auth.authenticate(Some(&format!("Bearer {t}"))).await, Err(AuthError::NotAMember(_))));
+        assert!(matches!(
+            auth.authenticate(Some(&format!("Bearer {t}"))).await,
+            Err(AuthError::NotAMember(_))
+        ));
     }
 
     #[tokio::test]
@@ -488,16 +649,63 @@ mod tests {
         c.role_claim = "o.rol".into();
         let auth = Authenticator::new(c, reqwest::Client::new()).unwrap();
         let org = OrgId::parse("org_2abc").unwrap();
-        let claims = dev_claims(auth.config(), &org, Role::Admin, "u", now(), Duration::from_secs(60));
+        let claims = dev_claims(
+            auth.config(),
+            &org,
+            Role::Admin,
+            "u",
+            now(),
+            Duration::from_secs(60),
+        );
         assert_eq!(claims["o"]["id"], "org_2abc");
         let t = auth.dev_key().unwrap().sign(&claims).unwrap();
-        let caller = auth.authenticate(Some(&format!("Bearer {t}"))).await.unwrap();
-        assert_eq!((caller.org.as_str(), caller.role), ("org_2abc", Role::Admin));
+        let caller = auth
+            .authenticate(Some(&format!("Bearer {t}")))
+            .await
+            .unwrap();
+        assert_eq!(
+            (caller.org.as_str(), caller.role),
+            ("org_2abc", Role::Admin)
+        );
+    }
+
+    #[tokio::test]
+    async fn inline_key_trusts_the_same_tokens_as_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file_auth = Authenticator::new(cfg(dir.path()), reqwest::Client::new()).unwrap();
+        let der = std::fs::read(dir.path().join("key.pk8")).unwrap();
+        let mut inline = cfg(dir.path());
+        inline.dev_key_file = None;
+        inline.dev_key_base64 = Some(base64::engine::general_purpose::STANDARD.encode(der));
+        let inline_auth = Authenticator::new(inline, reqwest::Client::new()).unwrap();
+        let org = OrgId::parse("acme").unwrap();
+        let t = file_auth
+            .dev_key()
+            .unwrap()
+            .sign(&dev_claims(
+                file_auth.config(),
+                &org,
+                Role::Viewer,
+                "u",
+                now(),
+                Duration::from_secs(60),
+            ))
+            .unwrap();
+        assert!(
+            inline_auth
+                .authenticate(Some(&format!("Bearer {t}")))
+                .await
+                .is_ok()
+        );
     }
 
     #[test]
     fn roles_are_ordered_for_require() {
-        let c = Caller { org: OrgId::parse("a").unwrap(), role: Role::Agent, user: None };
+        let c = Caller {
+            org: OrgId::parse("a").unwrap(),
+            role: Role::Agent,
+            user: None,
+        };
         assert!(c.require(Role::Viewer).is_ok());
         assert!(c.require(Role::Agent).is_ok());
         assert!(c.require(Role::Admin).is_err());

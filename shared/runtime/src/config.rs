@@ -60,6 +60,9 @@ pub struct AuthConfig {
     /// The local development signing key, when this process trusts it (dev server and
     /// local backend only; never on AWS Lambda).
     pub dev_key_file: Option<PathBuf>,
+    /// The same key inline, base64 PKCS#8 (`SWITCHBOARD_DEV_KEY`), for runs where the
+    /// file is not reachable (`sam local invoke` containers). Takes precedence.
+    pub dev_key_base64: Option<String>,
 }
 
 /// Issuer of tokens minted by `switchboard token`.
@@ -109,7 +112,11 @@ impl Config {
 
     /// Reads configuration through `get` (tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let var = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let backend = match var("SWITCHBOARD_BACKEND") {
             None => Backend::Local,
             Some(v) => Backend::parse(&v).ok_or(ConfigError::Invalid {
@@ -117,20 +124,27 @@ impl Config {
                 reason: format!("expected `local` or `aws`, got `{v}`"),
             })?,
         };
-        let data_dir = PathBuf::from(var("SWITCHBOARD_DATA_DIR").unwrap_or_else(|| ".switchboard".into()));
+        let data_dir =
+            PathBuf::from(var("SWITCHBOARD_DATA_DIR").unwrap_or_else(|| ".switchboard".into()));
         let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
             match var(name) {
                 None => Ok(None),
                 Some(v) => match url::Url::parse(&v) {
                     Ok(u) if u.scheme() == "https" || u.scheme() == "http" => Ok(Some(v)),
-                    _ => Err(ConfigError::Invalid { var: name, reason: "must be an http(s) URL".into() }),
+                    _ => Err(ConfigError::Invalid {
+                        var: name,
+                        reason: "must be an http(s) URL".into(),
+                    }),
                 },
             }
         };
         let size = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
             match var(name) {
                 None => Ok(default),
-                Some(v) => v.parse().map_err(|_| ConfigError::Invalid { var: name, reason: "must be a number of bytes".into() }),
+                Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                    var: name,
+                    reason: "must be a number of bytes".into(),
+                }),
             }
         };
 
@@ -140,7 +154,8 @@ impl Config {
             Backend::Aws => {
                 for q in QueueName::ALL {
                     let url = var(q.url_env()).ok_or(ConfigError::Missing(q.url_env()))?;
-                    let dlq_url = var(q.dlq_url_env()).ok_or(ConfigError::Missing(q.dlq_url_env()))?;
+                    let dlq_url =
+                        var(q.dlq_url_env()).ok_or(ConfigError::Missing(q.dlq_url_env()))?;
                     queue_urls.insert(q, QueueUrls { url, dlq_url });
                 }
                 (
@@ -162,7 +177,11 @@ impl Config {
             (None, _) => return Err(ConfigError::Missing("AUTH_ISSUER")),
             (_, None) => return Err(ConfigError::Missing("AUTH_AUDIENCE")),
         };
-        if backend == Backend::Aws && jwks_url.is_none() && dev_key_file.is_none() {
+        if backend == Backend::Aws
+            && jwks_url.is_none()
+            && dev_key_file.is_none()
+            && var("SWITCHBOARD_DEV_KEY").is_none()
+        {
             return Err(ConfigError::Missing("AUTH_JWKS_URL"));
         }
         Ok(Self {
@@ -172,7 +191,9 @@ impl Config {
             queue_urls,
             kms_key_id,
             secrets_prefix: var("SECRETS_PREFIX").unwrap_or_default(),
-            dotenv: Some(PathBuf::from(var("SWITCHBOARD_DOTENV").unwrap_or_else(|| ".env".into()))),
+            dotenv: Some(PathBuf::from(
+                var("SWITCHBOARD_DOTENV").unwrap_or_else(|| ".env".into()),
+            )),
             auth: AuthConfig {
                 issuer,
                 audience,
@@ -180,6 +201,7 @@ impl Config {
                 org_claim: var("AUTH_ORG_CLAIM").unwrap_or_else(|| "org_id".into()),
                 role_claim: var("AUTH_ROLE_CLAIM").unwrap_or_else(|| "org_role".into()),
                 dev_key_file,
+                dev_key_base64: var("SWITCHBOARD_DEV_KEY"),
             },
             whatsapp_graph_url: url("WHATSAPP_GRAPH_URL")?,
             max_webhook_body: size("MAX_WEBHOOK_BODY_BYTES", DEFAULT_MAX_WEBHOOK_BODY)?,
@@ -199,6 +221,7 @@ impl Config {
                 org_claim: "org_id".into(),
                 role_claim: "org_role".into(),
                 dev_key_file: Some(data_dir.join(DEV_KEY_FILE)),
+                dev_key_base64: None,
             },
             data_dir,
             table_name: None,
@@ -218,7 +241,10 @@ mod tests {
     use super::*;
 
     fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -227,37 +253,81 @@ mod tests {
         let c = from(&[]).unwrap();
         assert_eq!(c.backend, Backend::Local);
         assert_eq!(c.auth.issuer, DEV_ISSUER);
-        assert_eq!(c.auth.dev_key_file, Some(PathBuf::from(".switchboard").join(DEV_KEY_FILE)));
+        assert_eq!(
+            c.auth.dev_key_file,
+            Some(PathBuf::from(".switchboard").join(DEV_KEY_FILE))
+        );
     }
 
     #[test]
     fn aws_names_the_missing_variable() {
-        assert_eq!(from(&[("SWITCHBOARD_BACKEND", "aws")]).unwrap_err(), ConfigError::Missing("INBOUND_QUEUE_URL"));
+        assert_eq!(
+            from(&[("SWITCHBOARD_BACKEND", "aws")]).unwrap_err(),
+            ConfigError::Missing("INBOUND_QUEUE_URL")
+        );
         let mut pairs = vec![("SWITCHBOARD_BACKEND", "aws")];
         let urls: Vec<(String, String)> = QueueName::ALL
             .iter()
-            .flat_map(|q| [(q.url_env().to_string(), "http://q".to_string()), (q.dlq_url_env().to_string(), "http://d".to_string())])
+            .flat_map(|q| {
+                [
+                    (q.url_env().to_string(), "http://q".to_string()),
+                    (q.dlq_url_env().to_string(), "http://d".to_string()),
+                ]
+            })
             .collect();
         for (k, v) in &urls {
             pairs.push((k, v));
         }
-        assert_eq!(from(&pairs).unwrap_err(), ConfigError::Missing("TABLE_NAME"));
+        assert_eq!(
+            from(&pairs).unwrap_err(),
+            ConfigError::Missing("TABLE_NAME")
+        );
         pairs.push(("TABLE_NAME", "t"));
         pairs.push(("KMS_KEY_ID", "k"));
-        assert_eq!(from(&pairs).unwrap_err(), ConfigError::Missing("AUTH_JWKS_URL"));
-        pairs.push(("AUTH_JWKS_URL", "https://idp.example.com/.well-known/jwks.json"));
-        assert_eq!(from(&pairs).unwrap_err(), ConfigError::Missing("AUTH_ISSUER"));
+        assert_eq!(
+            from(&pairs).unwrap_err(),
+            ConfigError::Missing("AUTH_JWKS_URL")
+        );
+        pairs.push((
+            "AUTH_JWKS_URL",
+            "https://idp.example.com/.well-known/jwks.json",
+        ));
+        assert_eq!(
+            from(&pairs).unwrap_err(),
+            ConfigError::Missing("AUTH_ISSUER")
+        );
         pairs.push(("AUTH_ISSUER", "https://idp.example.com"));
         pairs.push(("AUTH_AUDIENCE", "crm"));
         let c = from(&pairs).unwrap();
-        assert_eq!(c.auth.dev_key_file, None, "AWS never trusts the dev key by default");
+        assert_eq!(
+            c.auth.dev_key_file, None,
+            "AWS never trusts the dev key by default"
+        );
         assert_eq!(c.queue_urls.len(), 3);
     }
 
     #[test]
     fn invalid_values_are_named() {
-        assert!(matches!(from(&[("SWITCHBOARD_BACKEND", "gcp")]), Err(ConfigError::Invalid { var: "SWITCHBOARD_BACKEND", .. })));
-        assert!(matches!(from(&[("WHATSAPP_GRAPH_URL", "ftp://x")]), Err(ConfigError::Invalid { var: "WHATSAPP_GRAPH_URL", .. })));
-        assert!(matches!(from(&[("MAX_WEBHOOK_BODY_BYTES", "lots")]), Err(ConfigError::Invalid { var: "MAX_WEBHOOK_BODY_BYTES", .. })));
+        assert!(matches!(
+            from(&[("SWITCHBOARD_BACKEND", "gcp")]),
+            Err(ConfigError::Invalid {
+                var: "SWITCHBOARD_BACKEND",
+                ..
+            })
+        ));
+        assert!(matches!(
+            from(&[("WHATSAPP_GRAPH_URL", "ftp://x")]),
+            Err(ConfigError::Invalid {
+                var: "WHATSAPP_GRAPH_URL",
+                ..
+            })
+        ));
+        assert!(matches!(
+            from(&[("MAX_WEBHOOK_BODY_BYTES", "lots")]),
+            Err(ConfigError::Invalid {
+                var: "MAX_WEBHOOK_BODY_BYTES",
+                ..
+            })
+        ));
     }
 }

@@ -88,17 +88,29 @@ impl ApiError {
 
     /// 400 `invalid_json`.
     pub fn invalid_json(detail: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_json", format!("request body is not valid JSON: {detail}"))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("request body is not valid JSON: {detail}"),
+        )
     }
 
     /// 404 for a route or id that does not exist.
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     /// 413.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("request body exceeds {limit} bytes"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body exceeds {limit} bytes"),
+        )
     }
 
     /// 415.
@@ -112,7 +124,11 @@ impl ApiError {
 
     /// 500 with an opaque body; the cause goes to the log.
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an internal error occurred; it has been logged")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an internal error occurred; it has been logged",
+        )
     }
 
     /// Renders the JSON error body.
@@ -127,7 +143,8 @@ impl ApiError {
         }
         let mut resp = json_response(self.status, &json!({ "error": error }));
         if let Some(secs) = self.retry_after {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }
@@ -136,11 +153,19 @@ impl ApiError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::Missing => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing bearer token"),
+            AuthError::Missing => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing bearer token",
+            ),
             AuthError::Invalid(why) => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", why),
             AuthError::NotAMember(why) => Self::new(StatusCode::FORBIDDEN, "forbidden", why),
             AuthError::KeysUnavailable => {
-                let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "auth_unavailable", "token signing keys could not be fetched; try again");
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "auth_unavailable",
+                    "token signing keys could not be fetched; try again",
+                );
                 e.retry_after = Some(5);
                 e
             }
@@ -153,19 +178,29 @@ impl From<Error> for ApiError {
         use switchboard_core::store::StoreError;
         match e {
             Error::NotFound { resource } => Self::not_found(resource),
-            Error::Validation { field, code, message } => Self {
+            Error::Validation {
+                field,
+                code,
+                message,
+            } => Self {
                 field: Some(field),
                 ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
             },
             Error::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
             Error::Forbidden { message } => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
-            Error::PaymentRequired { code, message } => Self::new(StatusCode::PAYMENT_REQUIRED, code, message),
+            Error::PaymentRequired { code, message } => {
+                Self::new(StatusCode::PAYMENT_REQUIRED, code, message)
+            }
             Error::NotConfigured { what } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_configured",
                 format!("{what} is not configured on this deployment"),
             ),
-            Error::Provider { code, message, retryable } => {
+            Error::Provider {
+                code,
+                message,
+                retryable,
+            } => {
                 let mut e = Self::new(StatusCode::BAD_GATEWAY, code, message);
                 if retryable {
                     e.retry_after = Some(5);
@@ -174,7 +209,11 @@ impl From<Error> for ApiError {
             }
             Error::Store(StoreError::Throttled) | Error::Store(StoreError::Conflict) => {
                 tracing::warn!("store throttled or conflicted; answering 503");
-                let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service is busy; try again");
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the service is busy; try again",
+                );
                 e.retry_after = Some(1);
                 e
             }
@@ -220,7 +259,8 @@ pub fn is_json(req: &Request) -> bool {
         .and_then(|ct| ct.split(';').next())
         .map(|mime| {
             let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
         })
         .unwrap_or(false)
 }
@@ -237,7 +277,11 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
     serde_json::from_slice(req.body()).map_err(|e| {
         if e.is_data() {
             // Valid JSON of the wrong shape (an array, a number…): still the caller's 400.
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("request body has the wrong shape: {e}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("request body has the wrong shape: {e}"),
+            )
         } else {
             ApiError::invalid_json(e)
         }
@@ -270,9 +314,17 @@ where
         let status = resp.status().as_u16();
         tracing::Span::current().record("status", status);
         if status >= 500 {
-            tracing::error!(status, elapsed_ms = started.elapsed().as_millis() as u64, "request failed");
+            tracing::error!(
+                status,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "request failed"
+            );
         } else {
-            tracing::info!(status, elapsed_ms = started.elapsed().as_millis() as u64, "request done");
+            tracing::info!(
+                status,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "request done"
+            );
         }
         resp
     }
@@ -299,14 +351,50 @@ mod tests {
             #[allow(dead_code)]
             a: i32,
         }
-        assert!(json_body::<B>(&req(Some("application/json; charset=utf-8"), r#"{"a":1}"#), 100).is_ok());
+        assert!(
+            json_body::<B>(
+                &req(Some("application/json; charset=utf-8"), r#"{"a":1}"#),
+                100
+            )
+            .is_ok()
+        );
         assert!(json_body::<B>(&req(Some("application/vnd.api+json"), r#"{"a":1}"#), 100).is_ok());
-        assert_eq!(json_body::<B>(&req(Some("text/plain"), r#"{"a":1}"#), 100).unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        assert_eq!(json_body::<B>(&req(None, r#"{"a":1}"#), 100).unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        assert_eq!(json_body::<B>(&req(Some("application/json"), "{"), 100).unwrap_err().code, "invalid_json");
-        assert_eq!(json_body::<B>(&req(Some("application/json"), ""), 100).unwrap_err().status, StatusCode::BAD_REQUEST);
-        assert_eq!(json_body::<B>(&req(Some("application/json"), "\"text\""), 100).unwrap_err().code, "invalid_body");
-        assert_eq!(json_body::<B>(&req(Some("application/json"), &"x".repeat(101)), 100).unwrap_err().status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            json_body::<B>(&req(Some("text/plain"), r#"{"a":1}"#), 100)
+                .unwrap_err()
+                .status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            json_body::<B>(&req(None, r#"{"a":1}"#), 100)
+                .unwrap_err()
+                .status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            json_body::<B>(&req(Some("application/json"), "{"), 100)
+                .unwrap_err()
+                .code,
+            "invalid_json"
+        );
+        assert_eq!(
+            json_body::<B>(&req(Some("application/json"), ""), 100)
+                .unwrap_err()
+                .status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            json_body::<B>(&req(Some("application/json"), "\"text\""), 100)
+                .unwrap_err()
+                .code,
+            "invalid_body"
+        );
+        assert_eq!(
+            json_body::<B>(&req(Some("application/json"), &"x".repeat(101)), 100)
+                .unwrap_err()
+                .status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
     }
 
     #[test]
@@ -319,7 +407,8 @@ mod tests {
 
     #[test]
     fn error_bodies() {
-        let e: ApiError = Error::validation("text.body", "too_long", "text.body is too long").into();
+        let e: ApiError =
+            Error::validation("text.body", "too_long", "text.body is too long").into();
         let resp = e.into_response("req-1");
         assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let v: Value = serde_json::from_slice(resp.body()).unwrap();

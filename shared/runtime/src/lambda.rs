@@ -94,7 +94,9 @@ where
     lambda_http::run(service_fn(move |event: lambda_http::Request| {
         let app = app.clone();
         let handler = handler.clone();
-        async move { Ok::<_, std::convert::Infallible>(to_lambda(handler(app, from_lambda(event)).await)) }
+        async move {
+            Ok::<_, std::convert::Infallible>(to_lambda(handler(app, from_lambda(event)).await))
+        }
     }))
     .await
 }
@@ -136,7 +138,11 @@ pub fn batch_response(outcome: &BatchOutcome) -> SqsBatchResponse {
 /// Runs a queue consumer behind an SQS event source with `ReportBatchItemFailures`.
 /// Failed messages get their retry delay applied (ChangeMessageVisibility) before being
 /// reported, so retries follow the handler's backoff.
-pub async fn queue<F, Fut>(function: &'static str, queue: QueueName, handler: F) -> Result<(), Error>
+pub async fn queue<F, Fut>(
+    function: &'static str,
+    queue: QueueName,
+    handler: F,
+) -> Result<(), Error>
 where
     F: Fn(App, Vec<ReceivedMessage>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = BatchOutcome> + Send,
@@ -162,16 +168,18 @@ where
     Fut: Future<Output = Result<Value, switchboard_core::Error>> + Send,
 {
     let app = init(function).await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<Value>>| {
-        let app = app.clone();
-        let handler = handler.clone();
-        async move {
-            let now = event.payload.time.unwrap_or_else(Utc::now);
-            handler(app, now).await.map_err(|e| {
-                tracing::error!(error = %e, "scheduled run failed");
-                Error::from(e.to_string())
-            })
-        }
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<EventBridgeEvent<Value>>| {
+            let app = app.clone();
+            let handler = handler.clone();
+            async move {
+                let now = event.payload.time.unwrap_or_else(Utc::now);
+                handler(app, now).await.map_err(|e| {
+                    tracing::error!(error = %e, "scheduled run failed");
+                    Error::from(e.to_string())
+                })
+            }
+        },
+    ))
     .await
 }

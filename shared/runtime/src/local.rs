@@ -23,7 +23,9 @@ pub type HttpFn = Arc<dyn Fn(App, Request) -> BoxFuture<Response> + Send + Sync>
 /// A queue handler, boxed.
 pub type QueueFn = Arc<dyn Fn(App, Vec<ReceivedMessage>) -> BoxFuture<BatchOutcome> + Send + Sync>;
 /// A scheduled handler, boxed.
-pub type CronFn = Arc<dyn Fn(App, DateTime<Utc>) -> BoxFuture<Result<Value, switchboard_core::Error>> + Send + Sync>;
+pub type CronFn = Arc<
+    dyn Fn(App, DateTime<Utc>) -> BoxFuture<Result<Value, switchboard_core::Error>> + Send + Sync,
+>;
 
 /// Boxes an HTTP handler.
 pub fn http_fn<F, Fut>(f: F) -> HttpFn
@@ -58,7 +60,12 @@ pub const POLL_VISIBILITY: Duration = Duration::from_secs(60);
 pub const POLL_WAIT: Duration = Duration::from_secs(2);
 
 /// Polls `queue` and feeds batches to `handler` until `shutdown` turns true.
-pub async fn run_poller(app: App, queue: QueueName, handler: QueueFn, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_poller(
+    app: App,
+    queue: QueueName,
+    handler: QueueFn,
+    mut shutdown: watch::Receiver<bool>,
+) {
     tracing::info!(queue = %queue, "poller started");
     let mut failures_in_a_row = 0u32;
     while !*shutdown.borrow() {
@@ -74,7 +81,10 @@ pub async fn run_poller(app: App, queue: QueueName, handler: QueueFn, mut shutdo
             Err(e) => {
                 failures_in_a_row += 1;
                 tracing::warn!(queue = %queue, error = %e, "receive failed");
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(failures_in_a_row.min(25)))).await;
+                tokio::time::sleep(Duration::from_millis(
+                    200 * u64::from(failures_in_a_row.min(25)),
+                ))
+                .await;
                 continue;
             }
         };
@@ -92,7 +102,13 @@ pub async fn run_poller(app: App, queue: QueueName, handler: QueueFn, mut shutdo
 }
 
 /// Runs `handler` every `every` until `shutdown` turns true.
-pub async fn run_ticker(app: App, name: &'static str, every: Duration, handler: CronFn, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_ticker(
+    app: App,
+    name: &'static str,
+    every: Duration,
+    handler: CronFn,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -49,11 +49,17 @@ where
         let mut failed: Option<Option<Duration>> = None;
         for m in group {
             if let Some(retry) = failed {
-                failures.push(Failure { id: m.id.clone(), retry_after: retry });
+                failures.push(Failure {
+                    id: m.id.clone(),
+                    retry_after: retry,
+                });
                 continue;
             }
             if let Err(retry) = f(m).await {
-                failures.push(Failure { id: m.id.clone(), retry_after: retry });
+                failures.push(Failure {
+                    id: m.id.clone(),
+                    retry_after: retry,
+                });
                 failed = Some(retry);
             }
         }
@@ -85,7 +91,11 @@ pub async fn settle(
     outcome: &BatchOutcome,
     delete_succeeded: bool,
 ) {
-    let failed: HashMap<&str, &Failure> = outcome.failures.iter().map(|f| (f.id.as_str(), f)).collect();
+    let failed: HashMap<&str, &Failure> = outcome
+        .failures
+        .iter()
+        .map(|f| (f.id.as_str(), f))
+        .collect();
     for m in batch {
         match failed.get(m.id.as_str()) {
             Some(f) => {
@@ -110,24 +120,50 @@ mod tests {
     use std::sync::Mutex;
 
     fn m(id: &str, group: &str) -> ReceivedMessage {
-        ReceivedMessage { id: id.into(), receipt: format!("r-{id}"), body: id.into(), group_id: Some(group.into()), receive_count: 1 }
+        ReceivedMessage {
+            id: id.into(),
+            receipt: format!("r-{id}"),
+            body: id.into(),
+            group_id: Some(group.into()),
+            receive_count: 1,
+        }
     }
 
     #[tokio::test]
     async fn a_failure_fails_the_rest_of_its_group_only() {
-        let batch = vec![m("a1", "a"), m("b1", "b"), m("a2", "a"), m("a3", "a"), m("b2", "b")];
+        let batch = vec![
+            m("a1", "a"),
+            m("b1", "b"),
+            m("a2", "a"),
+            m("a3", "a"),
+            m("b2", "b"),
+        ];
         let seen = Mutex::new(Vec::new());
         let outcome = process_batch(&batch, |msg| {
             seen.lock().unwrap().push(msg.id.clone());
             let fail = msg.id == "a2";
-            async move { if fail { Err(Some(Duration::from_secs(7))) } else { Ok(()) } }
+            async move {
+                if fail {
+                    Err(Some(Duration::from_secs(7)))
+                } else {
+                    Ok(())
+                }
+            }
         })
         .await;
         let ids: Vec<&str> = outcome.failures.iter().map(|f| f.id.as_str()).collect();
         assert_eq!(ids, ["a2", "a3"]);
-        assert!(outcome.failures.iter().all(|f| f.retry_after == Some(Duration::from_secs(7))));
+        assert!(
+            outcome
+                .failures
+                .iter()
+                .all(|f| f.retry_after == Some(Duration::from_secs(7)))
+        );
         let seen = seen.into_inner().unwrap();
-        assert!(!seen.contains(&"a3".to_string()), "a3 was not processed after a2 failed");
+        assert!(
+            !seen.contains(&"a3".to_string()),
+            "a3 was not processed after a2 failed"
+        );
         assert!(seen.contains(&"b2".to_string()));
     }
 

@@ -16,7 +16,9 @@ use crate::moto;
 
 /// A fixed clock at 2026-06-01T12:00:00Z (shared so tests can move it).
 pub fn fixed_clock() -> Arc<FixedClock> {
-    Arc::new(FixedClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()))
+    Arc::new(FixedClock::new(
+        Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap(),
+    ))
 }
 
 /// A SQLite store in a temporary file (WAL needs a file; kept alive by the store).
@@ -32,13 +34,18 @@ pub async fn local_store(clock: Arc<dyn Clock>) -> Arc<dyn ItemStore> {
 pub async fn aws_store(clock: Arc<dyn Clock>) -> Arc<dyn ItemStore> {
     let clients = moto::clients().await;
     let deployment = moto::deploy(&clients).await;
-    Arc::new(DynamoStore::new(clients.dynamodb.clone(), deployment.table, clock))
+    Arc::new(DynamoStore::new(
+        clients.dynamodb.clone(),
+        deployment.table,
+        clock,
+    ))
 }
 
 /// A SQLite queue (real clock: visibility timeouts are waited out).
 pub async fn local_queue() -> Arc<dyn Queue> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let q = SqliteQueue::open(&dir.path().join("queue.sqlite3"), Arc::new(SystemClock)).expect("open queue");
+    let q = SqliteQueue::open(&dir.path().join("queue.sqlite3"), Arc::new(SystemClock))
+        .expect("open queue");
     std::mem::forget(dir);
     Arc::new(q)
 }
@@ -68,7 +75,10 @@ pub async fn aws_cipher() -> Arc<dyn Cipher> {
 
 /// Local secrets holding `value` for the WhatsApp app secret.
 pub async fn local_secrets(value: &str) -> Arc<dyn Secrets> {
-    Arc::new(EnvSecrets::from_pairs([(SecretName::WhatsAppAppSecret, value)]))
+    Arc::new(EnvSecrets::from_pairs([(
+        SecretName::WhatsAppAppSecret,
+        value,
+    )]))
 }
 
 /// Secrets Manager on moto holding `value` for the WhatsApp app secret under a fresh
@@ -85,5 +95,8 @@ pub async fn aws_secrets(value: &str, ttl: Duration) -> (Arc<dyn Secrets>, Strin
         .send()
         .await
         .expect("create secret");
-    (Arc::new(SecretsManager::new(clients.secrets.clone(), prefix, ttl)), id)
+    (
+        Arc::new(SecretsManager::new(clients.secrets.clone(), prefix, ttl)),
+        id,
+    )
 }

@@ -13,7 +13,14 @@ pub const PHONE_NUMBER_ID: &str = "106540352242922";
 pub const WABA_ID: &str = "102290129340398";
 
 /// A `messages` change value carrying one inbound text message.
-pub fn text_change(phone_number_id: &str, from: &str, name: &str, wamid: &str, ts: i64, body: &str) -> Value {
+pub fn text_change(
+    phone_number_id: &str,
+    from: &str,
+    name: &str,
+    wamid: &str,
+    ts: i64,
+    body: &str,
+) -> Value {
     json!({
         "field": "messages",
         "value": {
@@ -27,7 +34,14 @@ pub fn text_change(phone_number_id: &str, from: &str, name: &str, wamid: &str, t
 
 /// A `messages` change value carrying an inbound message of any type (`kind` and its
 /// type-named object).
-pub fn message_change(phone_number_id: &str, from: &str, wamid: &str, ts: i64, kind: &str, object: Value) -> Value {
+pub fn message_change(
+    phone_number_id: &str,
+    from: &str,
+    wamid: &str,
+    ts: i64,
+    kind: &str,
+    object: Value,
+) -> Value {
     let mut msg = json!({"from": from, "id": wamid, "timestamp": ts.to_string(), "type": kind});
     msg[kind] = object;
     json!({
@@ -42,7 +56,14 @@ pub fn message_change(phone_number_id: &str, from: &str, wamid: &str, ts: i64, k
 }
 
 /// A `messages` change value carrying one delivery status.
-pub fn status_change(phone_number_id: &str, wamid: &str, status: &str, recipient: &str, ts: i64, errors: Value) -> Value {
+pub fn status_change(
+    phone_number_id: &str,
+    wamid: &str,
+    status: &str,
+    recipient: &str,
+    ts: i64,
+    errors: Value,
+) -> Value {
     let mut s = json!({"id": wamid, "status": status, "timestamp": ts.to_string(), "recipient_id": recipient});
     if errors.as_array().is_some_and(|a| !a.is_empty()) {
         s["errors"] = errors;

@@ -8,10 +8,11 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use switchboard_aws::bootstrap::{self, Deployment, Template};
 use switchboard_aws::Clients;
+use switchboard_aws::bootstrap::{self, Deployment, Template};
 
 static URL: OnceLock<String> = OnceLock::new();
+static WATCHDOG: OnceLock<std::sync::Mutex<std::process::Child>> = OnceLock::new();
 
 /// The moto endpoint, starting a server on first use. Panics with instructions when
 /// moto is not installed: the AWS contract tests must not pass silently without it.
@@ -32,7 +33,7 @@ pub fn endpoint() -> &'static str {
             "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
              while kill -0 {me} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null"
         );
-        Command::new("sh")
+        let child = Command::new("sh")
             .arg("-c")
             .arg(script)
             .stdin(Stdio::null())
@@ -40,6 +41,8 @@ pub fn endpoint() -> &'static str {
             .stderr(Stdio::null())
             .spawn()
             .expect("sh");
+        // Keep the handle for the life of the process.
+        WATCHDOG.get_or_init(|| std::sync::Mutex::new(child));
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -82,7 +85,14 @@ pub fn template() -> Template {
 /// Creates a fresh table and queues (from template.yaml) under a unique prefix, so
 /// tests run in parallel on one server without interfering.
 pub async fn deploy(clients: &Clients) -> Deployment {
-    let prefix = format!("t{}", uuid::Uuid::new_v4().simple().to_string().get(..12).unwrap_or("x"));
+    let prefix = format!(
+        "t{}",
+        uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .get(..12)
+            .unwrap_or("x")
+    );
     bootstrap::create(clients, &template(), &prefix)
         .await
         .expect("bootstrap from template.yaml")

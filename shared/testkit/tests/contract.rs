@@ -13,7 +13,10 @@ mod queue_sqlite {
 
     #[tokio::test]
     async fn dedupe() {
-        switchboard_testkit::contract::queue::dedupe(switchboard_testkit::backends::local_queue().await).await;
+        switchboard_testkit::contract::queue::dedupe(
+            switchboard_testkit::backends::local_queue().await,
+        )
+        .await;
     }
 }
 
@@ -33,7 +36,8 @@ mod cipher_local {
         let first = switchboard_local::LocalCipher::open_or_create(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let ctx = EncryptionContext::new(&switchboard_core::ids::OrgId::parse("acme").unwrap(), "t");
+        let ctx =
+            EncryptionContext::new(&switchboard_core::ids::OrgId::parse("acme").unwrap(), "t");
         let text = first.encrypt(b"kept", &ctx).await.unwrap();
         let second = switchboard_local::LocalCipher::open_or_create(&path).unwrap();
         assert_eq!(second.decrypt(&text, &ctx).await.unwrap(), b"kept");
@@ -50,11 +54,18 @@ mod cipher_kms {
         use switchboard_core::cipher::{CipherError, EncryptionContext};
         let local = switchboard_testkit::backends::local_cipher().await;
         let kms = switchboard_testkit::backends::aws_cipher().await;
-        let ctx = EncryptionContext::new(&switchboard_core::ids::OrgId::parse("acme").unwrap(), "t");
+        let ctx =
+            EncryptionContext::new(&switchboard_core::ids::OrgId::parse("acme").unwrap(), "t");
         let text = local.encrypt(b"x", &ctx).await.unwrap();
-        assert!(matches!(kms.decrypt(&text, &ctx).await, Err(CipherError::Format)));
+        assert!(matches!(
+            kms.decrypt(&text, &ctx).await,
+            Err(CipherError::Format)
+        ));
         let text = kms.encrypt(b"x", &ctx).await.unwrap();
-        assert!(matches!(local.decrypt(&text, &ctx).await, Err(CipherError::Format)));
+        assert!(matches!(
+            local.decrypt(&text, &ctx).await,
+            Err(CipherError::Format)
+        ));
     }
 }
 
@@ -71,24 +82,59 @@ mod secrets_manager {
 
     #[tokio::test]
     async fn configured_and_absent() {
-        let (s, _) = switchboard_testkit::backends::aws_secrets("s3cret-sm", Duration::from_secs(300)).await;
+        let (s, _) =
+            switchboard_testkit::backends::aws_secrets("s3cret-sm", Duration::from_secs(300)).await;
         switchboard_testkit::contract::secrets::configured_and_absent(s, "s3cret-sm").await;
     }
 
     #[tokio::test]
     async fn values_are_cached_for_the_ttl() {
         use switchboard_core::secrets::SecretName;
-        let (s, id) = switchboard_testkit::backends::aws_secrets("v1", Duration::from_secs(300)).await;
-        assert_eq!(s.get(SecretName::WhatsAppAppSecret).await.unwrap().unwrap().expose(), "v1");
-        let clients = switchboard_testkit::moto::clients().await;
-        clients.secrets.put_secret_value().secret_id(&id).secret_string("v2").send().await.unwrap();
+        let (s, id) =
+            switchboard_testkit::backends::aws_secrets("v1", Duration::from_secs(300)).await;
         assert_eq!(
-            s.get(SecretName::WhatsAppAppSecret).await.unwrap().unwrap().expose(),
+            s.get(SecretName::WhatsAppAppSecret)
+                .await
+                .unwrap()
+                .unwrap()
+                .expose(),
+            "v1"
+        );
+        let clients = switchboard_testkit::moto::clients().await;
+        clients
+            .secrets
+            .put_secret_value()
+            .secret_id(&id)
+            .secret_string("v2")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get(SecretName::WhatsAppAppSecret)
+                .await
+                .unwrap()
+                .unwrap()
+                .expose(),
             "v1",
             "served from cache within the TTL"
         );
         let (fresh, id2) = switchboard_testkit::backends::aws_secrets("w1", Duration::ZERO).await;
-        clients.secrets.put_secret_value().secret_id(&id2).secret_string("w2").send().await.unwrap();
-        assert_eq!(fresh.get(SecretName::WhatsAppAppSecret).await.unwrap().unwrap().expose(), "w2");
+        clients
+            .secrets
+            .put_secret_value()
+            .secret_id(&id2)
+            .secret_string("w2")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            fresh
+                .get(SecretName::WhatsAppAppSecret)
+                .await
+                .unwrap()
+                .unwrap()
+                .expose(),
+            "w2"
+        );
     }
 }

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::mac::{HmacSha256, sha256_hex};
 use crate::SignatureError;
+use crate::mac::{HmacSha256, sha256_hex};
 
 /// Header carrying `sha256=<hex>` (HTTP header names are case-insensitive).
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
@@ -164,10 +164,12 @@ pub fn split(body: &[u8]) -> Result<Vec<Change>, PayloadError> {
         Ok(env) => env,
         Err(err) => {
             // Tell "not JSON" from "JSON of another shape" for a precise 400.
-            return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-                Ok(_) => PayloadError::NotEnvelope(err.to_string()),
-                Err(_) => PayloadError::NotJson(err.to_string()),
-            });
+            return Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                    Ok(_) => PayloadError::NotEnvelope(err.to_string()),
+                    Err(_) => PayloadError::NotJson(err.to_string()),
+                },
+            );
         }
     };
     let mut out = Vec::new();
@@ -339,7 +341,8 @@ pub fn preview(content: &Value) -> String {
         "template" => text(&["name"]).map(|n| format!("[template] {n}")),
         _ => None,
     };
-    let s = found.unwrap_or_else(|| format!("[{}]", if kind.is_empty() { "message" } else { kind }));
+    let s =
+        found.unwrap_or_else(|| format!("[{}]", if kind.is_empty() { "message" } else { kind }));
     truncate_chars(&s, 120)
 }
 
@@ -431,7 +434,10 @@ mod tests {
     fn signature_rejections() {
         let body = delivery().as_bytes();
         let header = sign(SECRET, body);
-        assert_eq!(verify_signature(SECRET, None, body), Err(SignatureError::Missing));
+        assert_eq!(
+            verify_signature(SECRET, None, body),
+            Err(SignatureError::Missing)
+        );
         assert_eq!(
             verify_signature(SECRET, Some("sha1=abcd"), body),
             Err(SignatureError::Malformed)
@@ -471,7 +477,11 @@ mod tests {
         assert_eq!(msg.entry_id, "102290129340398");
         assert_eq!(msg.phone_number_id.as_deref(), Some("106540352242922"));
         assert_eq!(msg.subject.as_deref(), Some("16505551234"));
-        assert!(msg.value.contains(r"\u00e9\/"), "raw text kept: {}", msg.value);
+        assert!(
+            msg.value.contains(r"\u00e9\/"),
+            "raw text kept: {}",
+            msg.value
+        );
         let status = &changes[1];
         assert_eq!(status.subject.as_deref(), Some("16467043595"));
         let template = &changes[2];
@@ -488,7 +498,10 @@ mod tests {
     #[test]
     fn split_errors() {
         assert!(matches!(split(b"not json"), Err(PayloadError::NotJson(_))));
-        assert!(matches!(split(b"{\"a\":1}"), Err(PayloadError::NotEnvelope(_))));
+        assert!(matches!(
+            split(b"{\"a\":1}"),
+            Err(PayloadError::NotEnvelope(_))
+        ));
         assert!(matches!(split(b"[1,2]"), Err(PayloadError::NotEnvelope(_))));
         assert_eq!(split(br#"{"object":"x","entry":[]}"#).unwrap(), vec![]);
         // A change whose value is not an object is still kept.
@@ -509,7 +522,10 @@ mod tests {
         let m = &value.messages[0];
         assert_eq!(m.kind, "text");
         assert_eq!(m.unix_seconds(), Some(1749416383));
-        assert_eq!(m.content()["text"]["body"], "Does it come in another color? é/");
+        assert_eq!(
+            m.content()["text"]["body"],
+            "Does it come in another color? é/"
+        );
         assert_eq!(m.preview(), "Does it come in another color? é/");
 
         let value: MessagesValue = serde_json::from_str(&changes[1].value).unwrap();

@@ -8,8 +8,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::mac::HmacSha256;
 use crate::SignatureError;
+use crate::mac::HmacSha256;
 
 /// Default tolerance, in seconds.
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
@@ -42,7 +42,10 @@ pub fn verify_signature(
     else {
         return Err(SignatureError::Missing);
     };
-    let ts: i64 = ts_text.trim().parse().map_err(|_| SignatureError::Malformed)?;
+    let ts: i64 = ts_text
+        .trim()
+        .parse()
+        .map_err(|_| SignatureError::Malformed)?;
     let mac = HmacSha256::new(&key_bytes(secret)?);
     let parts: [&[u8]; 5] = [id.as_bytes(), b".", ts_text.trim().as_bytes(), b".", body];
     let mut any = false;
@@ -71,8 +74,13 @@ pub fn verify_signature(
 /// Produces the `webhook-signature` value for a delivery (tests and tools).
 pub fn sign(secret: &str, id: &str, ts: i64, body: &[u8]) -> Result<String, SignatureError> {
     let ts = ts.to_string();
-    let tag =
-        HmacSha256::new(&key_bytes(secret)?).sign(&[id.as_bytes(), b".", ts.as_bytes(), b".", body]);
+    let tag = HmacSha256::new(&key_bytes(secret)?).sign(&[
+        id.as_bytes(),
+        b".",
+        ts.as_bytes(),
+        b".",
+        body,
+    ]);
     Ok(format!("v1,{}", STANDARD.encode(tag)))
 }
 
@@ -86,8 +94,15 @@ mod tests {
     fn round_trip_rotation_and_tolerance() {
         let sig = sign(SECRET, "msg_1", 1_700_000_000, b"{}").unwrap();
         let list = format!("v1,AAAA {sig} v2,zzz");
-        let h = Headers { id: Some("msg_1"), timestamp: Some("1700000000"), signature: Some(&list) };
-        assert_eq!(verify_signature(SECRET, h, b"{}", 1_700_000_010, 300), Ok(1_700_000_000));
+        let h = Headers {
+            id: Some("msg_1"),
+            timestamp: Some("1700000000"),
+            signature: Some(&list),
+        };
+        assert_eq!(
+            verify_signature(SECRET, h, b"{}", 1_700_000_010, 300),
+            Ok(1_700_000_000)
+        );
         assert_eq!(
             verify_signature(SECRET, h, b"{}", 1_700_000_400, 300),
             Err(SignatureError::Expired)
@@ -96,12 +111,18 @@ mod tests {
             verify_signature(SECRET, h, b"{ }", 1_700_000_000, 300),
             Err(SignatureError::Mismatch)
         );
-        let other_id = Headers { id: Some("msg_2"), ..h };
+        let other_id = Headers {
+            id: Some("msg_2"),
+            ..h
+        };
         assert_eq!(
             verify_signature(SECRET, other_id, b"{}", 1_700_000_000, 300),
             Err(SignatureError::Mismatch)
         );
-        let missing = Headers { signature: None, ..h };
+        let missing = Headers {
+            signature: None,
+            ..h
+        };
         assert_eq!(
             verify_signature(SECRET, missing, b"{}", 1_700_000_000, 300),
             Err(SignatureError::Missing)

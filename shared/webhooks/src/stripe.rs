@@ -9,8 +9,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::mac::HmacSha256;
 use crate::SignatureError;
+use crate::mac::HmacSha256;
 
 /// Header carrying the signature list.
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
@@ -110,10 +110,9 @@ impl Event {
         let obj = &self.data.object;
         match obj.get("object").and_then(Value::as_str) {
             Some("customer") => obj.get("id").and_then(Value::as_str),
-            _ => obj.get("customer").and_then(|c| {
-                c.as_str()
-                    .or_else(|| c.get("id").and_then(Value::as_str))
-            }),
+            _ => obj
+                .get("customer")
+                .and_then(|c| c.as_str().or_else(|| c.get("id").and_then(Value::as_str))),
         }
     }
 }

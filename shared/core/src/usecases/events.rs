@@ -22,7 +22,11 @@ async fn list(svc: &Services, index: Index, pk: String, limit: usize) -> Result<
     while out.len() < limit {
         let page = svc
             .store
-            .query(Query::index(index, pk.clone()).limit((limit - out.len()).min(100)).after(after))
+            .query(
+                Query::index(index, pk.clone())
+                    .limit((limit - out.len()).min(100))
+                    .after(after),
+            )
             .await?;
         out.extend(decode_all::<WebhookEvent>(&page.items)?);
         match page.next {
@@ -34,12 +38,26 @@ async fn list(svc: &Services, index: Index, pk: String, limit: usize) -> Result<
 }
 
 /// Unroutable events of a provider, oldest first.
-pub async fn unroutable(svc: &Services, provider: Provider, limit: usize) -> Result<Vec<WebhookEvent>> {
-    list(svc, Index::Gsi1, WebhookEvent::unroutable_pk(provider), limit).await
+pub async fn unroutable(
+    svc: &Services,
+    provider: Provider,
+    limit: usize,
+) -> Result<Vec<WebhookEvent>> {
+    list(
+        svc,
+        Index::Gsi1,
+        WebhookEvent::unroutable_pk(provider),
+        limit,
+    )
+    .await
 }
 
 /// Pending events of a provider, oldest first.
-pub async fn pending(svc: &Services, provider: Provider, limit: usize) -> Result<Vec<WebhookEvent>> {
+pub async fn pending(
+    svc: &Services,
+    provider: Provider,
+    limit: usize,
+) -> Result<Vec<WebhookEvent>> {
     list(svc, Index::Gsi2, WebhookEvent::pending_pk(provider), limit).await
 }
 
@@ -71,7 +89,11 @@ async fn requeue(svc: &Services, events: Vec<WebhookEvent>) -> Result<usize> {
         })
         .unwrap_or_default();
         // A fresh dedupe id: the original may still be inside SQS's five-minute window.
-        let dedupe = format!("{}-{}", event.key.get(..40).unwrap_or(&event.key), uuid::Uuid::now_v7().simple());
+        let dedupe = format!(
+            "{}-{}",
+            event.key.get(..40).unwrap_or(&event.key),
+            uuid::Uuid::now_v7().simple()
+        );
         svc.queue
             .send(
                 queue_of(event.provider),

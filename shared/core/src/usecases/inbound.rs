@@ -78,14 +78,24 @@ pub async fn process(svc: &Services, body: &str) -> Result<Outcome> {
         return Ok(Outcome::Ignored);
     }
     let value: MessagesValue = serde_json::from_str(&event.payload).map_err(|e| {
-        Error::Internal(format!("messages value of event {} does not parse: {e}", event.key))
+        Error::Internal(format!(
+            "messages value of event {} does not parse: {e}",
+            event.key
+        ))
     })?;
     let phone = crate::ids::PhoneNumberId::parse(&value.metadata.phone_number_id)
         .map_err(|e| Error::Internal(format!("event {}: {e}", event.key)))?;
     let (route_pk, route_sk) = PhoneRoute::key_of(&phone);
     let Some(route) = load::<PhoneRoute>(&*svc.store, &route_pk, &route_sk).await? else {
         info!(phone_number_id = %phone, event = %event.key, "no org owns this number; keeping the event as unroutable");
-        finish(svc, &mut event, EventStatus::Unroutable, None, Some(format!("phone_number_id {phone} is not connected"))).await?;
+        finish(
+            svc,
+            &mut event,
+            EventStatus::Unroutable,
+            None,
+            Some(format!("phone_number_id {phone} is not connected")),
+        )
+        .await?;
         return Ok(Outcome::Unroutable);
     };
     let route = route.record;
@@ -103,7 +113,14 @@ pub async fn process(svc: &Services, body: &str) -> Result<Outcome> {
     for err in &value.errors {
         warn!(org_id = %route.org_id, code = err.code, title = ?err.title, "WhatsApp reported an error for this number");
     }
-    finish(svc, &mut event, EventStatus::Processed, Some(route.org_id.clone()), None).await?;
+    finish(
+        svc,
+        &mut event,
+        EventStatus::Processed,
+        Some(route.org_id.clone()),
+        None,
+    )
+    .await?;
     Ok(Outcome::Applied {
         messages,
         duplicates,
@@ -252,7 +269,10 @@ async fn apply_message(
             }
             Err(StoreError::ConditionFailed { index: 0 }) => return Ok(Applied::Duplicate),
             Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => {
-                debug!(attempt, "conversation or contact changed concurrently; retrying");
+                debug!(
+                    attempt,
+                    "conversation or contact changed concurrently; retrying"
+                );
                 continue;
             }
             Err(e) => return Err(e.into()),
@@ -325,10 +345,16 @@ pub async fn apply_status(
         message
             .record
             .apply_status(next, at, error.clone(), svc.clock.now());
-        if message.record.status == before.status && message.record.status_times == before.status_times {
+        if message.record.status == before.status
+            && message.record.status_times == before.status_times
+        {
             return Ok(());
         }
-        match svc.store.put(message.next_item()?, message.condition()).await {
+        match svc
+            .store
+            .put(message.next_item()?, message.condition())
+            .await
+        {
             Ok(()) => return Ok(()),
             Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),

@@ -35,7 +35,11 @@ async fn list<T: serde::de::DeserializeOwned>(
 }
 
 /// Conversations, newest activity first.
-pub async fn list_conversations(svc: &Services, org: &OrgId, page: PageRequest) -> Result<Paged<Value>> {
+pub async fn list_conversations(
+    svc: &Services,
+    org: &OrgId,
+    page: PageRequest,
+) -> Result<Paged<Value>> {
     let now = svc.clock.now();
     let query = Query::index(Index::Gsi1, Conversation::list_pk(org))
         .descending()
@@ -45,7 +49,11 @@ pub async fn list_conversations(svc: &Services, org: &OrgId, page: PageRequest) 
 }
 
 /// One conversation.
-pub async fn get_conversation(svc: &Services, org: &OrgId, id: &ConversationId) -> Result<Conversation> {
+pub async fn get_conversation(
+    svc: &Services,
+    org: &OrgId,
+    id: &ConversationId,
+) -> Result<Conversation> {
     let (pk, sk) = Conversation::key_of(org, id);
     Ok(load::<Conversation>(&*svc.store, &pk, &sk)
         .await?

@@ -33,9 +33,17 @@ pub struct ConnectRequest {
 
 fn required_str<'a>(v: &'a Option<Value>, field: &str) -> Result<&'a str> {
     match v {
-        None | Some(Value::Null) => Err(Error::validation(field, "required", format!("{field} is required"))),
+        None | Some(Value::Null) => Err(Error::validation(
+            field,
+            "required",
+            format!("{field} is required"),
+        )),
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(Error::validation(field, "invalid_type", format!("{field} must be a string"))),
+        Some(_) => Err(Error::validation(
+            field,
+            "invalid_type",
+            format!("{field} must be a string"),
+        )),
     }
 }
 
@@ -55,12 +63,15 @@ pub struct Connect {
 impl ConnectRequest {
     /// Validates the request; errors name the field.
     pub fn validate(self) -> Result<Connect> {
-        let phone_number_id = PhoneNumberId::parse(required_str(&self.phone_number_id, "phone_number_id")?)
-            .map_err(|e| Error::validation("phone_number_id", "invalid_phone_number_id", e.0))?;
+        let phone_number_id =
+            PhoneNumberId::parse(required_str(&self.phone_number_id, "phone_number_id")?).map_err(
+                |e| Error::validation("phone_number_id", "invalid_phone_number_id", e.0),
+            )?;
         let waba_id = WabaId::parse(required_str(&self.waba_id, "waba_id")?)
             .map_err(|e| Error::validation("waba_id", "invalid_waba_id", e.0))?;
         let token = required_str(&self.access_token, "access_token")?.trim();
-        if token.is_empty() || token.len() > MAX_TOKEN_LEN || token.chars().any(char::is_whitespace) {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN || token.chars().any(char::is_whitespace)
+        {
             return Err(Error::validation(
                 "access_token",
                 "invalid_access_token",
@@ -69,7 +80,9 @@ impl ConnectRequest {
         }
         let display_phone_number = match &self.display_phone_number {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 32 => Some(s.trim().to_owned()),
+            Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 32 => {
+                Some(s.trim().to_owned())
+            }
             Some(_) => {
                 return Err(Error::validation(
                     "display_phone_number",
@@ -115,20 +128,29 @@ pub async fn connect(svc: &Services, org: &OrgId, req: Connect) -> Result<Accoun
     let mut display = req.display_phone_number.clone();
     let mut verified_name = None;
     if let Some(graph) = &svc.whatsapp {
-        match graph.phone_number(&req.access_token, &req.phone_number_id).await {
+        match graph
+            .phone_number(&req.access_token, &req.phone_number_id)
+            .await
+        {
             Ok(info) => {
                 display = info.display_phone_number.or(display);
                 verified_name = info.verified_name;
             }
-            Err(GraphError::Api { code, http_status, .. }) if code == 190 || http_status == 401 => {
+            Err(GraphError::Api {
+                code, http_status, ..
+            }) if code == 190 || http_status == 401 => {
                 return Err(Error::validation(
                     "access_token",
                     "invalid_access_token",
                     "WhatsApp rejected the access token (expired, revoked or malformed)",
                 ));
             }
-            Err(GraphError::Api { code, http_status, .. })
-                if code == 100 || code == 803 || http_status == 404 || (http_status == 400 && code != 4) =>
+            Err(GraphError::Api {
+                code, http_status, ..
+            }) if code == 100
+                || code == 803
+                || http_status == 404
+                || (http_status == 400 && code != 4) =>
             {
                 return Err(Error::validation(
                     "phone_number_id",
@@ -146,8 +168,15 @@ pub async fn connect(svc: &Services, org: &OrgId, req: Connect) -> Result<Accoun
             Err(e) => {
                 return Err(Error::Provider {
                     code: "whatsapp_unavailable",
-                    message: "WhatsApp could not be reached to validate the number; try again".into(),
-                    retryable: !matches!(e, GraphError::Api { http_status: 400..=499, .. }),
+                    message: "WhatsApp could not be reached to validate the number; try again"
+                        .into(),
+                    retryable: !matches!(
+                        e,
+                        GraphError::Api {
+                            http_status: 400..=499,
+                            ..
+                        }
+                    ),
                 });
             }
         }
@@ -216,10 +245,18 @@ pub async fn disconnect(svc: &Services, org: &OrgId, id: &AccountId) -> Result<(
     let (route_pk, route_sk) = PhoneRoute::key_of(&account.record.phone_number_id);
     let route = load::<PhoneRoute>(&*svc.store, &route_pk, &route_sk).await?;
     let (acc_pk, acc_sk) = Account::key_of(org, id);
-    let mut writes = vec![Write::delete(acc_pk, acc_sk, Condition::Version(account.version))];
+    let mut writes = vec![Write::delete(
+        acc_pk,
+        acc_sk,
+        Condition::Version(account.version),
+    )];
     // Only remove the route if it still points at this account.
     if let Some(route) = route.filter(|r| &r.record.account_id == id) {
-        writes.push(Write::delete(route_pk, route_sk, Condition::Version(route.version)));
+        writes.push(Write::delete(
+            route_pk,
+            route_sk,
+            Condition::Version(route.version),
+        ));
     }
     match svc.store.transact(writes).await {
         Ok(()) => {
@@ -238,7 +275,10 @@ pub async fn disconnect(svc: &Services, org: &OrgId, id: &AccountId) -> Result<(
 pub async fn access_token(svc: &Services, account: &Account) -> Result<SecretString> {
     let bytes = svc
         .cipher
-        .decrypt(&account.token_envelope, &Account::token_context(&account.org_id, &account.id))
+        .decrypt(
+            &account.token_envelope,
+            &Account::token_context(&account.org_id, &account.id),
+        )
         .await?;
     String::from_utf8(bytes)
         .map(SecretString::new)

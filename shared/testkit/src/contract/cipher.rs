@@ -27,7 +27,10 @@ pub async fn context_is_bound(c: Arc<dyn Cipher>) {
     let err = c.decrypt(&a, &ctx("other")).await.unwrap_err();
     assert!(matches!(err, CipherError::Decrypt), "{err:?}");
     let other_account = ctx("acme").with("account_id", "acc_2");
-    assert!(matches!(c.decrypt(&a, &other_account).await, Err(CipherError::Decrypt)));
+    assert!(matches!(
+        c.decrypt(&a, &other_account).await,
+        Err(CipherError::Decrypt)
+    ));
 }
 
 /// Tampering with any part of the envelope is detected.
@@ -36,8 +39,14 @@ pub async fn tampering_is_detected(c: Arc<dyn Cipher>) {
     let mut parts = envelope::decode(&text).unwrap();
     let last = parts.ciphertext.len() - 1;
     parts.ciphertext[last] ^= 1;
-    assert!(matches!(c.decrypt(&envelope::encode(&parts), &ctx("acme")).await, Err(CipherError::Decrypt)));
-    assert!(matches!(c.decrypt("garbage", &ctx("acme")).await, Err(CipherError::Format)));
+    assert!(matches!(
+        c.decrypt(&envelope::encode(&parts), &ctx("acme")).await,
+        Err(CipherError::Decrypt)
+    ));
+    assert!(matches!(
+        c.decrypt("garbage", &ctx("acme")).await,
+        Err(CipherError::Format)
+    ));
 }
 
 /// Stamps one test per cipher contract case for a factory.

@@ -9,11 +9,17 @@ const Q: QueueName = QueueName::Inbound;
 const VIS: Duration = Duration::from_secs(30);
 
 fn msg(body: &str, group: &str) -> OutgoingMessage {
-    OutgoingMessage::fifo(body.into(), group.into(), format!("{body}-{}", uuid::Uuid::new_v4().simple()))
+    OutgoingMessage::fifo(
+        body.into(),
+        group.into(),
+        format!("{body}-{}", uuid::Uuid::new_v4().simple()),
+    )
 }
 
 async fn receive_all(q: &dyn Queue, max: usize) -> Vec<ReceivedMessage> {
-    q.receive(Q, max, VIS, Duration::from_millis(200)).await.unwrap()
+    q.receive(Q, max, VIS, Duration::from_millis(200))
+        .await
+        .unwrap()
 }
 
 fn bodies(ms: &[ReceivedMessage]) -> Vec<&str> {
@@ -38,13 +44,28 @@ pub async fn send_receive_delete(q: Arc<dyn Queue>) {
 /// FIFO: order within a group; a group with a message in flight yields nothing more,
 /// other groups proceed.
 pub async fn fifo_groups(q: Arc<dyn Queue>) {
-    q.send(Q, vec![msg("a1", "a"), msg("a2", "a"), msg("b1", "b"), msg("a3", "a")])
+    q.send(
+        Q,
+        vec![
+            msg("a1", "a"),
+            msg("a2", "a"),
+            msg("b1", "b"),
+            msg("a3", "a"),
+        ],
+    )
+    .await
+    .unwrap();
+    let first = q
+        .receive(Q, 1, VIS, Duration::from_millis(200))
         .await
         .unwrap();
-    let first = q.receive(Q, 1, VIS, Duration::from_millis(200)).await.unwrap();
     assert_eq!(bodies(&first), ["a1"]);
     let second = receive_all(&*q, 10).await;
-    assert_eq!(bodies(&second), ["b1"], "group a is blocked while a1 is in flight");
+    assert_eq!(
+        bodies(&second),
+        ["b1"],
+        "group a is blocked while a1 is in flight"
+    );
     q.delete(Q, &first[0].receipt).await.unwrap();
     let third = receive_all(&*q, 10).await;
     assert_eq!(bodies(&third), ["a2", "a3"]);
@@ -53,7 +74,10 @@ pub async fn fifo_groups(q: Arc<dyn Queue>) {
 /// An unacknowledged message comes back after its visibility timeout, counted.
 pub async fn redelivery_after_visibility(q: Arc<dyn Queue>) {
     q.send(Q, vec![msg("again", "g")]).await.unwrap();
-    let first = q.receive(Q, 10, Duration::from_secs(1), Duration::ZERO).await.unwrap();
+    let first = q
+        .receive(Q, 10, Duration::from_secs(1), Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let second = q.receive(Q, 10, VIS, Duration::from_secs(2)).await.unwrap();
@@ -65,10 +89,14 @@ pub async fn redelivery_after_visibility(q: Arc<dyn Queue>) {
 pub async fn retry_later(q: Arc<dyn Queue>) {
     q.send(Q, vec![msg("later", "g")]).await.unwrap();
     let got = receive_all(&*q, 10).await;
-    q.retry_later(Q, &got[0].receipt, Duration::from_secs(60)).await.unwrap();
+    q.retry_later(Q, &got[0].receipt, Duration::from_secs(60))
+        .await
+        .unwrap();
     assert!(receive_all(&*q, 10).await.is_empty());
     // Still in flight, so the same receipt may shorten the delay to zero.
-    q.retry_later(Q, &got[0].receipt, Duration::ZERO).await.unwrap();
+    q.retry_later(Q, &got[0].receipt, Duration::ZERO)
+        .await
+        .unwrap();
     let again = receive_all(&*q, 10).await;
     assert_eq!(bodies(&again), ["later"]);
 }
@@ -77,7 +105,9 @@ pub async fn retry_later(q: Arc<dyn Queue>) {
 /// redrive brings it back once.
 pub async fn dead_letters_and_redrive(q: Arc<dyn Queue>) {
     let max = Q.spec().max_receive_count;
-    q.send(Q, vec![msg("poison", "p"), msg("fine", "f")]).await.unwrap();
+    q.send(Q, vec![msg("poison", "p"), msg("fine", "f")])
+        .await
+        .unwrap();
     let mut fine_done = false;
     for round in 0..max {
         let got = receive_all(&*q, 10).await;
@@ -130,7 +160,10 @@ pub async fn large_sends_keep_order(q: Arc<dyn Queue>) {
 
 /// Bodies over 256 KiB are refused with a clear error.
 pub async fn oversized_body(q: Arc<dyn Queue>) {
-    let err = q.send(Q, vec![msg(&"x".repeat(256 * 1024 + 1), "g")]).await.unwrap_err();
+    let err = q
+        .send(Q, vec![msg(&"x".repeat(256 * 1024 + 1), "g")])
+        .await
+        .unwrap_err();
     assert!(matches!(err, QueueError::Invalid(_)), "{err:?}");
 }
 

@@ -33,27 +33,57 @@ pub async fn put_get_round_trip(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>
 
 /// NotExists / Exists / Version conditions hold or fail as documented.
 pub async fn conditions(store: Arc<dyn ItemStore>) {
-    store.put(item("P", "S", 1), Condition::NotExists).await.unwrap();
-    let err = store.put(item("P", "S", 2), Condition::NotExists).await.unwrap_err();
-    assert!(matches!(err, StoreError::ConditionFailed { index: 0 }), "{err:?}");
-    let err = store.put(item("P", "T", 2), Condition::Exists).await.unwrap_err();
+    store
+        .put(item("P", "S", 1), Condition::NotExists)
+        .await
+        .unwrap();
+    let err = store
+        .put(item("P", "S", 2), Condition::NotExists)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::ConditionFailed { index: 0 }),
+        "{err:?}"
+    );
+    let err = store
+        .put(item("P", "T", 2), Condition::Exists)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err:?}");
 
-    store.put(item("P", "S", 2).with_version(2), Condition::Version(1)).await.unwrap();
-    let err = store.put(item("P", "S", 3).with_version(2), Condition::Version(1)).await.unwrap_err();
+    store
+        .put(item("P", "S", 2).with_version(2), Condition::Version(1))
+        .await
+        .unwrap();
+    let err = store
+        .put(item("P", "S", 3).with_version(2), Condition::Version(1))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err:?}");
     let got = store.get("P", "S").await.unwrap().unwrap();
     assert_eq!((got.version, got.data["n"].as_i64()), (2, Some(2)));
     // A version condition on a missing item fails.
-    let err = store.put(item("P", "U", 1), Condition::Version(1)).await.unwrap_err();
+    let err = store
+        .put(item("P", "U", 1), Condition::Version(1))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err:?}");
 }
 
 /// Deletes honour conditions; deleting nothing unconditionally succeeds.
 pub async fn deletes(store: Arc<dyn ItemStore>) {
-    store.delete("P", "missing", Condition::Always).await.unwrap();
-    store.put(item("P", "S", 1).with_version(3), Condition::Always).await.unwrap();
-    let err = store.delete("P", "S", Condition::Version(2)).await.unwrap_err();
+    store
+        .delete("P", "missing", Condition::Always)
+        .await
+        .unwrap();
+    store
+        .put(item("P", "S", 1).with_version(3), Condition::Always)
+        .await
+        .unwrap();
+    let err = store
+        .delete("P", "S", Condition::Version(2))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err:?}");
     assert!(store.get("P", "S").await.unwrap().is_some());
     store.delete("P", "S", Condition::Version(3)).await.unwrap();
@@ -64,28 +94,56 @@ pub async fn deletes(store: Arc<dyn ItemStore>) {
 
 /// Table queries: sort-key conditions and both directions.
 pub async fn query_sort_conditions(store: Arc<dyn ItemStore>) {
-    for (i, sk) in ["A#1", "A#2", "A#3", "B#1", "B#2", "C%_#1"].iter().enumerate() {
-        store.put(item("Q", sk, i as i64), Condition::Always).await.unwrap();
+    for (i, sk) in ["A#1", "A#2", "A#3", "B#1", "B#2", "C%_#1"]
+        .iter()
+        .enumerate()
+    {
+        store
+            .put(item("Q", sk, i as i64), Condition::Always)
+            .await
+            .unwrap();
     }
-    store.put(item("Q2", "A#9", 0), Condition::Always).await.unwrap();
+    store
+        .put(item("Q2", "A#9", 0), Condition::Always)
+        .await
+        .unwrap();
     let all = store.query(Query::table("Q")).await.unwrap();
-    assert_eq!(sks(&all.items), ["A#1", "A#2", "A#3", "B#1", "B#2", "C%_#1"]);
+    assert_eq!(
+        sks(&all.items),
+        ["A#1", "A#2", "A#3", "B#1", "B#2", "C%_#1"]
+    );
     assert!(all.next.is_none());
-    let a = store.query(Query::table("Q").sort(SortKey::BeginsWith("A#".into()))).await.unwrap();
+    let a = store
+        .query(Query::table("Q").sort(SortKey::BeginsWith("A#".into())))
+        .await
+        .unwrap();
     assert_eq!(sks(&a.items), ["A#1", "A#2", "A#3"]);
-    let special = store.query(Query::table("Q").sort(SortKey::BeginsWith("C%_".into()))).await.unwrap();
+    let special = store
+        .query(Query::table("Q").sort(SortKey::BeginsWith("C%_".into())))
+        .await
+        .unwrap();
     assert_eq!(sks(&special.items), ["C%_#1"]);
-    let none = store.query(Query::table("Q").sort(SortKey::BeginsWith("A%".into()))).await.unwrap();
+    let none = store
+        .query(Query::table("Q").sort(SortKey::BeginsWith("A%".into())))
+        .await
+        .unwrap();
     assert!(none.items.is_empty());
     let between = store
         .query(Query::table("Q").sort(SortKey::Between("A#2".into(), "B#1".into())))
         .await
         .unwrap();
     assert_eq!(sks(&between.items), ["A#2", "A#3", "B#1"]);
-    let at_least = store.query(Query::table("Q").sort(SortKey::AtLeast("B".into()))).await.unwrap();
+    let at_least = store
+        .query(Query::table("Q").sort(SortKey::AtLeast("B".into())))
+        .await
+        .unwrap();
     assert_eq!(sks(&at_least.items), ["B#1", "B#2", "C%_#1"]);
     let at_most = store
-        .query(Query::table("Q").sort(SortKey::AtMost("A#2".into())).descending())
+        .query(
+            Query::table("Q")
+                .sort(SortKey::AtMost("A#2".into()))
+                .descending(),
+        )
         .await
         .unwrap();
     assert_eq!(sks(&at_most.items), ["A#2", "A#1"]);
@@ -94,7 +152,10 @@ pub async fn query_sort_conditions(store: Arc<dyn ItemStore>) {
 /// Paging with a small limit visits every item exactly once, in order, both ways.
 pub async fn query_pagination(store: Arc<dyn ItemStore>) {
     for i in 0..7 {
-        store.put(item("PG", &format!("K#{i:02}"), i), Condition::Always).await.unwrap();
+        store
+            .put(item("PG", &format!("K#{i:02}"), i), Condition::Always)
+            .await
+            .unwrap();
     }
     for forward in [true, false] {
         let mut seen = Vec::new();
@@ -125,48 +186,89 @@ pub async fn query_pagination(store: Arc<dyn ItemStore>) {
 
 /// Index queries order by the index sort key, page, and only see indexed items.
 pub async fn index_queries(store: Arc<dyn ItemStore>) {
-    let keys = [("X#3", "2026-01-03"), ("X#1", "2026-01-01"), ("X#2", "2026-01-02"), ("X#4", "2026-01-04")];
+    let keys = [
+        ("X#3", "2026-01-03"),
+        ("X#1", "2026-01-01"),
+        ("X#2", "2026-01-02"),
+        ("X#4", "2026-01-04"),
+    ];
     for (pk, isk) in keys {
         store
-            .put(item(pk, "R", 0).with_gsi1(IndexKey::new("LIST", format!("{isk}#{pk}"))), Condition::Always)
+            .put(
+                item(pk, "R", 0).with_gsi1(IndexKey::new("LIST", format!("{isk}#{pk}"))),
+                Condition::Always,
+            )
             .await
             .unwrap();
     }
-    store.put(item("X#5", "R", 0), Condition::Always).await.unwrap();
     store
-        .put(item("X#6", "R", 0).with_gsi2(IndexKey::new("LIST", "2026-01-05")), Condition::Always)
+        .put(item("X#5", "R", 0), Condition::Always)
         .await
         .unwrap();
-    let page = store.query(Query::index(Index::Gsi1, "LIST").descending().limit(3)).await.unwrap();
+    store
+        .put(
+            item("X#6", "R", 0).with_gsi2(IndexKey::new("LIST", "2026-01-05")),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    let page = store
+        .query(Query::index(Index::Gsi1, "LIST").descending().limit(3))
+        .await
+        .unwrap();
     let pks: Vec<&str> = page.items.iter().map(|i| i.pk.as_str()).collect();
     assert_eq!(pks, ["X#4", "X#3", "X#2"]);
     let next = page.next.expect("a full page has a position");
     let rest = store
-        .query(Query::index(Index::Gsi1, "LIST").descending().limit(3).after(Some(next)))
+        .query(
+            Query::index(Index::Gsi1, "LIST")
+                .descending()
+                .limit(3)
+                .after(Some(next)),
+        )
         .await
         .unwrap();
     let pks: Vec<&str> = rest.items.iter().map(|i| i.pk.as_str()).collect();
     assert_eq!(pks, ["X#1"]);
     assert!(rest.next.is_none());
     let prefixed = store
-        .query(Query::index(Index::Gsi1, "LIST").sort(SortKey::BeginsWith("2026-01-0".into())).limit(2))
+        .query(
+            Query::index(Index::Gsi1, "LIST")
+                .sort(SortKey::BeginsWith("2026-01-0".into()))
+                .limit(2),
+        )
         .await
         .unwrap();
     let pks: Vec<&str> = prefixed.items.iter().map(|i| i.pk.as_str()).collect();
     assert_eq!(pks, ["X#1", "X#2"]);
     // Rewriting an item without its index key removes it from the index.
-    store.put(item("X#4", "R", 1), Condition::Always).await.unwrap();
-    let page = store.query(Query::index(Index::Gsi1, "LIST")).await.unwrap();
+    store
+        .put(item("X#4", "R", 1), Condition::Always)
+        .await
+        .unwrap();
+    let page = store
+        .query(Query::index(Index::Gsi1, "LIST"))
+        .await
+        .unwrap();
     assert_eq!(page.items.len(), 3);
-    let g2 = store.query(Query::index(Index::Gsi2, "LIST")).await.unwrap();
+    let g2 = store
+        .query(Query::index(Index::Gsi2, "LIST"))
+        .await
+        .unwrap();
     assert_eq!(g2.items.len(), 1);
     assert_eq!(g2.items[0].pk, "X#6");
 }
 
 /// A transaction applies all writes or none, and names the failing write.
 pub async fn transactions(store: Arc<dyn ItemStore>) {
-    store.put(item("T", "existing", 0), Condition::Always).await.unwrap();
-    store.put(item("T", "doomed", 0), Condition::Always).await.unwrap();
+    store
+        .put(item("T", "existing", 0), Condition::Always)
+        .await
+        .unwrap();
+    store
+        .put(item("T", "doomed", 0), Condition::Always)
+        .await
+        .unwrap();
     let err = store
         .transact(vec![
             Write::put(item("T", "new", 1), Condition::NotExists),
@@ -175,31 +277,57 @@ pub async fn transactions(store: Arc<dyn ItemStore>) {
         ])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::ConditionFailed { index: 1 }), "{err:?}");
-    assert!(store.get("T", "new").await.unwrap().is_none(), "nothing written");
-    assert!(store.get("T", "doomed").await.unwrap().is_some(), "nothing deleted");
+    assert!(
+        matches!(err, StoreError::ConditionFailed { index: 1 }),
+        "{err:?}"
+    );
+    assert!(
+        store.get("T", "new").await.unwrap().is_none(),
+        "nothing written"
+    );
+    assert!(
+        store.get("T", "doomed").await.unwrap().is_some(),
+        "nothing deleted"
+    );
 
     store
         .transact(vec![
             Write::put(item("T", "new", 1), Condition::NotExists),
-            Write::put(item("T", "existing", 2).with_version(2), Condition::Version(1)),
+            Write::put(
+                item("T", "existing", 2).with_version(2),
+                Condition::Version(1),
+            ),
             Write::delete("T", "doomed", Condition::Exists),
-            Write::Check { pk: "T".into(), sk: "new2".into(), condition: Condition::NotExists },
+            Write::Check {
+                pk: "T".into(),
+                sk: "new2".into(),
+                condition: Condition::NotExists,
+            },
         ])
         .await
         .unwrap();
     assert!(store.get("T", "new").await.unwrap().is_some());
-    assert_eq!(store.get("T", "existing").await.unwrap().unwrap().version, 2);
+    assert_eq!(
+        store.get("T", "existing").await.unwrap().unwrap().version,
+        2
+    );
     assert!(store.get("T", "doomed").await.unwrap().is_none());
 
     let err = store
         .transact(vec![
-            Write::Check { pk: "T".into(), sk: "new".into(), condition: Condition::NotExists },
+            Write::Check {
+                pk: "T".into(),
+                sk: "new".into(),
+                condition: Condition::NotExists,
+            },
             Write::put(item("T", "other", 1), Condition::Always),
         ])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::ConditionFailed { index: 0 }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::ConditionFailed { index: 0 }),
+        "{err:?}"
+    );
     assert!(store.get("T", "other").await.unwrap().is_none());
 
     let err = store
@@ -221,9 +349,17 @@ pub async fn atomic_increment(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>) 
             tokio::spawn(async move { s.increment("CNT", "c", 1, Some(ttl)).await.unwrap() })
         })
         .collect();
-    let mut results: Vec<i64> = futures::future::join_all(tasks).await.into_iter().map(|r| r.unwrap()).collect();
+    let mut results: Vec<i64> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
     results.sort_unstable();
-    assert_eq!(results, (1..=20).collect::<Vec<_>>(), "each increment saw a distinct value");
+    assert_eq!(
+        results,
+        (1..=20).collect::<Vec<_>>(),
+        "each increment saw a distinct value"
+    );
     assert_eq!(store.increment("CNT", "c", -5, None).await.unwrap(), 15);
     let item = store.get("CNT", "c").await.unwrap().expect("counter item");
     assert_eq!(item.n, Some(15));
@@ -233,11 +369,32 @@ pub async fn atomic_increment(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>) 
 /// Expired items read as absent, because TTL deletion is lazy.
 pub async fn expired_items_are_hidden(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>) {
     let past = clock.now().timestamp() - 1;
-    store.put(item("E", "old", 0).with_ttl(past).with_gsi1(IndexKey::new("EL", "1")), Condition::Always).await.unwrap();
-    store.put(item("E", "new", 0), Condition::Always).await.unwrap();
+    store
+        .put(
+            item("E", "old", 0)
+                .with_ttl(past)
+                .with_gsi1(IndexKey::new("EL", "1")),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    store
+        .put(item("E", "new", 0), Condition::Always)
+        .await
+        .unwrap();
     assert!(store.get("E", "old").await.unwrap().is_none());
-    assert_eq!(sks(&store.query(Query::table("E")).await.unwrap().items), ["new"]);
-    assert!(store.query(Query::index(Index::Gsi1, "EL")).await.unwrap().items.is_empty());
+    assert_eq!(
+        sks(&store.query(Query::table("E")).await.unwrap().items),
+        ["new"]
+    );
+    assert!(
+        store
+            .query(Query::index(Index::Gsi1, "EL"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 /// Items over 400 KB are refused before reaching the backend.
@@ -258,7 +415,8 @@ macro_rules! store_contract {
             std::sync::Arc<dyn switchboard_core::store::ItemStore>,
             std::sync::Arc<dyn switchboard_core::clock::Clock>,
         ) {
-            let clock: std::sync::Arc<dyn switchboard_core::clock::Clock> = $crate::backends::fixed_clock();
+            let clock: std::sync::Arc<dyn switchboard_core::clock::Clock> =
+                $crate::backends::fixed_clock();
             ($factory(clock.clone()).await, clock)
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

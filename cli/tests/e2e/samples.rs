@@ -1,0 +1,446 @@
+//! The sample events in `events/<function>/` are real Lambda payloads (API Gateway
+//! HTTP API v2 and SQS, in the shapes `sam local generate-event` produces). This test
+//! runs each through the Lambda event types and the same adapter code Lambda runs, into
+//! the handler, in a fixed order that tells a story, and checks every response.
+//!
+//! Regenerate them (signatures, event keys, the far-future test token) with
+//! `UPDATE_SAMPLE_EVENTS=1 cargo test -p switchboard-cli --test e2e -- --ignored regenerate_sample_events`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde_json::{Value, json};
+use switchboard_core::ids::{ContactId, ConversationId, OrgId, PhoneNumberId, Role, WaId};
+use switchboard_runtime::auth::{DevKey, dev_claims};
+use switchboard_runtime::config::{AuthConfig, DEV_AUDIENCE, DEV_ISSUER};
+use switchboard_runtime::lambda;
+use switchboard_testkit::fixtures::{self, PHONE_NUMBER_ID};
+
+use crate::support::{Harness, Options};
+
+fn events_dir() -> PathBuf {
+    switchboard_testkit::workspace_root().join("events")
+}
+
+fn key_file() -> PathBuf {
+    events_dir().join("test-signing-key.pk8")
+}
+
+const ORG: &str = "acme";
+const CUSTOMER: &str = "16505551234";
+
+/// What each sample must produce: (function, file, expected status). For SQS samples the
+/// status is the number of reported batch item failures.
+const EXPECTED: &[(&str, &str, u16)] = &[
+    ("api-connect-integration", "connect.json", 201),
+    ("api-list-integrations", "list.json", 200),
+    ("webhook-whatsapp", "verify.json", 200),
+    ("webhook-whatsapp", "message.json", 200),
+    ("webhook-whatsapp", "message-base64.json", 200),
+    ("webhook-whatsapp", "status.json", 200),
+    ("webhook-whatsapp", "bad-signature.json", 401),
+    ("worker-inbound", "message.json", 0),
+    ("api-list-conversations", "list.json", 200),
+    ("api-get-conversation", "get.json", 200),
+    ("api-list-messages", "list.json", 200),
+    ("api-list-contacts", "list.json", 200),
+    ("api-get-contact", "get.json", 200),
+    ("api-disconnect-integration", "unknown-id.json", 404),
+];
+
+fn message_body() -> Vec<u8> {
+    fixtures::delivery(vec![fixtures::text_change(
+        PHONE_NUMBER_ID,
+        CUSTOMER,
+        "Sheena Nelson",
+        "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUY3NjdDMjYzMEU0NTNFRDE5RAA=",
+        1_763_800_000,
+        "Hi! Do you still have the blue linen shirt in size M?",
+    )])
+}
+
+/// An API Gateway HTTP API (v2) request.
+#[derive(Default)]
+struct Api<'a> {
+    method: &'a str,
+    route: &'a str,
+    path: &'a str,
+    query: &'a str,
+    params: Value,
+    headers: Value,
+    body: Option<String>,
+    base64: bool,
+}
+
+impl Api<'_> {
+    fn event(self) -> Value {
+        let mut headers = if self.headers.is_object() {
+            self.headers
+        } else {
+            json!({})
+        };
+        headers["host"] = json!("abc123.execute-api.us-east-1.amazonaws.com");
+        headers["user-agent"] = json!("sample-event");
+        let (method, route, path) = (self.method, self.route, self.path);
+        json!({
+            "version": "2.0",
+            "routeKey": format!("{method} {route}"),
+            "rawPath": path,
+            "rawQueryString": self.query,
+            "headers": headers,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "abc123",
+                "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+                "domainPrefix": "abc123",
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "sample-event"},
+                "requestId": format!("sample-{}", path.replace('/', "-")),
+                "routeKey": format!("{method} {route}"),
+                "stage": "$default",
+                "time": "23/Nov/2026:10:00:00 +0000",
+                "timeEpoch": 1795514400000i64
+            },
+            "pathParameters": if self.params.is_object() { self.params } else { json!({}) },
+            "body": self.body,
+            "isBase64Encoded": self.base64
+        })
+    }
+}
+
+fn sqs_event(body: &str, group: &str) -> Value {
+    json!({"Records": [{
+        "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
+        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a...",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1795514400000",
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": "1795514400001",
+            "MessageGroupId": group,
+            "MessageDeduplicationId": "sample",
+            "SequenceNumber": "18849496460467696128"
+        },
+        "messageAttributes": {},
+        "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:switchboard-inbound.fifo",
+        "awsRegion": "us-east-1"
+    }]})
+}
+
+fn write(function: &str, file: &str, value: &Value) {
+    let dir = events_dir().join(function);
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = serde_json::to_string_pretty(value).unwrap() + "\n";
+    std::fs::write(dir.join(file), text).unwrap();
+}
+
+#[tokio::test]
+#[ignore = "writes events/; run with UPDATE_SAMPLE_EVENTS=1"]
+async fn regenerate_sample_events() {
+    if std::env::var("UPDATE_SAMPLE_EVENTS").is_err() {
+        return;
+    }
+    let key = DevKey::open_or_create(&key_file()).unwrap();
+    let auth = AuthConfig {
+        issuer: DEV_ISSUER.into(),
+        audience: DEV_AUDIENCE.into(),
+        jwks_url: None,
+        org_claim: "org_id".into(),
+        role_claim: "org_role".into(),
+        dev_key_file: None,
+        dev_key_base64: None,
+    };
+    // Valid until 2099: sample events must keep working; the key is test-only and is
+    // trusted only where SWITCHBOARD_DEV_KEY_FILE points at it.
+    let claims = dev_claims(
+        &auth,
+        &OrgId::parse(ORG).unwrap(),
+        Role::Owner,
+        "sample-user",
+        1_763_800_000,
+        std::time::Duration::from_secs(2_300_000_000),
+    );
+    let bearer = json!({"authorization": format!("Bearer {}", key.sign(&claims).unwrap()), "content-type": "application/json"});
+    let get = |route: &str, path: &str, params: Value| {
+        Api {
+            method: "GET",
+            route,
+            path,
+            params,
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event()
+    };
+    let connect = json!({"phone_number_id": PHONE_NUMBER_ID, "waba_id": fixtures::WABA_ID, "access_token": "EAAG-sample-token", "display_phone_number": "+1 555-078-3881"});
+    write(
+        "api-connect-integration",
+        "connect.json",
+        &Api {
+            method: "POST",
+            route: "/v1/integrations/whatsapp/connect",
+            path: "/v1/integrations/whatsapp/connect",
+            headers: bearer.clone(),
+            body: Some(connect.to_string()),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-list-integrations",
+        "list.json",
+        &get("/v1/integrations", "/v1/integrations", json!({})),
+    );
+    let unknown = "acc_00000000000000000000000000000000";
+    write(
+        "api-disconnect-integration",
+        "unknown-id.json",
+        &Api {
+            method: "DELETE",
+            route: "/v1/integrations/{id}",
+            path: &format!("/v1/integrations/{unknown}"),
+            params: json!({"id": unknown}),
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
+
+    let body = message_body();
+    let signed = |body: &[u8]| json!({"content-type": "application/json", "x-hub-signature-256": fixtures::sign(body)});
+    let hook = |headers: Value, body: String, base64: bool| {
+        Api {
+            method: "POST",
+            route: "/webhooks/whatsapp",
+            path: "/webhooks/whatsapp",
+            headers,
+            body: Some(body),
+            base64,
+            ..Api::default()
+        }
+        .event()
+    };
+    let query = format!(
+        "hub.mode=subscribe&hub.verify_token={}&hub.challenge=1158201444",
+        fixtures::TEST_VERIFY_TOKEN
+    );
+    write(
+        "webhook-whatsapp",
+        "verify.json",
+        &Api {
+            method: "GET",
+            route: "/webhooks/whatsapp",
+            path: "/webhooks/whatsapp",
+            query: &query,
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "webhook-whatsapp",
+        "message.json",
+        &hook(
+            signed(&body),
+            String::from_utf8(body.clone()).unwrap(),
+            false,
+        ),
+    );
+    write(
+        "webhook-whatsapp",
+        "message-base64.json",
+        &hook(
+            signed(&body),
+            base64::engine::general_purpose::STANDARD.encode(&body),
+            true,
+        ),
+    );
+    let status = fixtures::delivery(vec![fixtures::status_change(
+        PHONE_NUMBER_ID,
+        "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBJCQjk5QjA3QTM4RjE0QjY4QTMA",
+        "delivered",
+        CUSTOMER,
+        1_763_800_100,
+        json!([]),
+    )]);
+    write(
+        "webhook-whatsapp",
+        "status.json",
+        &hook(
+            signed(&status),
+            String::from_utf8(status.clone()).unwrap(),
+            false,
+        ),
+    );
+    let forged = json!({"content-type": "application/json", "x-hub-signature-256": format!("sha256={}", "0".repeat(64))});
+    write(
+        "webhook-whatsapp",
+        "bad-signature.json",
+        &hook(forged, String::from_utf8(body.clone()).unwrap(), false),
+    );
+
+    let change = switchboard_webhooks::meta::split(&body).unwrap().remove(0);
+    let event_ref = json!({"provider": "whatsapp", "event": change.key}).to_string();
+    write(
+        "worker-inbound",
+        "message.json",
+        &sqs_event(&event_ref, &format!("wa:{PHONE_NUMBER_ID}:{CUSTOMER}")),
+    );
+
+    let org = OrgId::parse(ORG).unwrap();
+    let wa = WaId::parse(CUSTOMER).unwrap();
+    let conv =
+        ConversationId::for_thread(&org, &PhoneNumberId::parse(PHONE_NUMBER_ID).unwrap(), &wa);
+    let contact = ContactId::for_wa_id(&org, &wa);
+    write(
+        "api-list-conversations",
+        "list.json",
+        &Api {
+            method: "GET",
+            route: "/v1/conversations",
+            path: "/v1/conversations",
+            query: "limit=20",
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-get-conversation",
+        "get.json",
+        &get(
+            "/v1/conversations/{id}",
+            &format!("/v1/conversations/{conv}"),
+            json!({"id": conv.as_str()}),
+        ),
+    );
+    write(
+        "api-list-messages",
+        "list.json",
+        &get(
+            "/v1/conversations/{id}/messages",
+            &format!("/v1/conversations/{conv}/messages"),
+            json!({"id": conv.as_str()}),
+        ),
+    );
+    write(
+        "api-list-contacts",
+        "list.json",
+        &get("/v1/contacts", "/v1/contacts", json!({})),
+    );
+    write(
+        "api-get-contact",
+        "get.json",
+        &get(
+            "/v1/contacts/{id}",
+            &format!("/v1/contacts/{contact}"),
+            json!({"id": contact.as_str()}),
+        ),
+    );
+}
+
+fn sample_files() -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for dir in std::fs::read_dir(events_dir()).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|e| e == "json") {
+                out.insert((name(&dir), name(&f)));
+            }
+        }
+    }
+    out
+}
+
+fn name(p: &Path) -> String {
+    p.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+#[test]
+fn every_sample_event_has_an_expectation() {
+    let files = sample_files();
+    let expected: BTreeSet<(String, String)> = EXPECTED
+        .iter()
+        .map(|(f, n, _)| (f.to_string(), n.to_string()))
+        .collect();
+    assert_eq!(
+        files, expected,
+        "events/ and the EXPECTED table must list the same samples"
+    );
+    let functions: BTreeSet<String> = files.iter().map(|(f, _)| f.clone()).collect();
+    for dir in std::fs::read_dir(switchboard_testkit::workspace_root().join("functions")).unwrap() {
+        let f = name(&dir.unwrap().path());
+        assert!(
+            functions.contains(&f),
+            "function {f} has no sample event in events/{f}/"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
+    let h = Harness::with(Options {
+        serve: false,
+        dev_key: Some(key_file()),
+        ..Options::default()
+    })
+    .await;
+    let routes = switchboard_cli::routes::http_routes();
+    let consumers = switchboard_cli::routes::consumers();
+    for (function, file, expected) in EXPECTED {
+        let text = std::fs::read_to_string(events_dir().join(function).join(file)).unwrap();
+        if let Some(consumer) = consumers.iter().find(|c| c.function == *function) {
+            let event: aws_lambda_events::event::sqs::SqsEvent =
+                serde_json::from_str(&text).unwrap();
+            let batch = lambda::from_sqs(event);
+            assert!(!batch.is_empty());
+            let outcome = (consumer.handler)(h.app.clone(), batch).await;
+            let response = lambda::batch_response(&outcome);
+            assert_eq!(
+                response.batch_item_failures.len() as u16,
+                *expected,
+                "{function}/{file}: {outcome:?}"
+            );
+            continue;
+        }
+        let request = lambda_http::request::from_str(&text)
+            .unwrap_or_else(|e| panic!("{function}/{file}: {e}"));
+        let method = request.method().clone();
+        let route = routes
+            .iter()
+            .find(|r| r.function == *function && r.method == method)
+            .unwrap_or_else(|| panic!("no route for {function} {method}"));
+        let response = (route.handler)(h.app.clone(), lambda::from_lambda(request)).await;
+        let status = response.status().as_u16();
+        let body = String::from_utf8_lossy(response.body()).into_owned();
+        assert_eq!(status, *expected, "{function}/{file}: {body}");
+        // The response converts into what API Gateway receives.
+        let lambda_resp = lambda::to_lambda(response);
+        assert_eq!(lambda_resp.status().as_u16(), status);
+        match (*function, *file) {
+            ("webhook-whatsapp", "verify.json") => assert_eq!(body, "1158201444"),
+            ("api-list-conversations", _) => {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(v["items"].as_array().unwrap().len(), 1, "{v}");
+                assert_eq!(
+                    v["items"][0]["unread_count"], 1,
+                    "the base64 copy was a duplicate"
+                );
+            }
+            ("api-list-messages", _) => {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(
+                    v["items"][0]["content"]["text"]["body"],
+                    "Hi! Do you still have the blue linen shirt in size M?"
+                );
+            }
+            _ => {}
+        }
+    }
+}
