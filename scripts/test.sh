@@ -19,13 +19,20 @@ export PATH="$PWD/.venv-test/bin:$PATH"
 
 echo "==> moto_server"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+mkdir -p target
 moto_server -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
 moto_pid=$!
 trap 'kill $moto_pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null; then break; fi
+up=""
+for _ in $(seq 1 150); do
+  if python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null; then up=1; break; fi
   sleep 0.1
 done
+if [ -z "$up" ]; then
+  echo "moto_server did not start; its log:" >&2
+  cat target/moto.log >&2
+  exit 1
+fi
 export SWITCHBOARD_TEST_MOTO_URL="http://127.0.0.1:$port"
 # Dummy credentials: the tests never reach AWS, only moto on loopback.
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs Switchboard's benchmarks and writes their figures to bench-results/:
+#   webhooks.txt  criterion: verify + split + parse of a realistic 2 KB Meta delivery,
+#                 and verify + parse of a Stripe event (bencher format, ns/iter)
+#   ingest.json   dev server: signed-webhook ack rate and latency percentiles on loopback,
+#                 and the end-to-end rate until the inbound consumer applied every event
+# Figures depend on the machine; the README records those of the reference machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bench-results
+
+echo "==> criterion: webhook verify + parse"
+cargo bench -p switchboard-webhooks --bench verify_parse -- --output-format bencher 2>/dev/null \
+  | grep '^test ' | tee bench-results/webhooks.txt
+
+echo "==> dev server ingest (REQUESTS=${REQUESTS:-4000} CONCURRENCY=${CONCURRENCY:-16})"
+OUT=bench-results/ingest.json cargo bench -p switchboard-cli --bench ingest_load
+
+echo "==> results in bench-results/"
