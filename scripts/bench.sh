@@ -14,6 +14,6 @@ cargo bench -p switchboard-webhooks --bench verify_parse -- --output-format benc
   | grep '^test ' | tee bench-results/webhooks.txt
 
 echo "==> dev server ingest (REQUESTS=${REQUESTS:-4000} CONCURRENCY=${CONCURRENCY:-16})"
-OUT=bench-results/ingest.json cargo bench -p switchboard-cli --bench ingest_load
+OUT="$PWD/bench-results/ingest.json" cargo bench -p switchboard-cli --bench ingest_load
 
 echo "==> results in bench-results/"

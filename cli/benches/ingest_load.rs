@@ -96,6 +96,7 @@ async fn main() {
             waba_id: Some("102290129340398".into()),
             access_token: Some("EAAG-bench".into()),
             display_phone_number: None,
+            messages_per_second: None,
         };
         let org = switchboard_core::ids::OrgId::parse("bench").unwrap();
         let _ = switchboard_core::usecases::integrations::connect(

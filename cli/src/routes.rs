@@ -68,16 +68,30 @@ pub fn http_routes() -> Vec<Route> {
         route!(GET, "/v1/conversations/{id}/messages", api_list_messages),
         route!(GET, "/v1/contacts", api_list_contacts),
         route!(GET, "/v1/contacts/{id}", api_get_contact),
+        route!(POST, "/v1/conversations/{id}/messages", api_send_message),
+        route!(POST, "/v1/conversations/{id}/read", api_mark_read),
+        route!(GET, "/v1/messages/{id}/media", api_get_media),
     ]
 }
 
 /// The queue consumers.
 pub fn consumers() -> Vec<Consumer> {
-    vec![Consumer {
-        queue: QueueName::Inbound,
-        function: worker_inbound::FUNCTION,
-        handler: queue_fn(|app, batch| async move { worker_inbound::handle(&app, batch).await }),
-    }]
+    vec![
+        Consumer {
+            queue: QueueName::Inbound,
+            function: worker_inbound::FUNCTION,
+            handler: queue_fn(
+                |app, batch| async move { worker_inbound::handle(&app, batch).await },
+            ),
+        },
+        Consumer {
+            queue: QueueName::Outbound,
+            function: worker_outbound::FUNCTION,
+            handler: queue_fn(
+                |app, batch| async move { worker_outbound::handle(&app, batch).await },
+            ),
+        },
+    ]
 }
 
 /// The scheduled jobs.

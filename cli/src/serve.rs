@@ -160,12 +160,23 @@ pub fn router(app: App) -> Router {
 
 /// Binds `addr` and starts the server, pollers and tickers.
 pub async fn start(app: App, addr: SocketAddr) -> std::io::Result<Running> {
+    start_with(app, addr, true).await
+}
+
+/// Like [`start`]; without `workers` only the HTTP routes run (tests that drive the
+/// consumers by hand).
+pub async fn start_with(app: App, addr: SocketAddr, workers_on: bool) -> std::io::Result<Running> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
 
     let mut workers = Vec::new();
-    for c in consumers() {
+    let (consumers, schedules) = if workers_on {
+        (consumers(), schedules())
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    for c in consumers {
         tracing::info!(queue = %c.queue, function = c.function, "starting consumer");
         workers.push(tokio::spawn(run_poller(
             app.clone(),
@@ -174,7 +185,7 @@ pub async fn start(app: App, addr: SocketAddr) -> std::io::Result<Running> {
             rx.clone(),
         )));
     }
-    for s in schedules() {
+    for s in schedules {
         tracing::info!(
             function = s.function,
             every_secs = s.every.as_secs(),

@@ -6,6 +6,7 @@ mod support;
 mod bad_input;
 mod inbound;
 mod integrations;
+mod outbound;
 mod resilience;
 mod samples;
 mod template;

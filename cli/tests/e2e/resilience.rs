@@ -95,6 +95,7 @@ async fn failure_mid_batch_then_redelivery_leaves_one_message_per_wamid() {
         waba_id: Some(WABA_ID.into()),
         access_token: Some("EAAG".into()),
         display_phone_number: None,
+        messages_per_second: None,
     };
     integrations::connect(&svc, &org, connect.validate().unwrap())
         .await
@@ -122,7 +123,7 @@ async fn failure_mid_batch_then_redelivery_leaves_one_message_per_wamid() {
         switchboard_webhooks::meta::split(&body).unwrap(),
         svc.clock.now(),
     );
-    ingest::store_and_enqueue(&svc, QueueName::Inbound, events)
+    ingest::store_and_enqueue(&*svc.store, &*svc.queue, QueueName::Inbound, events)
         .await
         .unwrap();
 
@@ -266,6 +267,7 @@ async fn queued_work_survives_a_restart() {
         waba_id: Some(WABA_ID.into()),
         access_token: Some("EAAG".into()),
         display_phone_number: None,
+        messages_per_second: None,
     };
     integrations::connect(&svc, &org, connect.validate().unwrap())
         .await
@@ -282,7 +284,7 @@ async fn queued_work_survives_a_restart() {
         switchboard_webhooks::meta::split(&body).unwrap(),
         svc.clock.now(),
     );
-    ingest::store_and_enqueue(&svc, QueueName::Inbound, events)
+    ingest::store_and_enqueue(&*svc.store, &*svc.queue, QueueName::Inbound, events)
         .await
         .unwrap();
 

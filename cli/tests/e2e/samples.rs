@@ -28,6 +28,8 @@ fn key_file() -> PathBuf {
 }
 
 const ORG: &str = "acme";
+const SEND_KEY: &str = "sample-order-1042-update";
+const INBOUND_WAMID: &str = "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUY3NjdDMjYzMEU0NTNFRDE5RAA=";
 const CUSTOMER: &str = "16505551234";
 
 /// What each sample must produce: (function, file, expected status). For SQS samples the
@@ -46,6 +48,11 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("api-list-messages", "list.json", 200),
     ("api-list-contacts", "list.json", 200),
     ("api-get-contact", "get.json", 200),
+    ("api-send-message", "send-template.json", 202),
+    ("api-send-message", "send-text-outside-window.json", 422),
+    ("worker-outbound", "send.json", 0),
+    ("api-mark-read", "read.json", 200),
+    ("api-get-media", "not-media.json", 404),
     ("api-disconnect-integration", "unknown-id.json", 404),
 ];
 
@@ -54,7 +61,7 @@ fn message_body() -> Vec<u8> {
         PHONE_NUMBER_ID,
         CUSTOMER,
         "Sheena Nelson",
-        "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUY3NjdDMjYzMEU0NTNFRDE5RAA=",
+        INBOUND_WAMID,
         1_763_800_000,
         "Hi! Do you still have the blue linen shirt in size M?",
     )])
@@ -339,6 +346,72 @@ async fn regenerate_sample_events() {
             json!({"id": contact.as_str()}),
         ),
     );
+
+    let post = |route: &str, path: &str, params: Value, headers: Value, body: Value| {
+        Api {
+            method: "POST",
+            route,
+            path,
+            params,
+            headers,
+            body: Some(body.to_string()),
+            ..Api::default()
+        }
+        .event()
+    };
+    let mut keyed = bearer.clone();
+    keyed["idempotency-key"] = json!(SEND_KEY);
+    let template = json!({"type": "template", "template": {"name": "order_update", "language": {"code": "en_US"}, "components": [{"type": "body", "parameters": [{"type": "text", "text": "A-1042"}]}]}});
+    let route = "/v1/conversations/{id}/messages";
+    let path = format!("/v1/conversations/{conv}/messages");
+    write(
+        "api-send-message",
+        "send-template.json",
+        &post(route, &path, json!({"id": conv.as_str()}), keyed, template),
+    );
+    write(
+        "api-send-message",
+        "send-text-outside-window.json",
+        &post(
+            route,
+            &path,
+            json!({"id": conv.as_str()}),
+            bearer.clone(),
+            json!({"type": "text", "text": {"body": "Hi again!"}}),
+        ),
+    );
+    let message_id =
+        switchboard_core::ids::MessageId::from_uuid(switchboard_core::ids::derived_uuid(&[
+            "outbound",
+            ORG,
+            &switchboard_webhooks::sha256_hex(&[SEND_KEY.as_bytes()]),
+        ]));
+    let outbound_ref = json!({"org_id": ORG, "message_id": message_id}).to_string();
+    let mut sqs = sqs_event(&outbound_ref, &format!("acc:{CUSTOMER}"));
+    sqs["Records"][0]["eventSourceARN"] =
+        json!("arn:aws:sqs:us-east-1:123456789012:switchboard-outbound.fifo");
+    write("worker-outbound", "send.json", &sqs);
+    write(
+        "api-mark-read",
+        "read.json",
+        &post(
+            "/v1/conversations/{id}/read",
+            &format!("/v1/conversations/{conv}/read"),
+            json!({"id": conv.as_str()}),
+            bearer.clone(),
+            json!({}),
+        ),
+    );
+    let inbound = switchboard_core::ids::MessageId::for_wamid(&org, INBOUND_WAMID);
+    write(
+        "api-get-media",
+        "not-media.json",
+        &get(
+            "/v1/messages/{id}/media",
+            &format!("/v1/messages/{inbound}/media"),
+            json!({"id": inbound.as_str()}),
+        ),
+    );
 }
 
 fn sample_files() -> BTreeSet<(String, String)> {
@@ -402,6 +475,32 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
             assert!(!batch.is_empty());
             let outcome = (consumer.handler)(h.app.clone(), batch).await;
             let response = lambda::batch_response(&outcome);
+            if *function == "worker-outbound" {
+                let org = OrgId::parse(ORG).unwrap();
+                let id = switchboard_core::ids::MessageId::from_uuid(
+                    switchboard_core::ids::derived_uuid(&[
+                        "outbound",
+                        ORG,
+                        &switchboard_webhooks::sha256_hex(&[SEND_KEY.as_bytes()]),
+                    ]),
+                );
+                let (pk, sk) = switchboard_core::model::Message::key_of(&org, &id);
+                let stored: switchboard_core::model::Message = h
+                    .app
+                    .services()
+                    .store
+                    .get(&pk, &sk)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .decode()
+                    .unwrap();
+                assert_eq!(
+                    stored.status.as_str(),
+                    "sent",
+                    "the sample send went out (sandbox)"
+                );
+            }
             assert_eq!(
                 response.batch_item_failures.len() as u16,
                 *expected,

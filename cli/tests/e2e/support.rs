@@ -25,6 +25,14 @@ pub enum Backend {
     Aws,
 }
 
+/// The ports a harness builds per backend.
+type Ports = (
+    Arc<dyn ItemStore>,
+    Arc<dyn switchboard_core::queue::Queue>,
+    Arc<dyn switchboard_core::cipher::Cipher>,
+    Arc<dyn switchboard_core::secrets::Secrets>,
+);
+
 /// Wraps the store of a harness (fault injection).
 pub type StoreWrapper = Box<dyn FnOnce(Arc<dyn ItemStore>) -> Arc<dyn ItemStore> + Send>;
 
@@ -39,6 +47,10 @@ pub struct Options {
     pub serve: bool,
     /// Trust this dev key file instead of one in the data dir.
     pub dev_key: Option<std::path::PathBuf>,
+    /// Run the queue consumers in the background (false: tests drive them).
+    pub workers: bool,
+    /// Outbound pacing and retry settings.
+    pub delivery: Option<switchboard_core::usecases::outbound::DeliveryConfig>,
 }
 
 impl Default for Options {
@@ -53,6 +65,8 @@ impl Default for Options {
             wrap_store: None,
             serve: true,
             dev_key: None,
+            workers: true,
+            delivery: None,
         }
     }
 }
@@ -68,6 +82,9 @@ pub struct Harness {
 pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     let mut config = Config::local(dir);
     config.whatsapp_graph_url = opts.graph_url.clone();
+    if let Some(d) = opts.delivery {
+        config.delivery = d;
+    }
     if let Some(key) = &opts.dev_key {
         config.auth.dev_key_file = Some(key.clone());
     }
@@ -75,19 +92,13 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     let pairs: Vec<(SecretName, &str)> =
         opts.secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let http = switchboard_runtime::app::http_client();
-    let whatsapp = config.whatsapp_graph_url.clone().map(|url| {
-        Arc::new(switchboard_providers::GraphClient::new(http.clone(), url))
-            as Arc<dyn switchboard_core::whatsapp::WhatsAppApi>
-    });
-    let mut services = match opts.backend {
-        Backend::Local => Services {
-            store: Arc::new(SqliteStore::open(&dir.join("store.sqlite3"), clock.clone()).unwrap()),
-            queue: Arc::new(SqliteQueue::open(&dir.join("queue.sqlite3"), clock.clone()).unwrap()),
-            cipher: Arc::new(LocalCipher::open_or_create(&dir.join("master.key")).unwrap()),
-            secrets: Arc::new(EnvSecrets::from_pairs(pairs)),
-            clock,
-            whatsapp,
-        },
+    let (store, queue, cipher, secrets): Ports = match opts.backend {
+        Backend::Local => (
+            Arc::new(SqliteStore::open(&dir.join("store.sqlite3"), clock.clone()).unwrap()),
+            Arc::new(SqliteQueue::open(&dir.join("queue.sqlite3"), clock.clone()).unwrap()),
+            Arc::new(LocalCipher::open_or_create(&dir.join("master.key")).unwrap()),
+            Arc::new(EnvSecrets::from_pairs(pairs)),
+        ),
         Backend::Aws => {
             let clients = switchboard_testkit::moto::clients().await;
             let deployment = switchboard_testkit::moto::deploy(&clients).await;
@@ -105,30 +116,40 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
                     .await
                     .unwrap();
             }
-            Services {
-                store: Arc::new(switchboard_aws::DynamoStore::new(
+            (
+                Arc::new(switchboard_aws::DynamoStore::new(
                     clients.dynamodb.clone(),
                     deployment.table,
                     clock.clone(),
                 )),
-                queue: Arc::new(switchboard_aws::SqsQueue::new(
+                Arc::new(switchboard_aws::SqsQueue::new(
                     clients.sqs.clone(),
                     deployment.queues,
                 )),
-                cipher: Arc::new(switchboard_aws::KmsCipher::new(clients.kms.clone(), key)),
-                secrets: Arc::new(switchboard_aws::SecretsManager::new(
+                Arc::new(switchboard_aws::KmsCipher::new(clients.kms.clone(), key)),
+                Arc::new(switchboard_aws::SecretsManager::new(
                     clients.secrets.clone(),
                     prefix,
                     Duration::from_secs(60),
                 )),
-                clock,
-                whatsapp,
-            }
+            )
         }
     };
-    if let Some(wrap) = opts.wrap_store.take() {
-        services.store = wrap(services.store.clone());
-    }
+    let store = match opts.wrap_store.take() {
+        Some(wrap) => wrap(store),
+        None => store,
+    };
+    let (whatsapp, whatsapp_live) =
+        switchboard_runtime::app::whatsapp(&config, &http, &store, &queue, &clock);
+    let services = Services {
+        store,
+        queue,
+        cipher,
+        secrets,
+        clock,
+        whatsapp,
+        whatsapp_live,
+    };
     App::from_parts(config, services, http).unwrap()
 }
 
@@ -141,9 +162,10 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let app = build_app(&mut opts, dir.path()).await;
         let (running, base) = if opts.serve {
-            let running = serve::start(app.clone(), "127.0.0.1:0".parse().unwrap())
-                .await
-                .unwrap();
+            let running =
+                serve::start_with(app.clone(), "127.0.0.1:0".parse().unwrap(), opts.workers)
+                    .await
+                    .unwrap();
             let base = format!("http://{}", running.addr);
             (Some(running), base)
         } else {

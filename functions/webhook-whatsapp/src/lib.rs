@@ -112,7 +112,8 @@ async fn receive(app: &App, req: &Request) -> Result<Response, ApiError> {
         ),
     })?;
     let events = ingest::whatsapp_events(changes, svc.clock.now());
-    let summary = ingest::store_and_enqueue(svc, QueueName::Inbound, events).await?;
+    let summary =
+        ingest::store_and_enqueue(&*svc.store, &*svc.queue, QueueName::Inbound, events).await?;
     tracing::info!(
         events = summary.events,
         stored = summary.stored,

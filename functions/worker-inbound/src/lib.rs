@@ -6,7 +6,7 @@
 use switchboard_core::queue::ReceivedMessage;
 use switchboard_core::usecases::inbound::{self, Outcome};
 use switchboard_runtime::App;
-use switchboard_runtime::queue::{BatchOutcome, process_batch};
+use switchboard_runtime::queue::{BatchOutcome, ItemOutcome, process_batch};
 use tracing::Instrument;
 
 /// Function name (Lambda, logs, template).
@@ -25,17 +25,17 @@ pub async fn handle(app: &App, batch: Vec<ReceivedMessage>) -> BatchOutcome {
                         }
                         other => tracing::info!(outcome = ?other, "event settled"),
                     }
-                    Ok(())
+                    ItemOutcome::Done
                 }
                 Err(e) if e.is_retryable() => {
                     tracing::warn!(error = %e, "event failed; will retry");
-                    Err(None)
+                    ItemOutcome::Retry(None)
                 }
                 Err(e) => {
                     // Not retryable: fails every receive until the redrive policy moves it
                     // to the DLQ, where `switchboard dlq` can inspect and redrive it.
                     tracing::error!(error = %e, "poison event; it will reach the DLQ");
-                    Err(None)
+                    ItemOutcome::Retry(None)
                 }
             }
         }

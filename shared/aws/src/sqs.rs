@@ -205,6 +205,35 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
+    async fn dead_letter(
+        &self,
+        queue: QueueName,
+        message: &ReceivedMessage,
+    ) -> Result<(), QueueError> {
+        let QueueUrls { url, dlq_url } = self.urls(queue)?.clone();
+        let fifo = dlq_url.ends_with(".fifo");
+        let out = OutgoingMessage {
+            body: message.body.clone(),
+            group_id: if fifo {
+                message.group_id.clone().or(Some("dead".into()))
+            } else {
+                None
+            },
+            dedupe_id: fifo.then(|| format!("dead-{}", uuid::Uuid::now_v7().simple())),
+            delay: None,
+        };
+        // Copy first, delete second: a crash in between leaves a duplicate, never a loss.
+        self.send_to(&dlq_url, vec![out]).await?;
+        self.client
+            .delete_message()
+            .queue_url(&url)
+            .receipt_handle(&message.receipt)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn dead_letters(
         &self,
         queue: QueueName,

@@ -432,6 +432,9 @@ pub struct MessageError {
     /// Provider details.
     #[serde(default)]
     pub details: Option<String>,
+    /// Whether trying again may succeed (a redrive retries such failures).
+    #[serde(default)]
+    pub retryable: bool,
 }
 
 /// Times at which each delivery status was reported.
@@ -523,6 +526,15 @@ pub struct Message {
     /// Last changed.
     #[serde(with = "rfc3339_millis")]
     pub updated_at: DateTime<Utc>,
+    /// Outbound: send attempts so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Outbound: the pacing slot reserved for it (microseconds since the epoch).
+    #[serde(default)]
+    pub scheduled_at_us: Option<i64>,
+    /// Outbound: who sent it (the token's subject).
+    #[serde(default)]
+    pub sent_by: Option<String>,
 }
 
 impl Message {
@@ -579,6 +591,8 @@ impl Message {
             "error": self.error,
             "wamid": self.wamid,
             "reply_to": self.reply_to,
+            "attempts": self.attempts,
+            "sent_by": self.sent_by,
             "timestamp": fmt_time(self.timestamp),
             "created_at": fmt_time(self.created_at),
             "updated_at": fmt_time(self.updated_at),

@@ -85,10 +85,18 @@ impl QueueName {
     pub fn spec(self) -> QueueSpec {
         match self {
             // Consumers time out at 30 s; SQS wants visibility >= 6x the timeout.
-            QueueName::Inbound | QueueName::Outbound | QueueName::Billing => QueueSpec {
+            QueueName::Inbound | QueueName::Billing => QueueSpec {
                 fifo: true,
                 visibility_timeout_secs: 180,
                 max_receive_count: 5,
+            },
+            // A paced message is received once to reserve its slot and once to send;
+            // retries are bounded by the sender's own attempt count, which dead-letters
+            // explicitly. The redrive policy is the safety net for crashes.
+            QueueName::Outbound => QueueSpec {
+                fifo: true,
+                visibility_timeout_secs: 180,
+                max_receive_count: 10,
             },
         }
     }
@@ -214,6 +222,14 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
         queue: QueueName,
         receipt: &str,
         delay: Duration,
+    ) -> Result<(), QueueError>;
+
+    /// Moves a received message to the dead-letter queue now (the consumer gave up on it
+    /// after its own retry budget).
+    async fn dead_letter(
+        &self,
+        queue: QueueName,
+        message: &ReceivedMessage,
     ) -> Result<(), QueueError>;
 
     /// Lists up to `limit` dead letters without removing them.

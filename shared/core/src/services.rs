@@ -23,6 +23,8 @@ pub struct Services {
     pub secrets: Arc<dyn Secrets>,
     /// Time.
     pub clock: Arc<dyn Clock>,
-    /// WhatsApp Graph API, when a Graph URL is configured.
-    pub whatsapp: Option<Arc<dyn WhatsAppApi>>,
+    /// WhatsApp: the Graph API when a Graph URL is configured, else the dev sandbox.
+    pub whatsapp: Arc<dyn WhatsAppApi>,
+    /// Whether `whatsapp` is the real Graph API (connect validates tokens only then).
+    pub whatsapp_live: bool,
 }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::PhoneNumberId;
+use crate::ids::{PhoneNumberId, WaId};
 use crate::secrets::SecretString;
 
 /// What Graph says about a business phone number.
@@ -48,6 +48,37 @@ impl GraphError {
     }
 }
 
+/// A message to send.
+#[derive(Debug, Clone, Copy)]
+pub struct OutboundMessage<'a> {
+    /// The sending number.
+    pub phone_number_id: &'a PhoneNumberId,
+    /// The recipient.
+    pub to: &'a WaId,
+    /// Content in Meta's shape (`{"type": t, t: {...}}`).
+    pub content: &'a serde_json::Value,
+    /// wamid of the message replied to (`context.message_id`).
+    pub reply_to: Option<&'a str>,
+    /// Echoed by Meta in status webhooks (`biz_opaque_callback_data`): our message id.
+    pub callback_data: Option<&'a str>,
+}
+
+/// Where to download a media file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaInfo {
+    /// Short-lived download URL (needs the same bearer token).
+    pub url: String,
+    /// MIME type.
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    /// SHA-256 of the file.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Size in bytes.
+    #[serde(default)]
+    pub file_size: Option<u64>,
+}
+
 /// Calls to WhatsApp's Graph API on behalf of a connected number.
 #[async_trait]
 pub trait WhatsAppApi: Send + Sync + std::fmt::Debug {
@@ -57,4 +88,34 @@ pub trait WhatsAppApi: Send + Sync + std::fmt::Debug {
         token: &SecretString,
         phone_number_id: &PhoneNumberId,
     ) -> Result<PhoneNumberInfo, GraphError>;
+
+    /// Sends a message; returns WhatsApp's id (wamid).
+    async fn send_message(
+        &self,
+        token: &SecretString,
+        message: &OutboundMessage<'_>,
+    ) -> Result<String, GraphError>;
+
+    /// Marks an inbound message (and those before it) read.
+    async fn mark_read(
+        &self,
+        token: &SecretString,
+        phone_number_id: &PhoneNumberId,
+        wamid: &str,
+    ) -> Result<(), GraphError>;
+
+    /// Looks up a media id's download URL.
+    async fn media_info(
+        &self,
+        token: &SecretString,
+        media_id: &str,
+    ) -> Result<MediaInfo, GraphError>;
+
+    /// Downloads a media URL (at most `max_bytes`).
+    async fn download(
+        &self,
+        token: &SecretString,
+        url: &str,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, GraphError>;
 }

@@ -364,6 +364,28 @@ impl Queue for SqliteQueue {
         Ok(())
     }
 
+    async fn dead_letter(
+        &self,
+        queue: QueueName,
+        message: &ReceivedMessage,
+    ) -> Result<(), QueueError> {
+        let receipt = message.receipt.clone();
+        let moved = self
+            .run(move |conn| {
+                conn.execute(
+                    "UPDATE messages SET dead = 1, receipt = NULL WHERE queue = ?1 AND receipt = ?2 AND dead = 0",
+                    [queue.as_str(), receipt.as_str()],
+                )
+                .map_err(unavailable)
+            })
+            .await?;
+        if moved == 0 {
+            return Err(QueueError::StaleReceipt);
+        }
+        self.notify.notify_waiters();
+        Ok(())
+    }
+
     async fn dead_letters(
         &self,
         queue: QueueName,

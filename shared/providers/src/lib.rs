@@ -2,8 +2,10 @@
 //! HTTPS (rustls) against the provider's real base URL, which tests replace with a
 //! wiremock server that checks every request Switchboard sends.
 
+pub mod sandbox;
 pub mod whatsapp;
 
+pub use sandbox::Sandbox;
 pub use whatsapp::GraphClient;
 
 /// Builds the shared HTTP client: rustls, short connect timeout, bounded total time (a

@@ -8,9 +8,12 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
+use serde_json::{Value, json};
 use switchboard_core::ids::PhoneNumberId;
 use switchboard_core::secrets::SecretString;
-use switchboard_core::whatsapp::{GraphError, PhoneNumberInfo, WhatsAppApi};
+use switchboard_core::whatsapp::{
+    GraphError, MediaInfo, OutboundMessage, PhoneNumberInfo, WhatsAppApi,
+};
 
 /// A Graph API client bound to a base URL such as `https://graph.facebook.com/v23.0`.
 #[derive(Clone)]
@@ -133,6 +136,38 @@ struct PhoneNumberBody {
     verified_name: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct SendBody {
+    #[serde(default)]
+    messages: Vec<SentMessage>,
+}
+
+#[derive(Deserialize)]
+struct SentMessage {
+    id: String,
+}
+
+/// The Graph request body of a message: Meta's message object plus routing fields.
+pub fn message_body(msg: &OutboundMessage<'_>) -> Value {
+    let mut body = json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": msg.to.as_str(),
+    });
+    if let Value::Object(content) = msg.content {
+        for (k, v) in content {
+            body[k.as_str()] = v.clone();
+        }
+    }
+    if let Some(wamid) = msg.reply_to {
+        body["context"] = json!({"message_id": wamid});
+    }
+    if let Some(data) = msg.callback_data {
+        body["biz_opaque_callback_data"] = Value::String(data.to_owned());
+    }
+    body
+}
+
 #[async_trait]
 impl WhatsAppApi for GraphClient {
     async fn phone_number(
@@ -149,6 +184,95 @@ impl WhatsAppApi for GraphClient {
             display_phone_number: body.display_phone_number,
             verified_name: body.verified_name,
         })
+    }
+
+    async fn send_message(
+        &self,
+        token: &SecretString,
+        msg: &OutboundMessage<'_>,
+    ) -> Result<String, GraphError> {
+        let req = self
+            .http
+            .post(format!("{}/{}/messages", self.base, msg.phone_number_id))
+            .json(&message_body(msg));
+        let body: SendBody = self.call(req, token).await?;
+        body.messages
+            .into_iter()
+            .next()
+            .map(|m| m.id)
+            .ok_or_else(|| {
+                GraphError::Transport("Graph accepted the message but returned no id".into())
+            })
+    }
+
+    async fn mark_read(
+        &self,
+        token: &SecretString,
+        phone_number_id: &PhoneNumberId,
+        wamid: &str,
+    ) -> Result<(), GraphError> {
+        let req = self
+            .http
+            .post(format!("{}/{}/messages", self.base, phone_number_id))
+            .json(&json!({"messaging_product": "whatsapp", "status": "read", "message_id": wamid}));
+        let _: Value = self.call(req, token).await?;
+        Ok(())
+    }
+
+    async fn media_info(
+        &self,
+        token: &SecretString,
+        media_id: &str,
+    ) -> Result<MediaInfo, GraphError> {
+        if media_id.is_empty()
+            || !media_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(GraphError::Api {
+                http_status: 400,
+                code: 100,
+                subcode: None,
+                message: "invalid media id".into(),
+                details: None,
+            });
+        }
+        let req = self.http.get(format!("{}/{}", self.base, media_id));
+        self.call(req, token).await
+    }
+
+    async fn download(
+        &self,
+        token: &SecretString,
+        url: &str,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, GraphError> {
+        let mut resp = self
+            .http
+            .get(url)
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(|e| GraphError::Transport(transport_message(e)))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let bytes = resp.bytes().await.unwrap_or_default();
+            return Err(decode_error(status.as_u16(), &bytes));
+        }
+        let mut out = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| GraphError::Transport(transport_message(e)))?
+        {
+            if out.len() + chunk.len() > max_bytes {
+                return Err(GraphError::Transport(format!(
+                    "media is larger than {max_bytes} bytes"
+                )));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
     }
 }
 
@@ -220,6 +344,81 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(!format!("{err:?} {err}").contains("EAAG-secret-token"));
+    }
+
+    #[tokio::test]
+    async fn sends_meta_shaped_bodies_and_reads_the_wamid() {
+        use wiremock::matchers::body_json;
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v23.0/106540352242922/messages"))
+            .and(header("authorization", "Bearer EAAG-token"))
+            .and(header("content-type", "application/json"))
+            .and(body_json(json!({
+                "messaging_product": "whatsapp", "recipient_type": "individual", "to": "16505551234",
+                "type": "text", "text": {"body": "Yes, size M is in stock"},
+                "context": {"message_id": "wamid.in"}, "biz_opaque_callback_data": "msg_1"
+            })))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "messaging_product": "whatsapp", "contacts": [{"input": "16505551234", "wa_id": "16505551234"}],
+                "messages": [{"id": "wamid.out1", "message_status": "accepted"}]
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v23.0/106540352242922/messages"))
+            .and(body_json(json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.in"})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let c = client(&server);
+        let token = SecretString::new("EAAG-token");
+        let pn = PhoneNumberId::parse("106540352242922").unwrap();
+        let to = switchboard_core::ids::WaId::parse("16505551234").unwrap();
+        let content = json!({"type": "text", "text": {"body": "Yes, size M is in stock"}});
+        let msg = OutboundMessage {
+            phone_number_id: &pn,
+            to: &to,
+            content: &content,
+            reply_to: Some("wamid.in"),
+            callback_data: Some("msg_1"),
+        };
+        assert_eq!(c.send_message(&token, &msg).await.unwrap(), "wamid.out1");
+        c.mark_read(&token, &pn, "wamid.in").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn media_info_then_download_with_the_token() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v23.0/1003383421387256"))
+            .and(header("authorization", "Bearer EAAG-token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "url": format!("{}/media/abc", server.uri()), "mime_type": "image/jpeg", "sha256": "x", "file_size": 4, "id": "1003383421387256"
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/media/abc"))
+            .and(header("authorization", "Bearer EAAG-token"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![1u8, 2, 3, 4]))
+            .mount(&server)
+            .await;
+        let c = client(&server);
+        let token = SecretString::new("EAAG-token");
+        let info = c.media_info(&token, "1003383421387256").await.unwrap();
+        assert_eq!(info.mime_type.as_deref(), Some("image/jpeg"));
+        assert_eq!(
+            c.download(&token, &info.url, 10).await.unwrap(),
+            vec![1, 2, 3, 4]
+        );
+        assert!(matches!(
+            c.download(&token, &info.url, 3).await,
+            Err(GraphError::Transport(_))
+        ));
+        assert!(c.media_info(&token, "../evil").await.is_err());
     }
 
     #[tokio::test]

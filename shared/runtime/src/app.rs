@@ -7,9 +7,10 @@ use switchboard_aws::{Clients, DynamoStore, KmsCipher, SecretsManager, SqsQueue}
 use switchboard_core::clock::{Clock, SystemClock};
 use switchboard_core::ids::Role;
 use switchboard_core::services::Services;
+use switchboard_core::usecases::outbound::TokenCache;
 use switchboard_core::whatsapp::WhatsAppApi;
 use switchboard_local::{EnvSecrets, LocalCipher, SqliteQueue, SqliteStore};
-use switchboard_providers::GraphClient;
+use switchboard_providers::{GraphClient, Sandbox};
 
 use crate::auth::{Authenticator, Caller};
 use crate::config::{Backend, Config, ConfigError};
@@ -31,6 +32,7 @@ struct Inner {
     services: Services,
     auth: Authenticator,
     http: reqwest::Client,
+    tokens: TokenCache,
 }
 
 /// Everything a handler needs, shared by all requests of a process.
@@ -74,13 +76,17 @@ impl App {
                     .map_err(|e| StartupError::Backend(format!("opening the SQLite queue: {e}")))?;
                 let cipher = LocalCipher::open_or_create(&dir.join("master.key"))
                     .map_err(|e| StartupError::Backend(e.to_string()))?;
+                let store: Arc<dyn switchboard_core::store::ItemStore> = Arc::new(store);
+                let queue: Arc<dyn switchboard_core::queue::Queue> = Arc::new(queue);
+                let (whatsapp, whatsapp_live) = whatsapp(&config, &http, &store, &queue, &clock);
                 Services {
-                    store: Arc::new(store),
-                    queue: Arc::new(queue),
+                    store,
+                    queue,
                     cipher: Arc::new(cipher),
                     secrets: Arc::new(EnvSecrets::load(config.dotenv.as_deref())),
                     clock,
-                    whatsapp: graph(&config, &http),
+                    whatsapp,
+                    whatsapp_live,
                 }
             }
             Backend::Aws => {
@@ -94,16 +100,17 @@ impl App {
                     .kms_key_id
                     .clone()
                     .ok_or(ConfigError::Missing("KMS_KEY_ID"))?;
+                let store: Arc<dyn switchboard_core::store::ItemStore> = Arc::new(
+                    DynamoStore::new(clients.dynamodb.clone(), table, clock.clone()),
+                );
+                let queue: Arc<dyn switchboard_core::queue::Queue> = Arc::new(SqsQueue::new(
+                    clients.sqs.clone(),
+                    config.queue_urls.clone(),
+                ));
+                let (whatsapp, whatsapp_live) = whatsapp(&config, &http, &store, &queue, &clock);
                 Services {
-                    store: Arc::new(DynamoStore::new(
-                        clients.dynamodb.clone(),
-                        table,
-                        clock.clone(),
-                    )),
-                    queue: Arc::new(SqsQueue::new(
-                        clients.sqs.clone(),
-                        config.queue_urls.clone(),
-                    )),
+                    store,
+                    queue,
                     cipher: Arc::new(KmsCipher::new(clients.kms.clone(), key)),
                     secrets: Arc::new(SecretsManager::new(
                         clients.secrets.clone(),
@@ -111,7 +118,8 @@ impl App {
                         switchboard_aws::secrets::DEFAULT_TTL,
                     )),
                     clock,
-                    whatsapp: graph(&config, &http),
+                    whatsapp,
+                    whatsapp_live,
                 }
             }
         };
@@ -131,6 +139,7 @@ impl App {
             services,
             auth,
             http,
+            tokens: TokenCache::new(std::time::Duration::from_secs(300)),
         })))
     }
 
@@ -147,6 +156,11 @@ impl App {
     /// The authenticator.
     pub fn auth(&self) -> &Authenticator {
         &self.0.auth
+    }
+
+    /// Decrypted provider tokens, cached briefly per account.
+    pub fn tokens(&self) -> &TokenCache {
+        &self.0.tokens
     }
 
     /// The shared HTTP client.
@@ -168,9 +182,25 @@ impl App {
     }
 }
 
-fn graph(config: &Config, http: &reqwest::Client) -> Option<Arc<dyn WhatsAppApi>> {
-    config
-        .whatsapp_graph_url
-        .as_ref()
-        .map(|url| Arc::new(GraphClient::new(http.clone(), url.clone())) as Arc<dyn WhatsAppApi>)
+/// The Graph client when a Graph URL is configured, else the sandbox (which feeds its
+/// statuses back through the inbound queue).
+pub fn whatsapp(
+    config: &Config,
+    http: &reqwest::Client,
+    store: &Arc<dyn switchboard_core::store::ItemStore>,
+    queue: &Arc<dyn switchboard_core::queue::Queue>,
+    clock: &Arc<dyn Clock>,
+) -> (Arc<dyn WhatsAppApi>, bool) {
+    match &config.whatsapp_graph_url {
+        Some(url) => (Arc::new(GraphClient::new(http.clone(), url.clone())), true),
+        None => (
+            Arc::new(Sandbox::new(
+                store.clone(),
+                queue.clone(),
+                clock.clone(),
+                std::time::Duration::from_millis(500),
+            )),
+            false,
+        ),
+    }
 }

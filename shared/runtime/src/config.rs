@@ -97,12 +97,19 @@ pub struct Config {
     pub max_webhook_body: usize,
     /// Largest API body accepted (bytes).
     pub max_api_body: usize,
+    /// Largest media file the media endpoint serves (bytes).
+    pub max_media_bytes: usize,
+    /// Outbound pacing and retries.
+    pub delivery: switchboard_core::usecases::outbound::DeliveryConfig,
 }
 
 /// Meta documents deliveries of up to 3 MB; 4 MiB leaves headroom.
 pub const DEFAULT_MAX_WEBHOOK_BODY: usize = 4 * 1024 * 1024;
 /// API requests are small JSON documents.
 pub const DEFAULT_MAX_API_BODY: usize = 256 * 1024;
+/// Lambda responses are capped at 6 MB and binary bodies travel base64-encoded (+33 %),
+/// so 4 MiB is the largest file a Lambda can return.
+pub const DEFAULT_MAX_MEDIA_BYTES: usize = 4 * 1024 * 1024;
 
 impl Config {
     /// Reads the process environment.
@@ -206,6 +213,19 @@ impl Config {
             whatsapp_graph_url: url("WHATSAPP_GRAPH_URL")?,
             max_webhook_body: size("MAX_WEBHOOK_BODY_BYTES", DEFAULT_MAX_WEBHOOK_BODY)?,
             max_api_body: size("MAX_API_BODY_BYTES", DEFAULT_MAX_API_BODY)?,
+            max_media_bytes: size("MAX_MEDIA_BYTES", DEFAULT_MAX_MEDIA_BYTES)?,
+            delivery: {
+                let mut d = switchboard_core::usecases::outbound::DeliveryConfig::default();
+                let num = |name: &'static str, default: usize| size(name, default);
+                d.default_messages_per_second =
+                    num("WHATSAPP_MESSAGES_PER_SECOND", 80)?.clamp(1, 1000) as u32;
+                d.pair = switchboard_core::usecases::pacing::Rate::every(
+                    num("WHATSAPP_PAIR_INTERVAL_SECS", 6)?.max(1) as i64,
+                    num("WHATSAPP_PAIR_BURST", 5)?.max(1) as i64,
+                );
+                d.max_attempts = num("OUTBOUND_MAX_ATTEMPTS", 5)?.clamp(1, 50) as u32;
+                d
+            },
         })
     }
 
@@ -232,6 +252,8 @@ impl Config {
             whatsapp_graph_url: None,
             max_webhook_body: DEFAULT_MAX_WEBHOOK_BODY,
             max_api_body: DEFAULT_MAX_API_BODY,
+            max_media_bytes: DEFAULT_MAX_MEDIA_BYTES,
+            delivery: Default::default(),
         }
     }
 }

@@ -19,17 +19,30 @@ pub struct Failure {
 /// What a queue handler did with a batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
-    /// The failed messages; every other message of the batch succeeded.
+    /// The failed messages, to be retried; every other message of the batch is done.
     pub failures: Vec<Failure>,
+    /// Messages the handler gave up on: moved to the dead-letter queue now.
+    pub dead_letters: Vec<String>,
+}
+
+/// What a handler did with one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemOutcome {
+    /// Processed (or nothing to do): delete it.
+    Done,
+    /// Try again after the delay (`None`: the default backoff). Stops its FIFO group.
+    Retry(Option<Duration>),
+    /// Give up: move it to the dead-letter queue now.
+    DeadLetter,
 }
 
 /// Processes a batch: messages of one FIFO group in order, groups concurrently. After
-/// the first failure in a group the rest of that group is reported failed without being
+/// the first retry in a group the rest of that group is reported failed without being
 /// processed, so SQS redelivers the group in order.
 pub async fn process_batch<'a, F, Fut>(batch: &'a [ReceivedMessage], f: F) -> BatchOutcome
 where
     F: Fn(&'a ReceivedMessage) -> Fut,
-    Fut: Future<Output = Result<(), Option<Duration>>>,
+    Fut: Future<Output = ItemOutcome>,
 {
     let mut groups: Vec<Vec<&ReceivedMessage>> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
@@ -46,6 +59,7 @@ where
     let f = &f;
     let results = futures::future::join_all(groups.into_iter().map(|group| async move {
         let mut failures = Vec::new();
+        let mut dead = Vec::new();
         let mut failed: Option<Option<Duration>> = None;
         for m in group {
             if let Some(retry) = failed {
@@ -55,20 +69,27 @@ where
                 });
                 continue;
             }
-            if let Err(retry) = f(m).await {
-                failures.push(Failure {
-                    id: m.id.clone(),
-                    retry_after: retry,
-                });
-                failed = Some(retry);
+            match f(m).await {
+                ItemOutcome::Done => {}
+                ItemOutcome::DeadLetter => dead.push(m.id.clone()),
+                ItemOutcome::Retry(retry) => {
+                    failures.push(Failure {
+                        id: m.id.clone(),
+                        retry_after: retry,
+                    });
+                    failed = Some(retry);
+                }
             }
         }
-        failures
+        (failures, dead)
     }))
     .await;
-    BatchOutcome {
-        failures: results.into_iter().flatten().collect(),
+    let mut outcome = BatchOutcome::default();
+    for (failures, dead) in results {
+        outcome.failures.extend(failures);
+        outcome.dead_letters.extend(dead);
     }
+    outcome
 }
 
 /// Exponential backoff by receive count: 5 s, 10 s, 20 s, … capped at 15 minutes, with
@@ -82,8 +103,8 @@ pub fn backoff(receive_count: u32) -> Duration {
 
 /// Applies an outcome to the queue. Failed messages are re-hidden for their retry delay
 /// (so a retry waits for the backoff rather than the whole visibility timeout);
-/// succeeded ones are deleted when `delete_succeeded` (the local poller; on Lambda the
-/// event source deletes them).
+/// given-up ones move to the dead-letter queue; succeeded ones are deleted when
+/// `delete_succeeded` (the local poller; on Lambda the event source deletes them).
 pub async fn settle(
     queue: &dyn Queue,
     name: QueueName,
@@ -97,6 +118,12 @@ pub async fn settle(
         .map(|f| (f.id.as_str(), f))
         .collect();
     for m in batch {
+        if outcome.dead_letters.contains(&m.id) {
+            if let Err(e) = queue.dead_letter(name, m).await {
+                tracing::error!(queue = %name, message_id = %m.id, error = %e, "could not dead-letter a message; it will be retried");
+            }
+            continue;
+        }
         match failed.get(m.id.as_str()) {
             Some(f) => {
                 let delay = f.retry_after.unwrap_or_else(|| backoff(m.receive_count));
@@ -141,16 +168,15 @@ mod tests {
         let seen = Mutex::new(Vec::new());
         let outcome = process_batch(&batch, |msg| {
             seen.lock().unwrap().push(msg.id.clone());
-            let fail = msg.id == "a2";
-            async move {
-                if fail {
-                    Err(Some(Duration::from_secs(7)))
-                } else {
-                    Ok(())
-                }
-            }
+            let result = match msg.id.as_str() {
+                "a2" => ItemOutcome::Retry(Some(Duration::from_secs(7))),
+                "b1" => ItemOutcome::DeadLetter,
+                _ => ItemOutcome::Done,
+            };
+            async move { result }
         })
         .await;
+        assert_eq!(outcome.dead_letters, ["b1"]);
         let ids: Vec<&str> = outcome.failures.iter().map(|f| f.id.as_str()).collect();
         assert_eq!(ids, ["a2", "a3"]);
         assert!(

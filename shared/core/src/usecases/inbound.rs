@@ -250,6 +250,9 @@ async fn apply_message(
             timestamp: at,
             created_at: now,
             updated_at: now,
+            attempts: 0,
+            scheduled_at_us: None,
+            sent_by: None,
         };
         let wamid_route = WamidRoute {
             wamid: msg.id.clone(),
@@ -300,6 +303,7 @@ pub async fn apply_meta_status(svc: &Services, org: &OrgId, status: &meta::Statu
             .and_then(|d| d.get("details"))
             .and_then(|d| d.as_str())
             .map(str::to_owned),
+        retryable: false,
     });
     let (r_pk, r_sk) = WamidRoute::key_of(&status.id);
     match load::<WamidRoute>(&*svc.store, &r_pk, &r_sk).await? {
@@ -320,6 +324,13 @@ pub async fn apply_meta_status(svc: &Services, org: &OrgId, status: &meta::Statu
                 expires_at: (now + chrono::Duration::days(EarlyStatus::KEEP_DAYS)).timestamp(),
             };
             svc.store.put(item(&early, 1)?, Condition::Always).await?;
+            // The sender may have stored the wamid between our look-up and our write:
+            // look again, so that one of the two sides always applies the status.
+            if let Some(route) = load::<WamidRoute>(&*svc.store, &r_pk, &r_sk).await?
+                && &route.record.org_id == org
+            {
+                crate::usecases::outbound::apply_early_statuses(svc, &route.record).await?;
+            }
             Ok(())
         }
     }

@@ -12,10 +12,10 @@ use switchboard_webhooks::meta;
 
 use crate::error::Result;
 use crate::model::{EventRef, EventStatus, Provider, WebhookEvent};
+use crate::queue::Queue;
 use crate::queue::{OutgoingMessage, QueueName};
 use crate::record::{Versioned, item, load};
-use crate::services::Services;
-use crate::store::{Condition, StoreError};
+use crate::store::{Condition, ItemStore, StoreError};
 
 /// How many store writes one delivery issues at once (DynamoDB handles far more; this
 /// bounds a single Lambda's connection use).
@@ -66,8 +66,9 @@ pub fn whatsapp_events(changes: Vec<meta::Change>, now: DateTime<Utc>) -> Vec<We
 
 /// Stores events idempotently and queues those not yet processed, in delivery order.
 pub async fn store_and_enqueue(
-    svc: &Services,
-    queue: QueueName,
+    store: &dyn ItemStore,
+    queue: &dyn Queue,
+    name: QueueName,
     events: Vec<WebhookEvent>,
 ) -> Result<IngestSummary> {
     let mut seen = std::collections::HashSet::new();
@@ -80,7 +81,7 @@ pub async fn store_and_enqueue(
     // borrow lifetime, which Lambda's runtime requires.
     let mut writes = Vec::with_capacity(events.len());
     for (i, event) in events.iter().enumerate() {
-        writes.push(async move { store_one(svc, event).await.map(|o| (i, o)) });
+        writes.push(async move { store_one(store, event).await.map(|o| (i, o)) });
     }
     let outcomes: Vec<(usize, Store)> = stream::iter(writes)
         .buffer_unordered(STORE_CONCURRENCY)
@@ -120,7 +121,7 @@ pub async fn store_and_enqueue(
         .collect();
     summary.enqueued = messages.len();
     if !messages.is_empty() {
-        svc.queue.send(queue, messages).await?;
+        queue.send(name, messages).await?;
     }
     Ok(summary)
 }
@@ -131,13 +132,13 @@ enum Store {
     SeenDone,
 }
 
-async fn store_one(svc: &Services, event: &WebhookEvent) -> Result<Store> {
+async fn store_one(store: &dyn ItemStore, event: &WebhookEvent) -> Result<Store> {
     let item = item(event, 1)?;
-    match svc.store.put(item, Condition::NotExists).await {
+    match store.put(item, Condition::NotExists).await {
         Ok(()) => Ok(Store::New),
         Err(StoreError::ConditionFailed { .. }) => {
             let (pk, sk) = WebhookEvent::key_of(event.provider, &event.key);
-            let existing: Option<Versioned<WebhookEvent>> = load(&*svc.store, &pk, &sk).await?;
+            let existing: Option<Versioned<WebhookEvent>> = load(store, &pk, &sk).await?;
             Ok(match existing.map(|e| e.record.status) {
                 Some(EventStatus::Pending) | None => Store::SeenPending,
                 Some(_) => Store::SeenDone,

@@ -29,6 +29,10 @@ pub struct ConnectRequest {
     pub access_token: Option<Value>,
     /// Display form of the number (optional; read from Graph when it is configured).
     pub display_phone_number: Option<Value>,
+    /// Messages per second this number may send (optional; Meta's default is 80, up to
+    /// 1,000 on upgraded numbers).
+    #[serde(default)]
+    pub messages_per_second: Option<Value>,
 }
 
 fn required_str<'a>(v: &'a Option<Value>, field: &str) -> Result<&'a str> {
@@ -58,6 +62,8 @@ pub struct Connect {
     pub access_token: SecretString,
     /// Display form.
     pub display_phone_number: Option<String>,
+    /// Throughput limit.
+    pub messages_per_second: Option<u32>,
 }
 
 impl ConnectRequest {
@@ -91,11 +97,25 @@ impl ConnectRequest {
                 ));
             }
         };
+        let messages_per_second = match &self.messages_per_second {
+            None | Some(Value::Null) => None,
+            Some(v) => match v.as_u64() {
+                Some(n @ 1..=1000) => Some(n as u32),
+                _ => {
+                    return Err(Error::validation(
+                        "messages_per_second",
+                        "invalid_messages_per_second",
+                        "messages_per_second must be an integer from 1 to 1000",
+                    ));
+                }
+            },
+        };
         Ok(Connect {
             phone_number_id,
             waba_id,
             access_token: SecretString::new(token),
             display_phone_number,
+            messages_per_second,
         })
     }
 }
@@ -127,8 +147,9 @@ pub async fn list(svc: &Services, org: &OrgId) -> Result<Vec<Account>> {
 pub async fn connect(svc: &Services, org: &OrgId, req: Connect) -> Result<Account> {
     let mut display = req.display_phone_number.clone();
     let mut verified_name = None;
-    if let Some(graph) = &svc.whatsapp {
-        match graph
+    if svc.whatsapp_live {
+        match svc
+            .whatsapp
             .phone_number(&req.access_token, &req.phone_number_id)
             .await
         {
@@ -201,7 +222,7 @@ pub async fn connect(svc: &Services, org: &OrgId, req: Connect) -> Result<Accoun
         status: AccountStatus::Active,
         status_reason: None,
         token_envelope: envelope,
-        messages_per_second: None,
+        messages_per_second: req.messages_per_second,
         created_at: now,
         updated_at: now,
     };

@@ -139,6 +139,30 @@ pub async fn dead_letters_and_redrive(q: Arc<dyn Queue>) {
     assert_eq!(q.redrive(Q, 10).await.unwrap(), 0);
 }
 
+/// A consumer can dead-letter a message at once (after its own retry budget); it is
+/// listed, the rest of its group proceeds, and a redrive brings it back.
+pub async fn explicit_dead_letter(q: Arc<dyn Queue>) {
+    q.send(Q, vec![msg("give-up", "g"), msg("next", "g")])
+        .await
+        .unwrap();
+    let first = q
+        .receive(Q, 1, VIS, Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert_eq!(bodies(&first), ["give-up"]);
+    q.dead_letter(Q, &first[0]).await.unwrap();
+    let next = receive_all(&*q, 10).await;
+    assert_eq!(bodies(&next), ["next"], "the group moves on");
+    q.delete(Q, &next[0].receipt).await.unwrap();
+    let dead = q.dead_letters(Q, 10).await.unwrap();
+    assert_eq!(
+        dead.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(),
+        ["give-up"]
+    );
+    assert_eq!(q.redrive(Q, 10).await.unwrap(), 1);
+    assert_eq!(bodies(&receive_all(&*q, 10).await), ["give-up"]);
+}
+
 /// More than one batch of messages goes out in order.
 pub async fn large_sends_keep_order(q: Arc<dyn Queue>) {
     let msgs: Vec<OutgoingMessage> = (0..25).map(|i| msg(&format!("m{i:02}"), "one")).collect();
@@ -202,6 +226,10 @@ macro_rules! queue_contract {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn dead_letters_and_redrive() {
             $crate::contract::queue::dead_letters_and_redrive($factory().await).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn explicit_dead_letter() {
+            $crate::contract::queue::explicit_dead_letter($factory().await).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn large_sends_keep_order() {
