@@ -4,6 +4,8 @@
 #                 and verify + parse of a Stripe event (bencher format, ns/iter)
 #   ingest.json   dev server: signed-webhook ack rate and latency percentiles on loopback,
 #                 and the end-to-end rate until the inbound consumer applied every event
+#   outbound.json a 10,000-recipient campaign through worker-outbound against a fake Graph
+#                 enforcing 80 msg/s and the pair rate: achieved rate, errors, duplicates
 # Figures depend on the machine; the README records those of the reference machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +17,8 @@ cargo bench -p switchboard-webhooks --bench verify_parse -- --output-format benc
 
 echo "==> dev server ingest (REQUESTS=${REQUESTS:-4000} CONCURRENCY=${CONCURRENCY:-16})"
 OUT="$PWD/bench-results/ingest.json" cargo bench -p switchboard-cli --bench ingest_load
+
+echo "==> broadcast simulation (RECIPIENTS=${RECIPIENTS:-10000} WORKERS=${WORKERS:-8})"
+OUT="$PWD/bench-results/outbound.json" cargo bench -p switchboard-cli --bench outbound_sim
 
 echo "==> results in bench-results/"

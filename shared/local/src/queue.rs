@@ -5,7 +5,6 @@
 //! A `Notify` wakes long-polling receivers as soon as something is sent, so the dev
 //! server reacts to a webhook within milliseconds rather than a poll interval.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,6 +34,8 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_at       INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue, dead, seq);
+CREATE INDEX IF NOT EXISTS messages_visible ON messages (queue, dead, visible_at, seq);
+CREATE INDEX IF NOT EXISTS messages_by_group ON messages (queue, group_id, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_receipt ON messages (receipt) WHERE receipt IS NOT NULL;
 CREATE TABLE IF NOT EXISTS dedupe (
     queue      TEXT NOT NULL,
@@ -47,8 +48,8 @@ CREATE TABLE IF NOT EXISTS dedupe (
 /// SQS keeps deduplication ids for five minutes.
 const DEDUPE_WINDOW_MS: i64 = 5 * 60 * 1000;
 
-/// Rows examined per scan step when looking for deliverable messages.
-const SCAN_CHUNK: i64 = 256;
+/// Deliverable candidates examined per receive (some may be dead-lettered instead).
+const SCAN_CHUNK: i64 = 64;
 
 /// The SQLite queue backend.
 #[derive(Clone)]
@@ -138,81 +139,67 @@ fn receive_now(
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(unavailable)?;
-    let mut blocked: HashSet<String> = HashSet::new();
     let mut taken = Vec::new();
-    let mut last_seq = 0i64;
-    'scan: loop {
-        let chunk: Vec<Candidate> = {
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT seq, id, body, group_id, visible_at, receive_count
-                     FROM messages WHERE queue = ?1 AND dead = 0 AND seq > ?2
-                     ORDER BY seq LIMIT ?3",
-                )
-                .map_err(unavailable)?;
-            stmt.query_map(
-                rusqlite::params![queue.as_str(), last_seq, SCAN_CHUNK],
-                |r| {
-                    Ok(Candidate {
-                        seq: r.get(0)?,
-                        id: r.get(1)?,
-                        body: r.get(2)?,
-                        group_id: r.get(3)?,
-                        visible_at: r.get(4)?,
-                        receive_count: r.get::<_, i64>(5)? as u32,
-                    })
-                },
-            )
-            .map_err(unavailable)?
-            .collect::<Result<_, _>>()
-            .map_err(unavailable)?
-        };
-        if chunk.is_empty() {
-            break;
-        }
-        for c in chunk {
-            last_seq = c.seq;
-            let group = c.group_id.clone().filter(|_| spec.fifo);
-            if let Some(g) = &group
-                && blocked.contains(g)
-            {
-                continue;
-            }
-            if c.visible_at > now {
-                // In flight or delayed: in a FIFO queue, nothing behind it in its group
-                // may be delivered.
-                if let Some(g) = group {
-                    blocked.insert(g);
-                }
-                continue;
-            }
-            if c.receive_count >= spec.max_receive_count {
-                // Exceeded the redrive policy: dead-letter it, as SQS does on receive.
-                tx.execute(
-                    "UPDATE messages SET dead = 1, receipt = NULL WHERE seq = ?1",
-                    [c.seq],
-                )
-                .map_err(unavailable)?;
-                tracing::warn!(queue = %queue, message_id = %c.id, receives = c.receive_count, "moved a message to the dead-letter queue");
-                continue;
-            }
-            let receipt = Uuid::new_v4().simple().to_string();
+    // Deliverable: visible now and, in a FIFO queue, with no earlier message of its group
+    // in flight or delayed (which keeps each group in order, one batch at a time). The
+    // indexes make this proportional to the visible messages, not the queue's length.
+    let fifo_guard = if spec.fifo {
+        "AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.queue = m.queue AND p.dead = 0
+             AND p.group_id = m.group_id AND p.seq < m.seq AND p.visible_at > ?2)"
+    } else {
+        ""
+    };
+    let candidates: Vec<Candidate> = {
+        let mut stmt = tx
+            .prepare_cached(&format!(
+                "SELECT m.seq, m.id, m.body, m.group_id, m.visible_at, m.receive_count
+                 FROM messages m WHERE m.queue = ?1 AND m.dead = 0 AND m.visible_at <= ?2 {fifo_guard}
+                 ORDER BY m.seq LIMIT ?3"
+            ))
+            .map_err(unavailable)?;
+        stmt.query_map(rusqlite::params![queue.as_str(), now, SCAN_CHUNK], |r| {
+            Ok(Candidate {
+                seq: r.get(0)?,
+                id: r.get(1)?,
+                body: r.get(2)?,
+                group_id: r.get(3)?,
+                visible_at: r.get(4)?,
+                receive_count: r.get::<_, i64>(5)? as u32,
+            })
+        })
+        .map_err(unavailable)?
+        .collect::<Result<_, _>>()
+        .map_err(unavailable)?
+    };
+    for c in candidates {
+        let _ = c.visible_at;
+        if c.receive_count >= spec.max_receive_count {
+            // Exceeded the redrive policy: dead-letter it, as SQS does on receive. (For
+            // FIFO, its group's next message becomes deliverable on the next receive.)
             tx.execute(
-                "UPDATE messages SET receive_count = receive_count + 1, receipt = ?1, visible_at = ?2
-                 WHERE seq = ?3",
-                rusqlite::params![receipt, now + visibility_ms, c.seq],
+                "UPDATE messages SET dead = 1, receipt = NULL WHERE seq = ?1",
+                [c.seq],
             )
             .map_err(unavailable)?;
-            taken.push(ReceivedMessage {
-                id: c.id,
-                receipt,
-                body: c.body,
-                group_id: c.group_id,
-                receive_count: c.receive_count + 1,
-            });
-            if taken.len() >= max {
-                break 'scan;
-            }
+            tracing::warn!(queue = %queue, message_id = %c.id, receives = c.receive_count, "moved a message to the dead-letter queue");
+            continue;
+        }
+        let receipt = Uuid::new_v4().simple().to_string();
+        tx.execute(
+            "UPDATE messages SET receive_count = receive_count + 1, receipt = ?1, visible_at = ?2
+             WHERE seq = ?3",
+            rusqlite::params![receipt, now + visibility_ms, c.seq],
+        )
+        .map_err(unavailable)?;
+        taken.push(ReceivedMessage {
+            id: c.id,
+            receipt,
+            body: c.body,
+            group_id: c.group_id,
+            receive_count: c.receive_count + 1,
+        });
+        if taken.len() >= max {
+            break;
         }
     }
     tx.commit().map_err(unavailable)?;

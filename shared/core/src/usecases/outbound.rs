@@ -547,7 +547,7 @@ impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
             default_messages_per_second: 80,
-            margin: 0.98,
+            margin: 0.97,
             pair: Rate::every(6, 5),
             max_attempts: 5,
             max_inline_wait: Duration::from_millis(1500),
