@@ -101,6 +101,7 @@ async fn main() {
         let org = switchboard_core::ids::OrgId::parse("bench").unwrap();
         let _ = switchboard_core::usecases::integrations::connect(
             app.services(),
+            &Default::default(),
             &org,
             connect.validate().unwrap(),
         )

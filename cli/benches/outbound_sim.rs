@@ -195,7 +195,7 @@ async fn main() {
         display_phone_number: None,
         messages_per_second: Some(json!(limit)),
     };
-    integrations::connect(&svc, &org, connect.validate().unwrap())
+    integrations::connect(&svc, &Default::default(), &org, connect.validate().unwrap())
         .await
         .expect("connect");
 
@@ -260,6 +260,7 @@ async fn main() {
                 body: &template,
                 idempotency_key: None,
                 sender: None,
+                billing: &Default::default(),
             },
         )
         .await

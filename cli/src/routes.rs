@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::Method;
 use switchboard_core::queue::QueueName;
-use switchboard_runtime::local::{CronFn, HttpFn, QueueFn, http_fn, queue_fn};
+use switchboard_runtime::local::{CronFn, HttpFn, QueueFn, cron_fn, http_fn, queue_fn};
 
 /// An HTTP route.
 pub struct Route {
@@ -71,6 +71,10 @@ pub fn http_routes() -> Vec<Route> {
         route!(POST, "/v1/conversations/{id}/messages", api_send_message),
         route!(POST, "/v1/conversations/{id}/read", api_mark_read),
         route!(GET, "/v1/messages/{id}/media", api_get_media),
+        route!(POST, "/webhooks/stripe", webhook_stripe),
+        route!(GET, "/v1/billing", api_get_billing),
+        route!(POST, "/v1/billing/checkout", api_create_checkout),
+        route!(POST, "/v1/billing/portal", api_create_portal),
     ]
 }
 
@@ -91,10 +95,21 @@ pub fn consumers() -> Vec<Consumer> {
                 |app, batch| async move { worker_outbound::handle(&app, batch).await },
             ),
         },
+        Consumer {
+            queue: QueueName::Billing,
+            function: worker_billing::FUNCTION,
+            handler: queue_fn(
+                |app, batch| async move { worker_billing::handle(&app, batch).await },
+            ),
+        },
     ]
 }
 
-/// The scheduled jobs.
-pub fn schedules() -> Vec<Schedule> {
-    Vec::new()
+/// The scheduled jobs (the dev server runs them every `USAGE_REPORT_INTERVAL_SECS`).
+pub fn schedules(usage_report_every: Duration) -> Vec<Schedule> {
+    vec![Schedule {
+        function: cron_usage_report::FUNCTION,
+        every: usage_report_every,
+        handler: cron_fn(|app, now| async move { cron_usage_report::handle(&app, now).await }),
+    }]
 }

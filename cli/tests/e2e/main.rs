@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod billing;
 mod inbound;
 mod integrations;
 mod outbound;

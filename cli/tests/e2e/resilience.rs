@@ -97,7 +97,7 @@ async fn failure_mid_batch_then_redelivery_leaves_one_message_per_wamid() {
         display_phone_number: None,
         messages_per_second: None,
     };
-    integrations::connect(&svc, &org, connect.validate().unwrap())
+    integrations::connect(&svc, &Default::default(), &org, connect.validate().unwrap())
         .await
         .unwrap();
 
@@ -269,7 +269,7 @@ async fn queued_work_survives_a_restart() {
         display_phone_number: None,
         messages_per_second: None,
     };
-    integrations::connect(&svc, &org, connect.validate().unwrap())
+    integrations::connect(&svc, &Default::default(), &org, connect.validate().unwrap())
         .await
         .unwrap();
     let body = fixtures::delivery(vec![fixtures::text_change(

@@ -53,8 +53,22 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("worker-outbound", "send.json", 0),
     ("api-mark-read", "read.json", 200),
     ("api-get-media", "not-media.json", 404),
+    ("webhook-stripe", "subscription-updated.json", 200),
+    ("webhook-stripe", "bad-signature.json", 401),
+    ("worker-billing", "subscription-updated.json", 0),
+    ("api-get-billing", "get.json", 200),
+    ("api-create-checkout", "checkout.json", 201),
+    ("api-create-portal", "portal.json", 201),
+    ("cron-usage-report", "scheduled.json", 0),
     ("api-disconnect-integration", "unknown-id.json", 404),
 ];
+
+/// The Stripe endpoint secret the samples are signed with (test-only, documented).
+const STRIPE_TEST_SECRET: &str = "whsec_switchboard_test_secret";
+/// The signing time of the Stripe sample (replays need `STRIPE_WEBHOOK_TOLERANCE_SECS`).
+const STRIPE_SIGNED_AT: i64 = 1_763_856_100;
+const STRIPE_EVENT: &str =
+    include_str!("../../../shared/webhooks/fixtures/stripe_subscription_updated.json");
 
 fn message_body() -> Vec<u8> {
     fixtures::delivery(vec![fixtures::text_change(
@@ -412,6 +426,85 @@ async fn regenerate_sample_events() {
             json!({"id": inbound.as_str()}),
         ),
     );
+
+    let stripe_body = STRIPE_EVENT.as_bytes().to_vec();
+    let stripe_sig = switchboard_webhooks::stripe::sign(
+        STRIPE_TEST_SECRET.as_bytes(),
+        &stripe_body,
+        STRIPE_SIGNED_AT,
+    );
+    let stripe_hook = |sig: String| {
+        Api {
+            method: "POST",
+            route: "/webhooks/stripe",
+            path: "/webhooks/stripe",
+            headers: json!({"content-type": "application/json; charset=utf-8", "stripe-signature": sig}),
+            body: Some(STRIPE_EVENT.to_owned()),
+            ..Api::default()
+        }
+        .event()
+    };
+    write(
+        "webhook-stripe",
+        "subscription-updated.json",
+        &stripe_hook(stripe_sig),
+    );
+    write(
+        "webhook-stripe",
+        "bad-signature.json",
+        &stripe_hook(format!("t={STRIPE_SIGNED_AT},v1={}", "0".repeat(64))),
+    );
+    let stripe_event = switchboard_webhooks::stripe::Event::parse(&stripe_body).unwrap();
+    let billing_ref = json!({"provider": "stripe", "event": stripe_event.id}).to_string();
+    let mut billing_sqs = sqs_event(
+        &billing_ref,
+        &format!("stripe:{}", stripe_event.customer().unwrap()),
+    );
+    billing_sqs["Records"][0]["eventSourceARN"] =
+        json!("arn:aws:sqs:us-east-1:123456789012:switchboard-billing.fifo");
+    write("worker-billing", "subscription-updated.json", &billing_sqs);
+    write(
+        "api-get-billing",
+        "get.json",
+        &get("/v1/billing", "/v1/billing", json!({})),
+    );
+    write(
+        "api-create-checkout",
+        "checkout.json",
+        &post(
+            "/v1/billing/checkout",
+            "/v1/billing/checkout",
+            json!({}),
+            bearer.clone(),
+            json!({"plan": "professional", "success_url": "https://app.example.com/billing/done", "cancel_url": "https://app.example.com/billing"}),
+        ),
+    );
+    write(
+        "api-create-portal",
+        "portal.json",
+        &post(
+            "/v1/billing/portal",
+            "/v1/billing/portal",
+            json!({}),
+            bearer.clone(),
+            json!({"return_url": "https://app.example.com/billing"}),
+        ),
+    );
+    write(
+        "cron-usage-report",
+        "scheduled.json",
+        &json!({
+            "version": "0",
+            "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": "2026-11-23T10:00:00Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/switchboard-CronUsageReportHourly"],
+            "detail": {}
+        }),
+    );
 }
 
 fn sample_files() -> BTreeSet<(String, String)> {
@@ -458,16 +551,83 @@ fn every_sample_event_has_an_expectation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
+    // A faked Stripe for the billing samples: the subscription re-fetch, customer,
+    // checkout, portal and meter calls.
+    let stripe = wiremock::MockServer::start().await;
+    let sub: Value = serde_json::from_str::<Value>(STRIPE_EVENT).unwrap()["data"]["object"].clone();
+    let sub_id = sub["id"].as_str().unwrap().to_owned();
+    for (m, p, body) in [
+        ("GET", format!("/v1/subscriptions/{sub_id}"), sub.clone()),
+        (
+            "POST",
+            "/v1/checkout/sessions".to_owned(),
+            json!({"id": "cs_1", "url": "https://checkout.stripe.com/c/pay/cs_1"}),
+        ),
+        (
+            "POST",
+            "/v1/billing_portal/sessions".to_owned(),
+            json!({"id": "bps_1", "url": "https://billing.stripe.com/p/session/bps_1"}),
+        ),
+        (
+            "POST",
+            "/v1/billing/meter_events".to_owned(),
+            json!({"object": "billing.meter_event"}),
+        ),
+    ] {
+        wiremock::Mock::given(wiremock::matchers::method(m))
+            .and(wiremock::matchers::path(p))
+            .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(body))
+            .mount(&stripe)
+            .await;
+    }
+    let mut billing = switchboard_core::billing::BillingConfig::default().with_prices(
+        switchboard_core::billing::Plan::Professional,
+        &["price_professional_monthly"],
+    );
+    // Samples are replays: their signatures are old by design.
+    billing.tolerance_secs = i64::MAX / 4;
     let h = Harness::with(Options {
         serve: false,
         dev_key: Some(key_file()),
+        secrets: vec![
+            (
+                switchboard_core::secrets::SecretName::WhatsAppAppSecret,
+                fixtures::TEST_APP_SECRET.into(),
+            ),
+            (
+                switchboard_core::secrets::SecretName::WhatsAppVerifyToken,
+                fixtures::TEST_VERIFY_TOKEN.into(),
+            ),
+            (
+                switchboard_core::secrets::SecretName::StripeWebhookSecret,
+                STRIPE_TEST_SECRET.into(),
+            ),
+            (
+                switchboard_core::secrets::SecretName::StripeApiKey,
+                "sk_test_sample".into(),
+            ),
+        ],
+        stripe_url: Some(stripe.uri()),
+        billing: Some(billing),
         ..Options::default()
     })
     .await;
     let routes = switchboard_cli::routes::http_routes();
     let consumers = switchboard_cli::routes::consumers();
+    let schedules = switchboard_cli::routes::schedules(std::time::Duration::from_secs(3600));
     for (function, file, expected) in EXPECTED {
         let text = std::fs::read_to_string(events_dir().join(function).join(file)).unwrap();
+        if let Some(schedule) = schedules.iter().find(|s| s.function == *function) {
+            let event: aws_lambda_events::event::eventbridge::EventBridgeEvent<Value> =
+                serde_json::from_str(&text).unwrap();
+            let summary = (schedule.handler)(h.app.clone(), event.time.unwrap()).await;
+            let summary = summary.unwrap_or_else(|e| panic!("{function}/{file}: {e}"));
+            assert_eq!(
+                summary["failures"], *expected as i64,
+                "{function}/{file}: {summary}"
+            );
+            continue;
+        }
         if let Some(consumer) = consumers.iter().find(|c| c.function == *function) {
             let event: aws_lambda_events::event::sqs::SqsEvent =
                 serde_json::from_str(&text).unwrap();
@@ -530,6 +690,14 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
                 assert_eq!(
                     v["items"][0]["unread_count"], 1,
                     "the base64 copy was a duplicate"
+                );
+            }
+            ("api-get-billing", _) => {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(
+                    (v["plan"].as_str(), v["status"].as_str()),
+                    (Some("professional"), Some("active")),
+                    "{v}"
                 );
             }
             ("api-list-messages", _) => {

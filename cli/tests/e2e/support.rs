@@ -51,6 +51,10 @@ pub struct Options {
     pub workers: bool,
     /// Outbound pacing and retry settings.
     pub delivery: Option<switchboard_core::usecases::outbound::DeliveryConfig>,
+    /// Stripe API base URL (a wiremock server).
+    pub stripe_url: Option<String>,
+    /// Billing settings.
+    pub billing: Option<switchboard_core::billing::BillingConfig>,
 }
 
 impl Default for Options {
@@ -67,6 +71,8 @@ impl Default for Options {
             dev_key: None,
             workers: true,
             delivery: None,
+            stripe_url: None,
+            billing: None,
         }
     }
 }
@@ -84,6 +90,9 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     config.whatsapp_graph_url = opts.graph_url.clone();
     if let Some(d) = opts.delivery {
         config.delivery = d;
+    }
+    if let Some(b) = opts.billing.clone() {
+        config.billing = b;
     }
     if let Some(key) = &opts.dev_key {
         config.auth.dev_key_file = Some(key.clone());
@@ -141,6 +150,16 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     };
     let (whatsapp, whatsapp_live) =
         switchboard_runtime::app::whatsapp(&config, &http, &store, &queue, &clock);
+    let stripe = Arc::new(
+        switchboard_providers::StripeClient::new(
+            http.clone(),
+            opts.stripe_url
+                .clone()
+                .unwrap_or_else(|| "http://127.0.0.1:9".into()),
+            secrets.clone(),
+        )
+        .with_retries(3, Duration::from_millis(5)),
+    );
     let services = Services {
         store,
         queue,
@@ -149,6 +168,7 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
         clock,
         whatsapp,
         whatsapp_live,
+        stripe,
     };
     App::from_parts(config, services, http).unwrap()
 }

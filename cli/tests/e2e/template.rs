@@ -77,7 +77,7 @@ fn functions_folders_packages_binaries_and_template_agree() {
             .map(|c| c.function.to_owned()),
     );
     served.extend(
-        switchboard_cli::routes::schedules()
+        switchboard_cli::routes::schedules(std::time::Duration::from_secs(3600))
             .iter()
             .map(|s| s.function.to_owned()),
     );
@@ -141,10 +141,11 @@ fn routes_and_event_sources_agree() {
         })
         .collect();
     assert_eq!(template_queues, consumers);
-    let schedules: BTreeSet<String> = switchboard_cli::routes::schedules()
-        .iter()
-        .map(|s| s.function.to_owned())
-        .collect();
+    let schedules: BTreeSet<String> =
+        switchboard_cli::routes::schedules(std::time::Duration::from_secs(3600))
+            .iter()
+            .map(|s| s.function.to_owned())
+            .collect();
     assert_eq!(template_schedules, schedules);
 }
 

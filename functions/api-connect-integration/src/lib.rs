@@ -21,6 +21,7 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
     let caller = app.caller(req, Role::Admin).await?;
     let body: ConnectRequest = json_body(req, app.config().max_api_body)?;
     let connect = body.validate()?;
-    let account = integrations::connect(app.services(), &caller.org, connect).await?;
+    let account =
+        integrations::connect(app.services(), &app.config().billing, &caller.org, connect).await?;
     Ok(json_response(StatusCode::CREATED, &account.view()))
 }

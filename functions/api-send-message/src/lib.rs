@@ -36,6 +36,7 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
             body: &body,
             idempotency_key: header_str(req, "idempotency-key"),
             sender: caller.user.as_deref(),
+            billing: &app.config().billing,
         },
     )
     .await?;

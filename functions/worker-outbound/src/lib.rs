@@ -20,10 +20,11 @@ pub const FUNCTION: &str = "worker-outbound";
 /// Sends a batch of outbound-queue messages.
 pub async fn handle(app: &App, batch: Vec<ReceivedMessage>) -> BatchOutcome {
     let cfg = app.config().delivery;
+    let billing = &app.config().billing;
     process_batch(&batch, |m| {
         let span = tracing::info_span!("send", function = FUNCTION, message_id = %m.id, group = ?m.group_id, receive_count = m.receive_count);
         async move {
-            match outbound::deliver(app.services(), &cfg, app.tokens(), &m.body).await {
+            match outbound::deliver(app.services(), &cfg, billing, app.tokens(), &m.body).await {
                 Ok(Delivery::Sent { .. } | Delivery::Skipped | Delivery::Failed) => ItemOutcome::Done,
                 Ok(Delivery::Later(delay)) => ItemOutcome::Retry(Some(delay)),
                 Ok(Delivery::DeadLetter) => ItemOutcome::DeadLetter,

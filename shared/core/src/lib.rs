@@ -5,6 +5,7 @@
 //! Nothing here knows AWS, Lambda, SQLite or HTTP clients; the runtime crate wires
 //! concrete backends into [`services::Services`].
 
+pub mod billing;
 pub mod cipher;
 pub mod clock;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod record;
 pub mod secrets;
 pub mod services;
 pub mod store;
+pub mod stripe;
 pub mod usecases;
 pub mod whatsapp;
 

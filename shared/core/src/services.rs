@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::queue::Queue;
 use crate::secrets::Secrets;
 use crate::store::ItemStore;
+use crate::stripe::StripeApi;
 use crate::whatsapp::WhatsAppApi;
 
 /// Everything a use case depends on.
@@ -27,4 +28,6 @@ pub struct Services {
     pub whatsapp: Arc<dyn WhatsAppApi>,
     /// Whether `whatsapp` is the real Graph API (connect validates tokens only then).
     pub whatsapp_live: bool,
+    /// Stripe's API (its key comes from the secrets port at call time).
+    pub stripe: Arc<dyn StripeApi>,
 }

@@ -3,9 +3,11 @@
 //! wiremock server that checks every request Switchboard sends.
 
 pub mod sandbox;
+pub mod stripe;
 pub mod whatsapp;
 
 pub use sandbox::Sandbox;
+pub use stripe::StripeClient;
 pub use whatsapp::GraphClient;
 
 /// Builds the shared HTTP client: rustls, short connect timeout, bounded total time (a

@@ -10,7 +10,7 @@ use switchboard_core::services::Services;
 use switchboard_core::usecases::outbound::TokenCache;
 use switchboard_core::whatsapp::WhatsAppApi;
 use switchboard_local::{EnvSecrets, LocalCipher, SqliteQueue, SqliteStore};
-use switchboard_providers::{GraphClient, Sandbox};
+use switchboard_providers::{GraphClient, Sandbox, StripeClient};
 
 use crate::auth::{Authenticator, Caller};
 use crate::config::{Backend, Config, ConfigError};
@@ -79,11 +79,18 @@ impl App {
                 let store: Arc<dyn switchboard_core::store::ItemStore> = Arc::new(store);
                 let queue: Arc<dyn switchboard_core::queue::Queue> = Arc::new(queue);
                 let (whatsapp, whatsapp_live) = whatsapp(&config, &http, &store, &queue, &clock);
+                let secrets: Arc<dyn switchboard_core::secrets::Secrets> =
+                    Arc::new(EnvSecrets::load(config.dotenv.as_deref()));
                 Services {
                     store,
                     queue,
                     cipher: Arc::new(cipher),
-                    secrets: Arc::new(EnvSecrets::load(config.dotenv.as_deref())),
+                    stripe: Arc::new(StripeClient::new(
+                        http.clone(),
+                        config.stripe_api_url.clone(),
+                        secrets.clone(),
+                    )),
+                    secrets,
                     clock,
                     whatsapp,
                     whatsapp_live,
@@ -107,16 +114,23 @@ impl App {
                     clients.sqs.clone(),
                     config.queue_urls.clone(),
                 ));
+                let secrets: Arc<dyn switchboard_core::secrets::Secrets> =
+                    Arc::new(SecretsManager::new(
+                        clients.secrets.clone(),
+                        config.secrets_prefix.clone(),
+                        switchboard_aws::secrets::DEFAULT_TTL,
+                    ));
                 let (whatsapp, whatsapp_live) = whatsapp(&config, &http, &store, &queue, &clock);
                 Services {
                     store,
                     queue,
                     cipher: Arc::new(KmsCipher::new(clients.kms.clone(), key)),
-                    secrets: Arc::new(SecretsManager::new(
-                        clients.secrets.clone(),
-                        config.secrets_prefix.clone(),
-                        switchboard_aws::secrets::DEFAULT_TTL,
+                    stripe: Arc::new(StripeClient::new(
+                        http.clone(),
+                        config.stripe_api_url.clone(),
+                        secrets.clone(),
                     )),
+                    secrets,
                     clock,
                     whatsapp,
                     whatsapp_live,

@@ -101,6 +101,12 @@ pub struct Config {
     pub max_media_bytes: usize,
     /// Outbound pacing and retries.
     pub delivery: switchboard_core::usecases::outbound::DeliveryConfig,
+    /// Plans, limits and Stripe settings.
+    pub billing: switchboard_core::billing::BillingConfig,
+    /// Stripe API base URL.
+    pub stripe_api_url: String,
+    /// How often the dev server runs the usage report.
+    pub usage_report_every: std::time::Duration,
 }
 
 /// Meta documents deliveries of up to 3 MB; 4 MiB leaves headroom.
@@ -226,6 +232,12 @@ impl Config {
                 d.max_attempts = num("OUTBOUND_MAX_ATTEMPTS", 5)?.clamp(1, 50) as u32;
                 d
             },
+            billing: billing_config(&var, backend)?,
+            stripe_api_url: url("STRIPE_API_URL")?
+                .unwrap_or_else(|| "https://api.stripe.com".into()),
+            usage_report_every: std::time::Duration::from_secs(
+                size("USAGE_REPORT_INTERVAL_SECS", 3600)?.max(10) as u64,
+            ),
         })
     }
 
@@ -254,8 +266,85 @@ impl Config {
             max_api_body: DEFAULT_MAX_API_BODY,
             max_media_bytes: DEFAULT_MAX_MEDIA_BYTES,
             delivery: Default::default(),
+            billing: Default::default(),
+            stripe_api_url: "https://api.stripe.com".into(),
+            usage_report_every: std::time::Duration::from_secs(3600),
         }
     }
+}
+
+fn flag(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            var,
+            reason: "must be true or false".into(),
+        }),
+    }
+}
+
+fn billing_config(
+    var: &impl Fn(&str) -> Option<String>,
+    backend: Backend,
+) -> Result<switchboard_core::billing::BillingConfig, ConfigError> {
+    use switchboard_core::billing::{BillingConfig, Plan, PlanLimits};
+    let mut cfg = BillingConfig {
+        // Enforced on AWS unless switched off; off locally unless switched on.
+        enforce: match var("BILLING_ENFORCED") {
+            Some(v) => flag("BILLING_ENFORCED", &v)?,
+            None => backend == Backend::Aws,
+        },
+        ..BillingConfig::default()
+    };
+    for plan in Plan::ALL {
+        let name = match plan {
+            Plan::Starter => "STRIPE_PRICE_STARTER",
+            Plan::Professional => "STRIPE_PRICE_PROFESSIONAL",
+            Plan::Enterprise => "STRIPE_PRICE_ENTERPRISE",
+        };
+        if let Some(list) = var(name) {
+            let prices: Vec<&str> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect();
+            cfg = cfg.with_prices(plan, &prices);
+        }
+    }
+    if let Some(json) = var("PLAN_LIMITS") {
+        let overrides: std::collections::HashMap<String, PlanLimits> = serde_json::from_str(&json).map_err(|e| ConfigError::Invalid {
+            var: "PLAN_LIMITS",
+            reason: format!("expected {{\"starter\": {{\"messages_per_month\": 1000, \"connected_numbers\": 1, \"seats\": 3}}, …}}: {e}"),
+        })?;
+        for (name, limits) in overrides {
+            let plan = Plan::parse(&name).ok_or(ConfigError::Invalid {
+                var: "PLAN_LIMITS",
+                reason: format!("unknown plan `{name}`"),
+            })?;
+            cfg.limits.insert(plan, limits);
+        }
+    }
+    if let Some(days) = var("BILLING_PAST_DUE_GRACE_DAYS") {
+        let d: u64 = days.parse().map_err(|_| ConfigError::Invalid {
+            var: "BILLING_PAST_DUE_GRACE_DAYS",
+            reason: "must be a number of days".into(),
+        })?;
+        cfg.past_due_grace = std::time::Duration::from_secs(d * 86_400);
+    }
+    if let Some(m) = var("STRIPE_METER_EVENT") {
+        cfg.meter_event_name = m;
+    }
+    if let Some(v) = var("STRIPE_LIVEMODE") {
+        cfg.livemode = flag("STRIPE_LIVEMODE", &v)?;
+    }
+    if let Some(v) = var("STRIPE_WEBHOOK_TOLERANCE_SECS") {
+        cfg.tolerance_secs = v.parse().map_err(|_| ConfigError::Invalid {
+            var: "STRIPE_WEBHOOK_TOLERANCE_SECS",
+            reason: "must be a number of seconds".into(),
+        })?;
+    }
+    Ok(cfg)
 }
 
 #[cfg(test)]
@@ -326,6 +415,47 @@ mod tests {
             "AWS never trusts the dev key by default"
         );
         assert_eq!(c.queue_urls.len(), 3);
+    }
+
+    #[test]
+    fn billing_settings() {
+        let c = from(&[
+            ("STRIPE_PRICE_PROFESSIONAL", "price_pro_m, price_pro_y"),
+            (
+                "PLAN_LIMITS",
+                r#"{"starter": {"messages_per_month": 5, "connected_numbers": 1, "seats": null}}"#,
+            ),
+            ("BILLING_ENFORCED", "true"),
+        ])
+        .unwrap();
+        use switchboard_core::billing::Plan;
+        assert!(c.billing.enforce);
+        assert_eq!(
+            c.billing.prices.get("price_pro_y"),
+            Some(&Plan::Professional)
+        );
+        assert_eq!(
+            c.billing.limits_of(Some(Plan::Starter)).messages_per_month,
+            Some(5)
+        );
+        assert!(
+            !from(&[]).unwrap().billing.enforce,
+            "off locally by default"
+        );
+        assert!(matches!(
+            from(&[("PLAN_LIMITS", "nope")]),
+            Err(ConfigError::Invalid {
+                var: "PLAN_LIMITS",
+                ..
+            })
+        ));
+        assert!(matches!(
+            from(&[("BILLING_ENFORCED", "maybe")]),
+            Err(ConfigError::Invalid {
+                var: "BILLING_ENFORCED",
+                ..
+            })
+        ));
     }
 
     #[test]

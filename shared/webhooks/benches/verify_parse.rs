@@ -42,7 +42,15 @@ fn stripe_path(c: &mut Criterion) {
         b.iter(|| {
             stripe::verify_signature(secret, Some(&header), black_box(STRIPE_BODY), t, 300)
                 .unwrap();
-            let event: stripe::Event = serde_json::from_slice(black_box(STRIPE_BODY)).unwrap();
+            let event = stripe::Event::parse(black_box(STRIPE_BODY)).unwrap();
+            black_box((event.customer(), event))
+        })
+    });
+    group.bench_function("verify_parse_full_tree", |b| {
+        b.iter(|| {
+            stripe::verify_signature(secret, Some(&header), black_box(STRIPE_BODY), t, 300)
+                .unwrap();
+            let event: serde_json::Value = serde_json::from_slice(black_box(STRIPE_BODY)).unwrap();
             black_box(event)
         })
     });

@@ -8,6 +8,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::SignatureError;
 use crate::mac::HmacSha256;
@@ -74,7 +75,9 @@ pub fn sign(secret: &[u8], body: &[u8], t: i64) -> String {
     format!("t={t_text},v1={}", hex::encode(tag))
 }
 
-/// The envelope every Stripe event shares.
+/// The envelope every Stripe event shares. `data.object` stays raw JSON: the webhook
+/// only needs the envelope and the customer, and the consumer parses the object when it
+/// acts on it, so the hot path never builds a JSON tree.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Event {
     /// `evt_…`: the idempotency key.
@@ -97,22 +100,46 @@ pub struct Event {
 /// `event.data`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventData {
-    /// The object snapshot (subscription, invoice, checkout session, …).
-    pub object: Value,
-    /// For `*.updated`: the fields that changed, with their old values.
+    /// The object snapshot (subscription, invoice, checkout session, …), as received.
+    pub object: Box<RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ObjectPeek {
     #[serde(default)]
-    pub previous_attributes: Option<Value>,
+    object: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    customer: Option<CustomerField>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CustomerField {
+    Id(String),
+    Expanded { id: String },
 }
 
 impl Event {
+    /// Parses an event body.
+    pub fn parse(body: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(body)
+    }
+
+    /// The object as a JSON value (parsed on demand).
+    pub fn object(&self) -> Value {
+        serde_json::from_str(self.data.object.get()).unwrap_or(Value::Null)
+    }
+
     /// The Stripe customer the event is about, whatever the object type.
-    pub fn customer(&self) -> Option<&str> {
-        let obj = &self.data.object;
-        match obj.get("object").and_then(Value::as_str) {
-            Some("customer") => obj.get("id").and_then(Value::as_str),
-            _ => obj
-                .get("customer")
-                .and_then(|c| c.as_str().or_else(|| c.get("id").and_then(Value::as_str))),
+    pub fn customer(&self) -> Option<String> {
+        let peek: ObjectPeek = serde_json::from_str(self.data.object.get()).ok()?;
+        if peek.object.as_deref() == Some("customer") {
+            return peek.id;
+        }
+        match peek.customer? {
+            CustomerField::Id(id) | CustomerField::Expanded { id } => Some(id),
         }
     }
 }
@@ -188,10 +215,15 @@ mod tests {
 
     #[test]
     fn envelope_and_customer() {
-        let event: Event = serde_json::from_slice(BODY).unwrap();
+        let event = Event::parse(BODY).unwrap();
         assert_eq!(event.id, "evt_1");
         assert_eq!(event.kind, "invoice.paid");
         assert!(!event.livemode);
-        assert_eq!(event.customer(), Some("cus_9"));
+        assert_eq!(event.customer().as_deref(), Some("cus_9"));
+        assert_eq!(event.object()["id"], "in_1");
+        let expanded = Event::parse(br#"{"id":"e","type":"t","created":1,"data":{"object":{"object":"subscription","customer":{"id":"cus_x","object":"customer"}}}}"#).unwrap();
+        assert_eq!(expanded.customer().as_deref(), Some("cus_x"));
+        let customer = Event::parse(br#"{"id":"e","type":"customer.updated","created":1,"data":{"object":{"object":"customer","id":"cus_y"}}}"#).unwrap();
+        assert_eq!(customer.customer().as_deref(), Some("cus_y"));
     }
 }

@@ -144,7 +144,14 @@ pub async fn list(svc: &Services, org: &OrgId) -> Result<Vec<Account>> {
 /// Connects a number: validates the token with Graph when Graph is configured,
 /// encrypts it, and creates the account and its routing entry atomically. A number
 /// already connected (to any org) is a 409.
-pub async fn connect(svc: &Services, org: &OrgId, req: Connect) -> Result<Account> {
+pub async fn connect(
+    svc: &Services,
+    billing: &crate::billing::BillingConfig,
+    org: &OrgId,
+    req: Connect,
+) -> Result<Account> {
+    let connected = list(svc, org).await?.len();
+    crate::usecases::billing::admit_number(svc, billing, org, connected).await?;
     let mut display = req.display_phone_number.clone();
     let mut verified_name = None;
     if svc.whatsapp_live {

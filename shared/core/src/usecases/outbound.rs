@@ -12,6 +12,7 @@ use serde_json::Value;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
+use crate::billing::BillingConfig;
 use crate::clock::fmt_time;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, ConversationId, MessageId, OrgId};
@@ -24,6 +25,7 @@ use crate::record::{Record, decode_all, item, load};
 use crate::secrets::SecretString;
 use crate::services::Services;
 use crate::store::{Condition, Index, Query, SortKey, StoreError, Write};
+use crate::usecases::billing;
 use crate::usecases::compose::{Composed, compose};
 use crate::usecases::inbound::apply_status;
 use crate::usecases::pacing::{self, Rate};
@@ -80,8 +82,10 @@ pub struct SendRequest<'a> {
     pub body: &'a Value,
     /// `Idempotency-Key` header, if any.
     pub idempotency_key: Option<&'a str>,
-    /// Who sends (token subject), for the audit trail.
+    /// Who sends (token subject), for the audit trail and seat counting.
     pub sender: Option<&'a str>,
+    /// Plan limits and subscription rules.
+    pub billing: &'a BillingConfig,
 }
 
 /// The outcome of a send request.
@@ -181,7 +185,33 @@ pub async fn send(svc: &Services, req: SendRequest<'_>) -> Result<Accepted> {
     {
         return Ok(accepted);
     }
+    let mut admitted = false;
+    let result = accept(
+        svc,
+        &req,
+        &composed,
+        key_hash.as_deref(),
+        &request_hash,
+        &mut admitted,
+    )
+    .await;
+    if admitted && result.as_ref().map_or(true, |a| a.replayed) {
+        // Not accepted after all (or a concurrent retry won): give the reservation back.
+        let _ = billing::release_message(svc, req.billing, req.org, svc.clock.now()).await;
+    }
+    result
+}
 
+async fn accept(
+    svc: &Services,
+    req: &SendRequest<'_>,
+    composed: &Composed,
+    key_hash: Option<&str>,
+    request_hash: &str,
+    admitted: &mut bool,
+) -> Result<Accepted> {
+    let key_hash = key_hash.map(str::to_owned);
+    let request_hash = request_hash.to_owned();
     for _ in 0..MAX_ATTEMPTS {
         let now = svc.clock.now();
         let (c_pk, c_sk) = Conversation::key_of(req.org, req.conversation);
@@ -201,6 +231,12 @@ pub async fn send(svc: &Services, req: SendRequest<'_>) -> Result<Accepted> {
                     "the 24-hour customer-service window {closed}; outside it only template messages can be sent"
                 ),
             ));
+        }
+        // Plan limits and subscription status: checked where the work is accepted,
+        // without a Stripe call.
+        if !*admitted {
+            billing::admit_message(svc, req.billing, req.org, req.sender).await?;
+            *admitted = true;
         }
         // Send through the number's current account.
         let (r_pk, r_sk) = PhoneRoute::key_of(&conversation.record.phone_number_id);
@@ -591,6 +627,32 @@ fn backoff(attempt: u32) -> Duration {
 
 /// Sends the message a queue body points at.
 pub async fn deliver(
+    svc: &Services,
+    cfg: &DeliveryConfig,
+    billing_cfg: &BillingConfig,
+    tokens: &TokenCache,
+    body: &str,
+) -> Result<Delivery> {
+    let result = deliver_inner(svc, cfg, tokens, body).await;
+    if let Ok(delivery) = &result
+        && let Ok(r) = serde_json::from_str::<OutboundRef>(body)
+    {
+        match delivery {
+            Delivery::Sent { .. } => billing::record_sent(svc, &r.org_id, svc.clock.now()).await?,
+            Delivery::Failed => {
+                let (pk, sk) = Message::key_of(&r.org_id, &r.message_id);
+                if let Some(m) = load::<Message>(&*svc.store, &pk, &sk).await? {
+                    billing::release_message(svc, billing_cfg, &r.org_id, m.record.created_at)
+                        .await?;
+                }
+            }
+            _ => {}
+        }
+    }
+    result
+}
+
+async fn deliver_inner(
     svc: &Services,
     cfg: &DeliveryConfig,
     tokens: &TokenCache,

@@ -1,0 +1,899 @@
+//! Billing against a wiremock Stripe that checks every request: the signed webhook,
+//! the subscription state machine (duplicates, reordering, re-fetching), checkout and
+//! portal, plan limits on the paths that accept work, and exactly-once usage reports.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard_core::billing::{BillingConfig, Plan, PlanLimits};
+use switchboard_core::ids::Role;
+use switchboard_core::queue::QueueName;
+use switchboard_core::secrets::SecretName;
+use switchboard_runtime::queue::settle;
+use switchboard_testkit::fixtures::{self, PHONE_NUMBER_ID, TEST_APP_SECRET, TEST_VERIFY_TOKEN};
+use switchboard_webhooks::stripe;
+use wiremock::matchers::{body_string_contains, header, header_exists, method, path};
+use wiremock::{Mock, MockServer, Request as WireRequest, Respond, ResponseTemplate};
+
+use crate::support::{Harness, Options};
+
+const WHSEC: &str = "whsec_switchboard_test_secret";
+const API_KEY: &str = "sk_test_switchboard";
+const CUSTOMER: &str = "cus_RsT7uVwXyZ0a1b";
+const SUB: &str = "sub_1QzX8K2eZvKYlo2C7gk3vQ1b";
+
+/// The subscription as Stripe holds it now (what a re-fetch returns).
+#[derive(Clone)]
+struct Current(Arc<Mutex<Value>>);
+
+impl Respond for Current {
+    fn respond(&self, _: &WireRequest) -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_json(self.0.lock().unwrap().clone())
+    }
+}
+
+fn subscription(status: &str, price: &str, created: i64) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "id": SUB, "object": "subscription", "customer": CUSTOMER, "status": status, "created": created,
+        "cancel_at_period_end": false, "trial_end": null, "metadata": {"org_id": "acme"},
+        "items": {"object": "list", "data": [{"id": "si_1", "price": {"id": price}, "current_period_start": now - 86_400, "current_period_end": now + 29 * 86_400}]}
+    })
+}
+
+fn billing_config(limits: Option<PlanLimits>) -> BillingConfig {
+    let mut cfg = BillingConfig {
+        enforce: true,
+        ..BillingConfig::default()
+    }
+    .with_prices(Plan::Starter, &["price_starter"])
+    .with_prices(Plan::Professional, &["price_pro"]);
+    if let Some(l) = limits {
+        cfg.limits.insert(Plan::Starter, l);
+    }
+    cfg
+}
+
+struct Setup {
+    h: Harness,
+    stripe: MockServer,
+    current: Current,
+}
+
+async fn setup(with_api_key: bool, limits: Option<PlanLimits>) -> Setup {
+    let stripe = MockServer::start().await;
+    let current = Current(Arc::new(Mutex::new(subscription(
+        "active",
+        "price_pro",
+        1_763_856_000,
+    ))));
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/subscriptions/{SUB}")))
+        .and(header(
+            "authorization",
+            format!("Bearer {API_KEY}").as_str(),
+        ))
+        .and(header(
+            "stripe-version",
+            switchboard_providers::stripe::STRIPE_VERSION,
+        ))
+        .respond_with(current.clone())
+        .mount(&stripe)
+        .await;
+    let mut secrets = vec![
+        (SecretName::WhatsAppAppSecret, TEST_APP_SECRET.to_owned()),
+        (
+            SecretName::WhatsAppVerifyToken,
+            TEST_VERIFY_TOKEN.to_owned(),
+        ),
+        (SecretName::StripeWebhookSecret, WHSEC.to_owned()),
+    ];
+    if with_api_key {
+        secrets.push((SecretName::StripeApiKey, API_KEY.to_owned()));
+    }
+    let h = Harness::with(Options {
+        secrets,
+        stripe_url: Some(stripe.uri()),
+        billing: Some(billing_config(limits)),
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    Setup { h, stripe, current }
+}
+
+fn event(id: &str, kind: &str, created: i64, object: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({"id": id, "object": "event", "api_version": "2025-09-30.clover", "created": created, "livemode": false, "type": kind, "data": {"object": object}})).unwrap()
+}
+
+async fn post(
+    h: &Harness,
+    body: &[u8],
+    signature: Option<String>,
+    content_type: &str,
+) -> (StatusCode, Value) {
+    let mut req = h
+        .http
+        .post(h.url("/webhooks/stripe"))
+        .header("content-type", content_type)
+        .body(body.to_vec());
+    if let Some(sig) = signature {
+        req = req.header("stripe-signature", sig);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn deliver(h: &Harness, body: &[u8]) -> (StatusCode, Value) {
+    let sig = stripe::sign(WHSEC.as_bytes(), body, chrono::Utc::now().timestamp());
+    post(h, body, Some(sig), "application/json").await
+}
+
+async fn drain_billing(h: &Harness) {
+    for _ in 0..20 {
+        let batch = h
+            .app
+            .services()
+            .queue
+            .receive(
+                QueueName::Billing,
+                10,
+                Duration::from_secs(30),
+                Duration::from_millis(50),
+            )
+            .await
+            .unwrap();
+        if batch.is_empty() {
+            return;
+        }
+        let outcome = worker_billing::handle(&h.app, batch.clone()).await;
+        assert!(
+            outcome.failures.is_empty(),
+            "billing events failed: {outcome:?}"
+        );
+        settle(
+            &*h.app.services().queue,
+            QueueName::Billing,
+            &batch,
+            &outcome,
+            true,
+        )
+        .await;
+    }
+}
+
+async fn billing(h: &Harness) -> Value {
+    let (status, b) = h.get("/v1/billing", &h.token("acme", Role::Viewer)).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    b
+}
+
+fn sub_event(id: &str, kind: &str, created: i64, status: &str) -> Vec<u8> {
+    event(
+        id,
+        kind,
+        created,
+        subscription(status, "price_pro", 1_763_856_000),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signature_rules() {
+    let s = setup(true, None).await;
+    let body = sub_event(
+        "evt_sig1",
+        "customer.subscription.updated",
+        1_763_856_100,
+        "active",
+    );
+    let now = chrono::Utc::now().timestamp();
+    let (st, e) = post(&s.h, &body, None, "application/json").await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_signature"))
+    );
+    let (st, _) = post(
+        &s.h,
+        &body,
+        Some(stripe::sign(b"whsec_other", &body, now)),
+        "application/json",
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, _) = post(
+        &s.h,
+        &body,
+        Some(stripe::sign(WHSEC.as_bytes(), &body, now - 301)),
+        "application/json",
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "outside the 300 s tolerance");
+    let mut tampered = body.clone();
+    tampered[20] ^= 1;
+    let (st, _) = post(
+        &s.h,
+        &tampered,
+        Some(stripe::sign(WHSEC.as_bytes(), &body, now)),
+        "application/json",
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    // Secret rotation: the old secret's signature beside the new one passes.
+    let old = stripe::sign(b"whsec_old_secret", &body, now);
+    let new = stripe::sign(WHSEC.as_bytes(), &body, now);
+    let both = format!("{},v1={}", old, new.split(",v1=").nth(1).unwrap());
+    let (st, ok) = post(&s.h, &body, Some(both), "application/json").await;
+    assert_eq!(st, StatusCode::OK, "{ok}");
+    // Signed but not JSON, wrong type, the other mode.
+    let junk = b"not json".to_vec();
+    let (st, _) = post(
+        &s.h,
+        &junk,
+        Some(stripe::sign(WHSEC.as_bytes(), &junk, now)),
+        "application/json",
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, _) = post(
+        &s.h,
+        &body,
+        Some(stripe::sign(WHSEC.as_bytes(), &body, now)),
+        "text/plain",
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let live = serde_json::to_vec(&{
+        let mut v: Value = serde_json::from_slice(&body).unwrap();
+        v["livemode"] = json!(true);
+        v["id"] = json!("evt_live");
+        v
+    })
+    .unwrap();
+    let (st, e) = deliver(&s.h, &live).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("livemode_mismatch"))
+    );
+    // API Gateway's base64 bodies are decoded before verifying.
+    let sig = stripe::sign(WHSEC.as_bytes(), &body, now);
+    let lambda_event = json!({
+        "version": "2.0", "routeKey": "POST /webhooks/stripe", "rawPath": "/webhooks/stripe", "rawQueryString": "",
+        "headers": {"content-type": "application/json", "stripe-signature": sig},
+        "requestContext": {"http": {"method": "POST", "path": "/webhooks/stripe", "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "Stripe/1.0"}, "requestId": "r1", "routeKey": "POST /webhooks/stripe", "stage": "$default", "accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d", "time": "t", "timeEpoch": 0},
+        "body": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &body), "isBase64Encoded": true
+    });
+    let req = lambda_http::request::from_str(&lambda_event.to_string()).unwrap();
+    let resp =
+        webhook_stripe::handle(&s.h.app, switchboard_runtime::lambda::from_lambda(req)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: Value = serde_json::from_slice(resp.body()).unwrap();
+    assert_eq!(
+        v["duplicate"], true,
+        "the same event id as the rotation test: acknowledged, not stored twice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unconfigured_stripe_webhook_is_503() {
+    let h = Harness::with(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let body = sub_event("evt_x", "customer.subscription.updated", 1, "active");
+    let (st, e) = deliver(&h, &body).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("not_configured"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_machine_with_refetch_and_duplicates() {
+    let s = setup(true, None).await;
+    // Checkout completes: the org is linked to the customer; the subscription is fetched.
+    let session = json!({"id": "cs_1", "object": "checkout.session", "mode": "subscription", "client_reference_id": "acme", "customer": CUSTOMER, "subscription": SUB, "metadata": {"org_id": "acme"}});
+    let body = event(
+        "evt_checkout",
+        "checkout.session.completed",
+        1_763_856_000,
+        session,
+    );
+    assert_eq!(deliver(&s.h, &body).await.0, StatusCode::OK);
+    let (_, dup) = deliver(&s.h, &body).await;
+    assert_eq!(dup["duplicate"], true);
+    drain_billing(&s.h).await;
+    let b = billing(&s.h).await;
+    assert_eq!(
+        (
+            b["plan"].as_str(),
+            b["status"].as_str(),
+            b["sending"]["allowed"].as_bool()
+        ),
+        (Some("professional"), Some("active"), Some(true))
+    );
+    assert!(b["current_period"]["end"].is_string());
+
+    // A payment fails: Stripe now says past_due; sending continues within the grace period.
+    *s.current.0.lock().unwrap() = subscription("past_due", "price_pro", 1_763_856_000);
+    deliver(
+        &s.h,
+        &event(
+            "evt_fail",
+            "invoice.payment_failed",
+            1_763_900_000,
+            json!({"id": "in_2", "object": "invoice", "customer": CUSTOMER, "subscription": SUB}),
+        ),
+    )
+    .await;
+    drain_billing(&s.h).await;
+    let b = billing(&s.h).await;
+    assert_eq!(
+        (b["status"].as_str(), b["sending"]["allowed"].as_bool()),
+        (Some("past_due"), Some(true))
+    );
+    assert!(b["past_due_since"].is_string());
+
+    // Paid: active again. Then a late payment_failed of the earlier invoice arrives: the
+    // re-fetch shows Stripe's current state (active), so nothing regresses.
+    *s.current.0.lock().unwrap() = subscription("active", "price_pro", 1_763_856_000);
+    deliver(
+        &s.h,
+        &event(
+            "evt_paid",
+            "invoice.paid",
+            1_763_950_000,
+            json!({"id": "in_3", "object": "invoice", "customer": CUSTOMER, "subscription": SUB}),
+        ),
+    )
+    .await;
+    deliver(
+        &s.h,
+        &event(
+            "evt_fail_late",
+            "invoice.payment_failed",
+            1_763_940_000,
+            json!({"id": "in_2", "object": "invoice", "customer": CUSTOMER, "subscription": SUB}),
+        ),
+    )
+    .await;
+    drain_billing(&s.h).await;
+    let b = billing(&s.h).await;
+    assert_eq!(
+        (b["status"].as_str(), b["past_due_since"].as_str()),
+        (Some("active"), None)
+    );
+
+    // Trial notice and upcoming invoice are recorded; an unknown type is ignored.
+    deliver(
+        &s.h,
+        &sub_event(
+            "evt_trial",
+            "customer.subscription.trial_will_end",
+            1_763_960_000,
+            "active",
+        ),
+    )
+    .await;
+    deliver(&s.h, &event("evt_up", "invoice.upcoming", 1_763_960_001, json!({"object": "invoice", "customer": CUSTOMER, "subscription": SUB, "amount_due": 4900, "currency": "usd"}))).await;
+    deliver(
+        &s.h,
+        &event(
+            "evt_other",
+            "charge.refunded",
+            1_763_960_002,
+            json!({"object": "charge", "customer": CUSTOMER}),
+        ),
+    )
+    .await;
+    drain_billing(&s.h).await;
+
+    // Deleted: canceled; the send path refuses with 402.
+    *s.current.0.lock().unwrap() = subscription("canceled", "price_pro", 1_763_856_000);
+    deliver(
+        &s.h,
+        &sub_event(
+            "evt_del",
+            "customer.subscription.deleted",
+            1_764_000_000,
+            "canceled",
+        ),
+    )
+    .await;
+    drain_billing(&s.h).await;
+    let b = billing(&s.h).await;
+    assert_eq!(
+        (
+            b["status"].as_str(),
+            b["sending"]["allowed"].as_bool(),
+            b["sending"]["code"].as_str()
+        ),
+        (Some("canceled"), Some(false), Some("subscription_inactive"))
+    );
+    let (st, e) = s.h.post("/v1/integrations/whatsapp/connect", &s.h.token("acme", Role::Admin), &json!({"phone_number_id": PHONE_NUMBER_ID, "waba_id": fixtures::WABA_ID, "access_token": "EAAG"})).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (StatusCode::PAYMENT_REQUIRED, Some("subscription_inactive"))
+    );
+    // Paused and resumed re-fetch too.
+    *s.current.0.lock().unwrap() = subscription("paused", "price_pro", 1_763_856_000);
+    deliver(
+        &s.h,
+        &sub_event(
+            "evt_pause",
+            "customer.subscription.paused",
+            1_764_000_100,
+            "paused",
+        ),
+    )
+    .await;
+    drain_billing(&s.h).await;
+    assert_eq!(billing(&s.h).await["status"], "paused");
+    *s.current.0.lock().unwrap() = subscription("active", "price_pro", 1_763_856_000);
+    deliver(
+        &s.h,
+        &sub_event(
+            "evt_resume",
+            "customer.subscription.resumed",
+            1_764_000_200,
+            "active",
+        ),
+    )
+    .await;
+    drain_billing(&s.h).await;
+    assert_eq!(billing(&s.h).await["status"], "active");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reordered_events_without_refetch_never_apply_older_state() {
+    // No API key: the consumer relies on event snapshots and their `created` times.
+    let s = setup(false, None).await;
+    // updated (newer) before created (older).
+    deliver(
+        &s.h,
+        &sub_event("evt_u", "customer.subscription.updated", 2_000, "active"),
+    )
+    .await;
+    deliver(
+        &s.h,
+        &sub_event(
+            "evt_c",
+            "customer.subscription.created",
+            1_000,
+            "incomplete",
+        ),
+    )
+    .await;
+    drain_billing(&s.h).await;
+    assert_eq!(
+        billing(&s.h).await["status"],
+        "active",
+        "the older `created` did not win"
+    );
+    // deleted (newer) before updated (older).
+    deliver(
+        &s.h,
+        &sub_event("evt_d", "customer.subscription.deleted", 4_000, "canceled"),
+    )
+    .await;
+    deliver(
+        &s.h,
+        &sub_event("evt_u2", "customer.subscription.updated", 3_000, "active"),
+    )
+    .await;
+    drain_billing(&s.h).await;
+    assert_eq!(
+        billing(&s.h).await["status"],
+        "canceled",
+        "the older `updated` did not revive it"
+    );
+    // The same event again changes nothing.
+    let (_, dup) = deliver(
+        &s.h,
+        &sub_event("evt_u2", "customer.subscription.updated", 3_000, "active"),
+    )
+    .await;
+    assert_eq!(dup["duplicate"], true);
+    drain_billing(&s.h).await;
+    assert_eq!(billing(&s.h).await["status"], "canceled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_and_portal() {
+    let s = setup(true, None).await;
+    let owner = s.h.token("acme", Role::Owner);
+    let (st, e) =
+        s.h.post(
+            "/v1/billing/portal",
+            &owner,
+            &json!({"return_url": "https://app.example/billing"}),
+        )
+        .await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("no_customer"))
+    );
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .and(header(
+            "authorization",
+            format!("Bearer {API_KEY}").as_str(),
+        ))
+        .and(header(
+            "stripe-version",
+            switchboard_providers::stripe::STRIPE_VERSION,
+        ))
+        .and(header("idempotency-key", "switchboard-customer-acme"))
+        .and(body_string_contains("metadata%5Borg_id%5D=acme"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": CUSTOMER, "object": "customer"})),
+        )
+        .expect(1)
+        .mount(&s.stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .and(header_exists("idempotency-key"))
+        .and(body_string_contains("mode=subscription"))
+        .and(body_string_contains(format!("customer={CUSTOMER}")))
+        .and(body_string_contains(
+            "line_items%5B0%5D%5Bprice%5D=price_pro",
+        ))
+        .and(body_string_contains("client_reference_id=acme"))
+        .and(body_string_contains(
+            "subscription_data%5Bmetadata%5D%5Borg_id%5D=acme",
+        ))
+        .and(body_string_contains(
+            "success_url=https%3A%2F%2Fapp.example%2Fok",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"id": "cs_1", "url": "https://checkout.stripe.com/c/pay/cs_1"}),
+            ),
+        )
+        .expect(2)
+        .mount(&s.stripe)
+        .await;
+    let body = json!({"plan": "professional", "success_url": "https://app.example/ok", "cancel_url": "https://app.example/cancel"});
+    let (st, r) = s.h.post("/v1/billing/checkout", &owner, &body).await;
+    assert_eq!(
+        (st, r["url"].as_str()),
+        (
+            StatusCode::CREATED,
+            Some("https://checkout.stripe.com/c/pay/cs_1")
+        )
+    );
+    let (st, _) = s.h.post("/v1/billing/checkout", &owner, &body).await;
+    assert_eq!(
+        st,
+        StatusCode::CREATED,
+        "the customer is reused (created once)"
+    );
+    let (st, _) =
+        s.h.post(
+            "/v1/billing/checkout",
+            &s.h.token("acme", Role::Admin),
+            &body,
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    for (bad, field) in [
+        (
+            json!({"plan": "gold", "success_url": "https://a", "cancel_url": "https://b"}),
+            "plan",
+        ),
+        (
+            json!({"plan": "enterprise", "success_url": "https://a", "cancel_url": "https://b"}),
+            "plan",
+        ),
+        (
+            json!({"plan": "starter", "success_url": "http://evil.example", "cancel_url": "https://b"}),
+            "success_url",
+        ),
+        (
+            json!({"plan": "starter", "success_url": "https://a"}),
+            "cancel_url",
+        ),
+    ] {
+        let (st, e) = s.h.post("/v1/billing/checkout", &owner, &bad).await;
+        assert_eq!(
+            (st, e["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{bad}"
+        );
+    }
+    Mock::given(method("POST"))
+        .and(path("/v1/billing_portal/sessions"))
+        .and(header_exists("idempotency-key"))
+        .and(body_string_contains(format!("customer={CUSTOMER}")))
+        .and(body_string_contains(
+            "return_url=https%3A%2F%2Fapp.example%2Fbilling",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"id": "bps_1", "url": "https://billing.stripe.com/p/session/bps_1"}),
+        ))
+        .expect(1)
+        .mount(&s.stripe)
+        .await;
+    let (st, r) =
+        s.h.post(
+            "/v1/billing/portal",
+            &owner,
+            &json!({"return_url": "https://app.example/billing"}),
+        )
+        .await;
+    assert_eq!(
+        (st, r["url"].as_str()),
+        (
+            StatusCode::CREATED,
+            Some("https://billing.stripe.com/p/session/bps_1")
+        )
+    );
+    s.stripe.verify().await;
+}
+
+async fn subscribe(s: &Setup, price: &str) {
+    *s.current.0.lock().unwrap() = subscription("active", price, 1_763_856_000);
+    let session = json!({"id": "cs_1", "object": "checkout.session", "client_reference_id": "acme", "customer": CUSTOMER, "subscription": SUB});
+    deliver(
+        &s.h,
+        &event(
+            "evt_co",
+            "checkout.session.completed",
+            1_763_856_000,
+            session,
+        ),
+    )
+    .await;
+    drain_billing(&s.h).await;
+}
+
+/// A connected number and an open conversation (messages to it are free-form).
+async fn conversation(s: &Setup) -> String {
+    s.h.connect("acme", PHONE_NUMBER_ID).await;
+    let body = fixtures::delivery(vec![fixtures::text_change(
+        PHONE_NUMBER_ID,
+        "16505551234",
+        "S",
+        "wamid.b1",
+        chrono::Utc::now().timestamp(),
+        "hi",
+    )]);
+    s.h.webhook(&body).await;
+    loop {
+        let batch =
+            s.h.app
+                .services()
+                .queue
+                .receive(
+                    QueueName::Inbound,
+                    10,
+                    Duration::from_secs(30),
+                    Duration::from_millis(50),
+                )
+                .await
+                .unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        let outcome = worker_inbound::handle(&s.h.app, batch.clone()).await;
+        settle(
+            &*s.h.app.services().queue,
+            QueueName::Inbound,
+            &batch,
+            &outcome,
+            true,
+        )
+        .await;
+    }
+    let (_, list) =
+        s.h.get("/v1/conversations", &s.h.token("acme", Role::Viewer))
+            .await;
+    list["items"][0]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_limits_on_the_send_and_connect_paths() {
+    let s = setup(
+        true,
+        Some(PlanLimits {
+            messages_per_month: Some(2),
+            connected_numbers: Some(1),
+            seats: Some(1),
+        }),
+    )
+    .await;
+    // No subscription: nothing is accepted.
+    let (st, e) = s.h.post("/v1/integrations/whatsapp/connect", &s.h.token("acme", Role::Admin), &json!({"phone_number_id": PHONE_NUMBER_ID, "waba_id": fixtures::WABA_ID, "access_token": "EAAG"})).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (StatusCode::PAYMENT_REQUIRED, Some("subscription_inactive"))
+    );
+    subscribe(&s, "price_starter").await;
+    let conv = conversation(&s).await;
+    let (st, e) = s.h.post("/v1/integrations/whatsapp/connect", &s.h.token("acme", Role::Admin), &json!({"phone_number_id": "106540352242999", "waba_id": fixtures::WABA_ID, "access_token": "EAAG"})).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (StatusCode::PAYMENT_REQUIRED, Some("plan_limit_reached")),
+        "one number on Starter"
+    );
+
+    let path = format!("/v1/conversations/{conv}/messages");
+    let body = json!({"type": "text", "text": {"body": "hello"}});
+    let agent = s.h.token("acme", Role::Agent);
+    for _ in 0..2 {
+        let (st, m) = s.h.post(&path, &agent, &body).await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{m}");
+    }
+    let (st, e) = s.h.post(&path, &agent, &body).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (StatusCode::PAYMENT_REQUIRED, Some("plan_limit_reached"))
+    );
+    assert!(e["error"]["message"].as_str().unwrap().contains("starter"));
+    // A second agent is a second seat: over the plan's one seat.
+    let other_agent = {
+        let claims = switchboard_runtime::auth::dev_claims(
+            s.h.app.auth().config(),
+            &switchboard_core::ids::OrgId::parse("acme").unwrap(),
+            Role::Agent,
+            "agent-2",
+            chrono::Utc::now().timestamp(),
+            Duration::from_secs(600),
+        );
+        s.h.app.auth().dev_key().unwrap().sign(&claims).unwrap()
+    };
+    let (st, e) = s.h.post(&path, &other_agent, &body).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (StatusCode::PAYMENT_REQUIRED, Some("plan_limit_reached"))
+    );
+    assert!(e["error"]["message"].as_str().unwrap().contains("agents"));
+    let b = billing(&s.h).await;
+    assert_eq!(b["usage"]["messages"]["accepted"], 2);
+    assert_eq!(b["usage"]["messages"]["limit"], 2);
+    assert_eq!(b["usage"]["connected_numbers"]["used"], 1);
+    assert_eq!(b["usage"]["seats"], json!({"used": 1, "limit": 1}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_is_reported_exactly_once() {
+    let s = setup(true, None).await;
+    subscribe(&s, "price_pro").await;
+    let conv = conversation(&s).await;
+    let agent = s.h.token("acme", Role::Agent);
+    for i in 0..3 {
+        let (st, _) =
+            s.h.post(
+                &format!("/v1/conversations/{conv}/messages"),
+                &agent,
+                &json!({"type": "text", "text": {"body": format!("m{i}")}}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED);
+    }
+    // Sent through the sandbox (no Graph URL): usage counts sent messages.
+    for _ in 0..10 {
+        let batch =
+            s.h.app
+                .services()
+                .queue
+                .receive(
+                    QueueName::Outbound,
+                    10,
+                    Duration::from_secs(30),
+                    Duration::from_millis(50),
+                )
+                .await
+                .unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        let outcome = worker_outbound::handle(&s.h.app, batch.clone()).await;
+        settle(
+            &*s.h.app.services().queue,
+            QueueName::Outbound,
+            &batch,
+            &outcome,
+            true,
+        )
+        .await;
+    }
+    assert_eq!(billing(&s.h).await["usage"]["messages"]["used"], 3);
+
+    // The meter fails once (as after a crash mid-report), then accepts.
+    let meter_calls = Arc::new(Mutex::new(Vec::<String>::new()));
+    let calls = meter_calls.clone();
+    Mock::given(method("POST"))
+        .and(path("/v1/billing/meter_events"))
+        .and(header(
+            "authorization",
+            format!("Bearer {API_KEY}").as_str(),
+        ))
+        .respond_with(move |req: &WireRequest| {
+            let body = String::from_utf8_lossy(&req.body).into_owned();
+            let mut c = calls.lock().unwrap();
+            c.push(body);
+            if c.len() == 1 {
+                ResponseTemplate::new(500)
+                    .insert_header("stripe-should-retry", "false")
+                    .set_body_json(json!({"error": {"type": "api_error", "message": "try later"}}))
+            } else {
+                ResponseTemplate::new(200).set_body_json(
+                    json!({"object": "billing.meter_event", "event_name": "whatsapp_messages"}),
+                )
+            }
+        })
+        .mount(&s.stripe)
+        .await;
+    let first = cron_usage_report::handle(&s.h.app, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(first["failures"], 1);
+    let second = cron_usage_report::handle(&s.h.app, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (second["events"].as_i64(), second["messages"].as_i64()),
+        (Some(1), Some(3))
+    );
+    let third = cron_usage_report::handle(&s.h.app, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(third["events"], 0, "nothing new to report");
+    {
+        let calls = meter_calls.lock().unwrap();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(
+            calls[0], calls[1],
+            "the retry re-sends the same identifier and value"
+        );
+        assert!(calls[0].contains(&format!("payload%5Bstripe_customer_id%5D={CUSTOMER}")));
+        assert!(calls[0].contains("payload%5Bvalue%5D=3"));
+        assert!(calls[0].contains("event_name=whatsapp_messages"));
+        assert!(calls[0].contains("identifier=sb-acme-"));
+    }
+    // More usage: only the new part, under a new identifier.
+    let (st, _) =
+        s.h.post(
+            &format!("/v1/conversations/{conv}/messages"),
+            &agent,
+            &json!({"type": "text", "text": {"body": "m3"}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let batch =
+        s.h.app
+            .services()
+            .queue
+            .receive(
+                QueueName::Outbound,
+                10,
+                Duration::from_secs(30),
+                Duration::from_millis(50),
+            )
+            .await
+            .unwrap();
+    let outcome = worker_outbound::handle(&s.h.app, batch.clone()).await;
+    settle(
+        &*s.h.app.services().queue,
+        QueueName::Outbound,
+        &batch,
+        &outcome,
+        true,
+    )
+    .await;
+    let fourth = cron_usage_report::handle(&s.h.app, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(fourth["messages"], 1);
+    let calls = meter_calls.lock().unwrap();
+    assert!(calls[2].contains("payload%5Bvalue%5D=1"));
+    assert_ne!(
+        calls[2].split("identifier=").nth(1),
+        calls[1].split("identifier=").nth(1)
+    );
+}

@@ -1,0 +1,38 @@
+//! `worker-billing`: applies stored Stripe events to each org's subscription state, in
+//! order per customer (FIFO group), re-fetching subscriptions from Stripe so late,
+//! duplicate and reordered events all converge on Stripe's current state.
+
+use switchboard_core::queue::ReceivedMessage;
+use switchboard_core::usecases::billing;
+use switchboard_runtime::App;
+use switchboard_runtime::queue::{BatchOutcome, ItemOutcome, process_batch};
+use tracing::Instrument;
+
+/// Function name (Lambda, logs, template).
+pub const FUNCTION: &str = "worker-billing";
+
+/// Processes a batch of billing-queue messages.
+pub async fn handle(app: &App, batch: Vec<ReceivedMessage>) -> BatchOutcome {
+    let cfg = &app.config().billing;
+    process_batch(&batch, |m| {
+        let span = tracing::info_span!("billing_event", function = FUNCTION, message_id = %m.id, group = ?m.group_id, receive_count = m.receive_count);
+        async move {
+            match billing::apply_event(app.services(), cfg, &m.body).await {
+                Ok(outcome) => {
+                    tracing::info!(outcome = ?outcome, "billing event settled");
+                    ItemOutcome::Done
+                }
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(error = %e, "billing event failed; will retry");
+                    ItemOutcome::Retry(None)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "poison billing event; it will reach the DLQ");
+                    ItemOutcome::Retry(None)
+                }
+            }
+        }
+        .instrument(span)
+    })
+    .await
+}
