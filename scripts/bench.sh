@@ -4,6 +4,8 @@
 #                 and verify + parse of a Stripe event (bencher format, ns/iter)
 #   ingest.json   dev server: signed-webhook ack rate and latency percentiles on loopback,
 #                 and the end-to-end rate until the inbound consumer applied every event
+#   stripe_vs_python.json  Stripe event verify + parse against stripe-python's
+#                 Webhook.construct_event on the same payload, with the ratio
 #   outbound.json a 10,000-recipient campaign through worker-outbound against a fake Graph
 #                 enforcing 80 msg/s and the pair rate: achieved rate, errors, duplicates
 # Figures depend on the machine; the README records those of the reference machine.
@@ -14,6 +16,30 @@ mkdir -p bench-results
 echo "==> criterion: webhook verify + parse"
 cargo bench -p switchboard-webhooks --bench verify_parse -- --output-format bencher 2>/dev/null \
   | grep '^test ' | tee bench-results/webhooks.txt
+
+echo "==> Stripe event: Switchboard vs stripe-python construct_event on the same payload"
+if [ ! -x .venv-bench/bin/python ]; then
+  python3 -m venv .venv-bench
+  .venv-bench/bin/pip install --quiet --disable-pip-version-check "stripe==16.1.0"
+fi
+.venv-bench/bin/python scripts/bench_stripe_python.py shared/webhooks/fixtures/stripe_subscription_updated.json \
+  > bench-results/stripe_python.json
+python3 - <<'PY'
+import json, re
+rust = {m.group(1): int(m.group(2).replace(",", "")) for m in re.finditer(r"test (\S+) \.\.\. bench:\s+([\d,]+) ns/iter", open("bench-results/webhooks.txt").read())}
+py = json.load(open("bench-results/stripe_python.json"))
+out = {
+    "payload_bytes": len(open("shared/webhooks/fixtures/stripe_subscription_updated.json", "rb").read()),
+    "switchboard_verify_parse_ns": rust["stripe/verify_parse_event"],
+    "switchboard_verify_full_tree_ns": rust["stripe/verify_parse_full_tree"],
+    "python": py["library"],
+    "python_construct_event_ns": py["ns_per_call"],
+    "ratio_python_over_switchboard": round(py["ns_per_call"] / rust["stripe/verify_parse_event"], 1),
+    "ratio_python_over_switchboard_full_tree": round(py["ns_per_call"] / rust["stripe/verify_parse_full_tree"], 1),
+}
+json.dump(out, open("bench-results/stripe_vs_python.json", "w"), indent=2)
+print(json.dumps(out, indent=2))
+PY
 
 echo "==> dev server ingest (REQUESTS=${REQUESTS:-4000} CONCURRENCY=${CONCURRENCY:-16})"
 OUT="$PWD/bench-results/ingest.json" cargo bench -p switchboard-cli --bench ingest_load
