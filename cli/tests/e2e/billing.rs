@@ -11,7 +11,6 @@ use switchboard_core::billing::{BillingConfig, Plan, PlanLimits};
 use switchboard_core::ids::Role;
 use switchboard_core::queue::QueueName;
 use switchboard_core::secrets::SecretName;
-use switchboard_runtime::queue::settle;
 use switchboard_testkit::fixtures::{self, PHONE_NUMBER_ID, TEST_APP_SECRET, TEST_VERIFY_TOKEN};
 use switchboard_webhooks::stripe;
 use wiremock::matchers::{body_string_contains, header, header_exists, method, path};
@@ -133,35 +132,11 @@ async fn deliver(h: &Harness, body: &[u8]) -> (StatusCode, Value) {
 }
 
 async fn drain_billing(h: &Harness) {
-    for _ in 0..20 {
-        let batch = h
-            .app
-            .services()
-            .queue
-            .receive(
-                QueueName::Billing,
-                10,
-                Duration::from_secs(30),
-                Duration::from_millis(50),
-            )
-            .await
-            .unwrap();
-        if batch.is_empty() {
-            return;
-        }
-        let outcome = worker_billing::handle(&h.app, batch.clone()).await;
+    for outcome in h.drain(QueueName::Billing).await {
         assert!(
             outcome.failures.is_empty(),
             "billing events failed: {outcome:?}"
         );
-        settle(
-            &*h.app.services().queue,
-            QueueName::Billing,
-            &batch,
-            &outcome,
-            true,
-        )
-        .await;
     }
 }
 
@@ -663,32 +638,7 @@ async fn conversation(s: &Setup) -> String {
         "hi",
     )]);
     s.h.webhook(&body).await;
-    loop {
-        let batch =
-            s.h.app
-                .services()
-                .queue
-                .receive(
-                    QueueName::Inbound,
-                    10,
-                    Duration::from_secs(30),
-                    Duration::from_millis(50),
-                )
-                .await
-                .unwrap();
-        if batch.is_empty() {
-            break;
-        }
-        let outcome = worker_inbound::handle(&s.h.app, batch.clone()).await;
-        settle(
-            &*s.h.app.services().queue,
-            QueueName::Inbound,
-            &batch,
-            &outcome,
-            true,
-        )
-        .await;
-    }
+    s.h.drain(QueueName::Inbound).await;
     let (_, list) =
         s.h.get("/v1/conversations", &s.h.token("acme", Role::Viewer))
             .await;
@@ -776,32 +726,7 @@ async fn usage_is_reported_exactly_once() {
         assert_eq!(st, StatusCode::ACCEPTED);
     }
     // Sent through the sandbox (no Graph URL): usage counts sent messages.
-    for _ in 0..10 {
-        let batch =
-            s.h.app
-                .services()
-                .queue
-                .receive(
-                    QueueName::Outbound,
-                    10,
-                    Duration::from_secs(30),
-                    Duration::from_millis(50),
-                )
-                .await
-                .unwrap();
-        if batch.is_empty() {
-            break;
-        }
-        let outcome = worker_outbound::handle(&s.h.app, batch.clone()).await;
-        settle(
-            &*s.h.app.services().queue,
-            QueueName::Outbound,
-            &batch,
-            &outcome,
-            true,
-        )
-        .await;
-    }
+    s.h.drain(QueueName::Outbound).await;
     assert_eq!(billing(&s.h).await["usage"]["messages"]["used"], 3);
 
     // The meter fails once (as after a crash mid-report), then accepts.
@@ -865,27 +790,7 @@ async fn usage_is_reported_exactly_once() {
         )
         .await;
     assert_eq!(st, StatusCode::ACCEPTED);
-    let batch =
-        s.h.app
-            .services()
-            .queue
-            .receive(
-                QueueName::Outbound,
-                10,
-                Duration::from_secs(30),
-                Duration::from_millis(50),
-            )
-            .await
-            .unwrap();
-    let outcome = worker_outbound::handle(&s.h.app, batch.clone()).await;
-    settle(
-        &*s.h.app.services().queue,
-        QueueName::Outbound,
-        &batch,
-        &outcome,
-        true,
-    )
-    .await;
+    s.h.drain(QueueName::Outbound).await;
     let fourth = cron_usage_report::handle(&s.h.app, chrono::Utc::now())
         .await
         .unwrap();

@@ -308,6 +308,38 @@ impl Harness {
         .await
     }
 
+    /// Runs a queue's consumer (the dev server's own table) batch by batch until the
+    /// queue is empty, settling each batch; returns the outcomes.
+    pub async fn drain(
+        &self,
+        queue: switchboard_core::queue::QueueName,
+    ) -> Vec<switchboard_runtime::queue::BatchOutcome> {
+        let consumer = switchboard_cli::routes::consumers()
+            .into_iter()
+            .find(|c| c.queue == queue)
+            .expect("a consumer for the queue");
+        let mut outcomes = Vec::new();
+        for _ in 0..50 {
+            let q = &self.app.services().queue;
+            let batch = q
+                .receive(
+                    queue,
+                    10,
+                    Duration::from_secs(30),
+                    Duration::from_millis(50),
+                )
+                .await
+                .unwrap();
+            if batch.is_empty() {
+                return outcomes;
+            }
+            let outcome = (consumer.handler)(self.app.clone(), batch.clone()).await;
+            switchboard_runtime::queue::settle(&**q, queue, &batch, &outcome, true).await;
+            outcomes.push(outcome);
+        }
+        panic!("{queue} did not drain");
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.shutdown().await;

@@ -3,10 +3,11 @@
 
 use http::StatusCode;
 use switchboard_core::ids::Role;
-use switchboard_core::page::PageRequest;
 use switchboard_core::usecases::inbox;
 use switchboard_runtime::App;
-use switchboard_runtime::http::{ApiError, Request, Response, json_response, query_param, respond};
+use switchboard_runtime::http::{
+    ApiError, Request, Response, json_response, page_request, respond,
+};
 
 /// Function name (Lambda, logs, template).
 pub const FUNCTION: &str = "api-list-conversations";
@@ -18,11 +19,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
     let caller = app.caller(req, Role::Viewer).await?;
-    let page = PageRequest::parse(
-        query_param(req, "limit").as_deref(),
-        query_param(req, "cursor").as_deref(),
-        &inbox::scope(&caller.org),
-    )?;
+    let page = page_request(req, &caller.org)?;
     let list = inbox::list_conversations(app.services(), &caller.org, page).await?;
     Ok(json_response(
         StatusCode::OK,

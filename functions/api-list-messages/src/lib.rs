@@ -3,11 +3,10 @@
 
 use http::StatusCode;
 use switchboard_core::ids::{ConversationId, Role};
-use switchboard_core::page::PageRequest;
 use switchboard_core::usecases::inbox;
 use switchboard_runtime::App;
 use switchboard_runtime::http::{
-    ApiError, Request, Response, json_response, path_param, query_param, respond,
+    ApiError, Request, Response, json_response, page_request, path_param, respond,
 };
 
 /// Function name (Lambda, logs, template).
@@ -23,11 +22,7 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
     let id = path_param(req, "id")
         .and_then(|s| ConversationId::parse(s).ok())
         .ok_or_else(|| ApiError::not_found("conversation"))?;
-    let page = PageRequest::parse(
-        query_param(req, "limit").as_deref(),
-        query_param(req, "cursor").as_deref(),
-        &inbox::scope(&caller.org),
-    )?;
+    let page = page_request(req, &caller.org)?;
     let list = inbox::list_messages(app.services(), &caller.org, &id, page).await?;
     Ok(json_response(
         StatusCode::OK,

@@ -137,6 +137,22 @@ impl SqsQueue {
     }
 }
 
+/// A copy of a message for another queue (DLQ or source): FIFO queues need its group and
+/// a fresh deduplication id (the original may still be inside SQS's five-minute window).
+fn copy_for(url: &str, body: String, group_id: Option<String>, why: &str) -> OutgoingMessage {
+    let fifo = url.ends_with(".fifo");
+    OutgoingMessage {
+        body,
+        group_id: if fifo {
+            group_id.or(Some(why.to_owned()))
+        } else {
+            None
+        },
+        dedupe_id: fifo.then(|| format!("{why}-{}", uuid::Uuid::now_v7().simple())),
+        delay: None,
+    }
+}
+
 #[async_trait]
 impl Queue for SqsQueue {
     async fn send(
@@ -211,17 +227,12 @@ impl Queue for SqsQueue {
         message: &ReceivedMessage,
     ) -> Result<(), QueueError> {
         let QueueUrls { url, dlq_url } = self.urls(queue)?.clone();
-        let fifo = dlq_url.ends_with(".fifo");
-        let out = OutgoingMessage {
-            body: message.body.clone(),
-            group_id: if fifo {
-                message.group_id.clone().or(Some("dead".into()))
-            } else {
-                None
-            },
-            dedupe_id: fifo.then(|| format!("dead-{}", uuid::Uuid::now_v7().simple())),
-            delay: None,
-        };
+        let out = copy_for(
+            &dlq_url,
+            message.body.clone(),
+            message.group_id.clone(),
+            "dead",
+        );
         // Copy first, delete second: a crash in between leaves a duplicate, never a loss.
         self.send_to(&dlq_url, vec![out]).await?;
         self.client
@@ -296,17 +307,7 @@ impl Queue for SqsQueue {
             for m in batch {
                 // Send first, delete second: a crash in between leaves a duplicate, which
                 // consumers absorb; the reverse order could lose the message.
-                let fifo = url.ends_with(".fifo");
-                let out = OutgoingMessage {
-                    body: m.body,
-                    group_id: if fifo {
-                        m.group_id.or(Some("redrive".into()))
-                    } else {
-                        None
-                    },
-                    dedupe_id: fifo.then(|| format!("redrive-{}", uuid::Uuid::now_v7().simple())),
-                    delay: None,
-                };
+                let out = copy_for(&url, m.body, m.group_id, "redrive");
                 self.send_to(&url, vec![out]).await?;
                 self.client
                     .delete_message()

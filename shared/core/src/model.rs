@@ -274,6 +274,33 @@ impl Conversation {
         format!("ORG#{org}#CONVS")
     }
 
+    /// A new, empty thread between a business number and a customer.
+    pub fn open(
+        org: &OrgId,
+        account_id: &AccountId,
+        phone_number_id: &PhoneNumberId,
+        wa_id: &WaId,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: ConversationId::for_thread(org, phone_number_id, wa_id),
+            org_id: org.clone(),
+            account_id: account_id.clone(),
+            phone_number_id: phone_number_id.clone(),
+            contact_id: ContactId::for_wa_id(org, wa_id),
+            wa_id: wa_id.clone(),
+            contact_name: None,
+            last_message_at: None,
+            last_message_id: None,
+            last_message_preview: None,
+            last_message_direction: None,
+            last_inbound_at: None,
+            unread_count: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// When the customer-service window closes (24 h after the last inbound message).
     pub fn window_expires_at(&self) -> Option<DateTime<Utc>> {
         self.last_inbound_at
@@ -842,23 +869,13 @@ mod tests {
         let org = OrgId::parse("acme").unwrap();
         let wa = WaId::parse("16505551234").unwrap();
         let pn = PhoneNumberId::parse("106540352242922").unwrap();
-        Conversation {
-            id: ConversationId::for_thread(&org, &pn, &wa),
-            org_id: org.clone(),
-            account_id: AccountId::from_uuid(uuid::Uuid::nil()),
-            phone_number_id: pn,
-            contact_id: ContactId::for_wa_id(&org, &wa),
-            wa_id: wa,
-            contact_name: None,
-            last_message_at: None,
-            last_message_id: None,
-            last_message_preview: None,
-            last_message_direction: None,
-            last_inbound_at: None,
-            unread_count: 0,
-            created_at: t(0),
-            updated_at: t(0),
-        }
+        Conversation::open(
+            &org,
+            &AccountId::from_uuid(uuid::Uuid::nil()),
+            &pn,
+            &wa,
+            t(0),
+        )
     }
 
     #[test]

@@ -173,6 +173,27 @@ impl StripeClient {
     }
 }
 
+impl StripeClient {
+    /// POSTs a form and decodes the answer into `T`.
+    async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        form: &[(String, String)],
+        idempotency_key: &str,
+    ) -> Result<T, StripeError> {
+        let v = self
+            .request(
+                reqwest::Method::POST,
+                path,
+                Some(form),
+                Some(idempotency_key),
+            )
+            .await?;
+        serde_json::from_value(v)
+            .map_err(|e| StripeError::Transport(format!("unexpected Stripe answer: {e}")))
+    }
+}
+
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     items
         .iter()
@@ -191,17 +212,9 @@ impl StripeApi for StripeClient {
             ("metadata[org_id]", org.as_str()),
             ("description", &format!("Switchboard org {org}")),
         ]);
-        let v = self
-            .request(
-                reqwest::Method::POST,
-                "/v1/customers",
-                Some(&form),
-                Some(idempotency_key),
-            )
-            .await?;
-        serde_json::from_value::<WithId>(v)
-            .map(|c| c.id)
-            .map_err(|e| StripeError::Transport(e.to_string()))
+        self.post::<WithId>("/v1/customers", &form, idempotency_key)
+            .await
+            .map(|r| r.id)
     }
 
     async fn create_checkout_session(
@@ -220,17 +233,9 @@ impl StripeApi for StripeClient {
             ("metadata[org_id]", req.org.as_str()),
             ("subscription_data[metadata][org_id]", req.org.as_str()),
         ]);
-        let v = self
-            .request(
-                reqwest::Method::POST,
-                "/v1/checkout/sessions",
-                Some(&form),
-                Some(idempotency_key),
-            )
-            .await?;
-        serde_json::from_value::<WithUrl>(v)
-            .map(|s| s.url)
-            .map_err(|e| StripeError::Transport(e.to_string()))
+        self.post::<WithUrl>("/v1/checkout/sessions", &form, idempotency_key)
+            .await
+            .map(|r| r.url)
     }
 
     async fn create_portal_session(
@@ -240,17 +245,9 @@ impl StripeApi for StripeClient {
         idempotency_key: &str,
     ) -> Result<String, StripeError> {
         let form = pairs(&[("customer", customer), ("return_url", return_url)]);
-        let v = self
-            .request(
-                reqwest::Method::POST,
-                "/v1/billing_portal/sessions",
-                Some(&form),
-                Some(idempotency_key),
-            )
-            .await?;
-        serde_json::from_value::<WithUrl>(v)
-            .map(|s| s.url)
-            .map_err(|e| StripeError::Transport(e.to_string()))
+        self.post::<WithUrl>("/v1/billing_portal/sessions", &form, idempotency_key)
+            .await
+            .map(|r| r.url)
     }
 
     async fn get_subscription(&self, id: &str) -> Result<Value, StripeError> {

@@ -675,7 +675,12 @@ mod tests {
     fn idp_token(kid: Option<&str>, claims: &Value) -> String {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = kid.map(str::to_owned);
-        encode(&header, claims, &EncodingKey::from_rsa_pem(RSA_KEY.as_bytes()).unwrap()).unwrap()
+        encode(
+            &header,
+            claims,
+            &EncodingKey::from_rsa_pem(RSA_KEY.as_bytes()).unwrap(),
+        )
+        .unwrap()
     }
 
     fn idp_config(jwks_url: String) -> AuthConfig {
@@ -701,27 +706,52 @@ mod tests {
             .expect(1)
             .mount(&idp)
             .await;
-        let auth = Authenticator::new(idp_config(format!("{}/.well-known/jwks.json", idp.uri())), reqwest::Client::new()).unwrap();
+        let auth = Authenticator::new(
+            idp_config(format!("{}/.well-known/jwks.json", idp.uri())),
+            reqwest::Client::new(),
+        )
+        .unwrap();
         let claims = serde_json::json!({
             "iss": "https://clerk.example.com", "aud": "crm", "sub": "user_2x", "exp": now() + 300, "nbf": now() - 5,
             "o": {"id": "org_2abc", "rol": "org:admin"}
         });
         for _ in 0..3 {
-            let caller = auth.authenticate(Some(&format!("Bearer {}", idp_token(Some("test-key-1"), &claims)))).await.unwrap();
-            assert_eq!((caller.org.as_str(), caller.role, caller.user.as_deref()), ("org_2abc", Role::Admin, Some("user_2x")));
+            let caller = auth
+                .authenticate(Some(&format!(
+                    "Bearer {}",
+                    idp_token(Some("test-key-1"), &claims)
+                )))
+                .await
+                .unwrap();
+            assert_eq!(
+                (caller.org.as_str(), caller.role, caller.user.as_deref()),
+                ("org_2abc", Role::Admin, Some("user_2x"))
+            );
         }
         // A single-key set also verifies tokens without a kid.
-        assert!(auth.authenticate(Some(&format!("Bearer {}", idp_token(None, &claims)))).await.is_ok());
+        assert!(
+            auth.authenticate(Some(&format!("Bearer {}", idp_token(None, &claims))))
+                .await
+                .is_ok()
+        );
         // Wrong issuer or audience are refused even with a good signature.
         let mut other = claims.clone();
         other["iss"] = "https://evil.example".into();
         assert_eq!(
-            auth.authenticate(Some(&format!("Bearer {}", idp_token(Some("test-key-1"), &other)))).await,
+            auth.authenticate(Some(&format!(
+                "Bearer {}",
+                idp_token(Some("test-key-1"), &other)
+            )))
+            .await,
             Err(AuthError::Invalid("token issuer is not accepted"))
         );
         // An unknown kid triggers at most one refresh per 30 s: the JWKS was fetched once.
         assert!(matches!(
-            auth.authenticate(Some(&format!("Bearer {}", idp_token(Some("rotated-key"), &claims)))).await,
+            auth.authenticate(Some(&format!(
+                "Bearer {}",
+                idp_token(Some("rotated-key"), &claims)
+            )))
+            .await,
             Err(AuthError::Invalid(_))
         ));
         idp.verify().await;
@@ -730,15 +760,30 @@ mod tests {
         let dev = DevKey::open_or_create(&dir.path().join("k")).unwrap();
         let mut dev_claims_v = claims.clone();
         dev_claims_v["exp"] = (now() + 60).into();
-        assert!(auth.authenticate(Some(&format!("Bearer {}", dev.sign(&dev_claims_v).unwrap()))).await.is_err());
+        assert!(
+            auth.authenticate(Some(&format!(
+                "Bearer {}",
+                dev.sign(&dev_claims_v).unwrap()
+            )))
+            .await
+            .is_err()
+        );
     }
 
     #[tokio::test]
     async fn an_unreachable_jwks_is_a_503_not_a_401() {
-        let auth = Authenticator::new(idp_config("http://127.0.0.1:9/jwks".into()), reqwest::Client::new()).unwrap();
+        let auth = Authenticator::new(
+            idp_config("http://127.0.0.1:9/jwks".into()),
+            reqwest::Client::new(),
+        )
+        .unwrap();
         let claims = serde_json::json!({"iss": "https://clerk.example.com", "aud": "crm", "exp": now() + 300, "o": {"id": "a", "rol": "admin"}});
         assert_eq!(
-            auth.authenticate(Some(&format!("Bearer {}", idp_token(Some("test-key-1"), &claims)))).await,
+            auth.authenticate(Some(&format!(
+                "Bearer {}",
+                idp_token(Some("test-key-1"), &claims)
+            )))
+            .await,
             Err(AuthError::KeysUnavailable)
         );
     }

@@ -54,6 +54,19 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The `limit` and `cursor` of a list request, checked against the caller's org (a
+/// cursor from another org's list is a 422).
+pub fn page_request(
+    req: &Request,
+    org: &switchboard_core::ids::OrgId,
+) -> Result<switchboard_core::page::PageRequest, ApiError> {
+    Ok(switchboard_core::page::PageRequest::parse(
+        query_param(req, "limit").as_deref(),
+        query_param(req, "cursor").as_deref(),
+        &switchboard_core::model::org_scope(org),
+    )?)
+}
+
 /// A header as text.
 pub fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())

@@ -24,7 +24,7 @@ use crate::record::{Record, Versioned, decode_all, item, load};
 use crate::services::Services;
 use crate::store::{Condition, Index, Query, StoreError};
 use crate::stripe::{CheckoutRequest, StripeError};
-use crate::usecases::inbound::parse_ref;
+use crate::usecases::inbound::{finish, parse_ref};
 
 const MAX_ATTEMPTS: usize = 8;
 
@@ -402,21 +402,6 @@ pub async fn apply_event(
     Ok(BillingOutcome::Applied(org))
 }
 
-async fn finish(
-    svc: &Services,
-    event: &mut WebhookEvent,
-    status: EventStatus,
-    org: Option<OrgId>,
-    note: Option<String>,
-) -> Result<()> {
-    event.status = status;
-    event.org_id = org.or(event.org_id.take());
-    event.note = note;
-    event.updated_at = svc.clock.now();
-    svc.store.put(item(event, 1)?, Condition::Always).await?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------------- usage
 
 /// A usage counter of an org's period.
@@ -449,6 +434,19 @@ fn limit_reached(what: &str, limit: u64, plan: Option<Plan>) -> Error {
     }
 }
 
+/// The org's billing record, if its subscription allows work now; else the 402.
+async fn entitled(svc: &Services, cfg: &BillingConfig, org: &OrgId) -> Result<Option<Billing>> {
+    let billing = load_billing(svc, org).await?.map(|b| b.record);
+    let ent = entitlement(billing.as_ref(), cfg, svc.clock.now());
+    if !ent.allowed {
+        return Err(Error::PaymentRequired {
+            code: ent.code.unwrap_or("subscription_inactive"),
+            message: ent.reason.unwrap_or_default(),
+        });
+    }
+    Ok(billing)
+}
+
 /// Admits one outbound message for billing: the subscription must allow sending and the
 /// period's message and seat limits must have room. Reserves the message (released if
 /// it later fails for good). Cheap: reads the billing record and bumps counters; no
@@ -463,15 +461,9 @@ pub async fn admit_message(
         return Ok(());
     }
     let now = svc.clock.now();
-    let billing = load_billing(svc, org).await?.map(|b| b.record);
-    let ent = entitlement(billing.as_ref(), cfg, now);
-    if !ent.allowed {
-        return Err(Error::PaymentRequired {
-            code: ent.code.unwrap_or("subscription_inactive"),
-            message: ent.reason.unwrap_or_default(),
-        });
-    }
-    let billing = billing.unwrap_or_else(|| Billing::new(org, now));
+    let billing = entitled(svc, cfg, org)
+        .await?
+        .unwrap_or_else(|| Billing::new(org, now));
     let limits = cfg.limits_of(billing.plan);
     let period = billing.period_at(now);
     if let (Some(limit), Some(user)) = (limits.seats, sender) {
@@ -559,16 +551,7 @@ pub async fn admit_number(
     if !cfg.enforce {
         return Ok(());
     }
-    let now = svc.clock.now();
-    let billing = load_billing(svc, org).await?.map(|b| b.record);
-    let ent = entitlement(billing.as_ref(), cfg, now);
-    if !ent.allowed {
-        return Err(Error::PaymentRequired {
-            code: ent.code.unwrap_or("subscription_inactive"),
-            message: ent.reason.unwrap_or_default(),
-        });
-    }
-    let plan = billing.and_then(|b| b.plan);
+    let plan = entitled(svc, cfg, org).await?.and_then(|b| b.plan);
     if let Some(limit) = cfg.limits_of(plan).connected_numbers
         && connected as u64 >= limit
     {

@@ -128,7 +128,8 @@ pub async fn process(svc: &Services, body: &str) -> Result<Outcome> {
     })
 }
 
-async fn finish(
+/// Records how a stored webhook event was settled.
+pub(crate) async fn finish(
     svc: &Services,
     event: &mut WebhookEvent,
     status: EventStatus,
@@ -210,23 +211,13 @@ async fn apply_message(
         let mut conversation = load::<Conversation>(&*svc.store, &v_pk, &v_sk)
             .await?
             .unwrap_or_else(|| {
-                Versioned::new(Conversation {
-                    id: conversation_id.clone(),
-                    org_id: org.clone(),
-                    account_id: route.account_id.clone(),
-                    phone_number_id: route.phone_number_id.clone(),
-                    contact_id: contact_id.clone(),
-                    wa_id: wa_id.clone(),
-                    contact_name: None,
-                    last_message_at: None,
-                    last_message_id: None,
-                    last_message_preview: None,
-                    last_message_direction: None,
-                    last_inbound_at: None,
-                    unread_count: 0,
-                    created_at: now,
-                    updated_at: now,
-                })
+                Versioned::new(Conversation::open(
+                    org,
+                    &route.account_id,
+                    &route.phone_number_id,
+                    &wa_id,
+                    now,
+                ))
             });
         conversation.record.account_id = route.account_id.clone();
         conversation.record.contact_name = contact.record.name.clone();

@@ -775,20 +775,11 @@ async fn deliver_inner(
             let class = classify(&e);
             warn!(org_id = %r.org_id, message_id = %r.message_id, error = %e, class = ?class, "send failed");
             match class {
-                ErrorClass::WindowClosed | ErrorClass::Permanent => {
-                    fail(
-                        svc,
-                        &r.org_id,
-                        &r.message_id,
-                        graph_message_error(&e),
-                        false,
-                    )
-                    .await?;
-                    Ok(Delivery::Failed)
-                }
-                ErrorClass::TokenInvalid => {
-                    tokens.invalidate(&account.id);
-                    mark_reauth(svc, &account, &e).await?;
+                ErrorClass::WindowClosed | ErrorClass::Permanent | ErrorClass::TokenInvalid => {
+                    if class == ErrorClass::TokenInvalid {
+                        tokens.invalidate(&account.id);
+                        mark_reauth(svc, &account, &e).await?;
+                    }
                     fail(
                         svc,
                         &r.org_id,
