@@ -10,7 +10,7 @@ use switchboard_core::queue::QueueName;
 use switchboard_core::usecases::events;
 use switchboard_runtime::App;
 use switchboard_runtime::auth::{DevKey, dev_claims};
-use switchboard_runtime::config::{Backend, Config, ConfigError, DEV_KEY_FILE};
+use switchboard_runtime::config::{Config, ConfigError, DEV_KEY_FILE};
 
 /// Options every command shares.
 #[derive(Debug, Clone, Default)]
@@ -214,14 +214,6 @@ pub async fn aws_bootstrap(template: &Path, prefix: &str) -> Result<Vec<String>,
         }
     }
     Ok(lines)
-}
-
-/// The backend a config selects, for messages.
-pub fn backend_name(b: Backend) -> &'static str {
-    match b {
-        Backend::Local => "local",
-        Backend::Aws => "aws",
-    }
 }
 
 #[cfg(test)]

@@ -102,21 +102,6 @@ impl SqliteQueue {
     fn now_ms(&self) -> i64 {
         self.clock.now().timestamp_millis()
     }
-
-    /// Messages in a queue that are not dead: (visible now, in flight or delayed).
-    pub async fn depth(&self, queue: QueueName) -> Result<(u64, u64), QueueError> {
-        let now = self.now_ms();
-        self.run(move |conn| {
-            conn.query_row(
-                "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(visible_at > ?2), 0)
-                 FROM messages WHERE queue = ?1 AND dead = 0",
-                rusqlite::params![queue.as_str(), now],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
-            )
-            .map_err(unavailable)
-        })
-        .await
-    }
 }
 
 struct Candidate {
@@ -124,7 +109,6 @@ struct Candidate {
     id: String,
     body: String,
     group_id: Option<String>,
-    visible_at: i64,
     receive_count: u32,
 }
 
@@ -152,7 +136,7 @@ fn receive_now(
     let candidates: Vec<Candidate> = {
         let mut stmt = tx
             .prepare_cached(&format!(
-                "SELECT m.seq, m.id, m.body, m.group_id, m.visible_at, m.receive_count
+                "SELECT m.seq, m.id, m.body, m.group_id, m.receive_count
                  FROM messages m WHERE m.queue = ?1 AND m.dead = 0 AND m.visible_at <= ?2 {fifo_guard}
                  ORDER BY m.seq LIMIT ?3"
             ))
@@ -163,8 +147,7 @@ fn receive_now(
                 id: r.get(1)?,
                 body: r.get(2)?,
                 group_id: r.get(3)?,
-                visible_at: r.get(4)?,
-                receive_count: r.get::<_, i64>(5)? as u32,
+                receive_count: r.get::<_, i64>(4)? as u32,
             })
         })
         .map_err(unavailable)?
@@ -172,7 +155,6 @@ fn receive_now(
         .map_err(unavailable)?
     };
     for c in candidates {
-        let _ = c.visible_at;
         if c.receive_count >= spec.max_receive_count {
             // Exceeded the redrive policy: dead-letter it, as SQS does on receive. (For
             // FIFO, its group's next message becomes deliverable on the next receive.)

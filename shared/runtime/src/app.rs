@@ -31,7 +31,6 @@ struct Inner {
     config: Config,
     services: Services,
     auth: Authenticator,
-    http: reqwest::Client,
     tokens: TokenCache,
 }
 
@@ -152,7 +151,6 @@ impl App {
             config,
             services,
             auth,
-            http,
             tokens: TokenCache::new(std::time::Duration::from_secs(300)),
         })))
     }
@@ -175,11 +173,6 @@ impl App {
     /// Decrypted provider tokens, cached briefly per account.
     pub fn tokens(&self) -> &TokenCache {
         &self.0.tokens
-    }
-
-    /// The shared HTTP client.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.0.http
     }
 
     /// Authenticates the request and checks the caller has at least `role`; records

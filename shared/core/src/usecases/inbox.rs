@@ -6,22 +6,17 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::ids::{ContactId, ConversationId, OrgId};
-use crate::model::{Contact, Conversation, Message, org_scope};
+use crate::model::{Contact, Conversation, Message};
 use crate::page::{PageRequest, Paged, encode_cursor};
 use crate::record::{decode_all, load};
 use crate::services::Services;
-use crate::store::{Index, Item, Query};
+use crate::store::{Index, Query};
 
 fn paged<T>(items: Vec<T>, next: Option<crate::store::Position>) -> Paged<T> {
     Paged {
         items,
         next_cursor: next.as_ref().map(encode_cursor),
     }
-}
-
-/// The cursor scope of an org's lists.
-pub fn scope(org: &OrgId) -> String {
-    org_scope(org)
 }
 
 async fn list<T: serde::de::DeserializeOwned>(
@@ -91,9 +86,4 @@ pub async fn get_contact(svc: &Services, org: &OrgId, id: &ContactId) -> Result<
         .await?
         .ok_or(Error::not_found("contact"))?
         .record)
-}
-
-/// Reads raw items (used by operators' tools).
-pub async fn raw(svc: &Services, pk: &str, sk: &str) -> Result<Option<Item>> {
-    Ok(svc.store.get(pk, sk).await?)
 }
