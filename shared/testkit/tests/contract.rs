@@ -1,11 +1,17 @@
 //! Every port's contract suite, on the embedded backend and on AWS (moto_server).
 
 mod store_sqlite {
-    switchboard_testkit::store_contract!(switchboard_testkit::backends::local_store);
+    switchboard_testkit::store_contract!(
+        switchboard_testkit::backends::local_store,
+        concurrent_increments = true
+    );
 }
 
 mod store_dynamodb {
-    switchboard_testkit::store_contract!(switchboard_testkit::backends::aws_store);
+    switchboard_testkit::store_contract!(
+        switchboard_testkit::backends::aws_store,
+        concurrent_increments = false
+    );
 }
 
 mod queue_sqlite {

@@ -340,20 +340,37 @@ pub async fn transactions(store: Arc<dyn ItemStore>) {
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
 }
 
-/// Concurrent increments are atomic; counters carry a TTL.
-pub async fn atomic_increment(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>) {
+/// Increments create the counter, return each new value, and carry a TTL. With
+/// `concurrently`, twenty increments race and must still see distinct values.
+///
+/// moto_server does not serialise concurrent `UpdateItem ADD` calls (DynamoDB does), so
+/// the racing variant runs on the embedded backend only; moto checks the same values
+/// issued one after another.
+pub async fn atomic_increment(
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+    concurrently: bool,
+) {
     let ttl = clock.now().timestamp() + 60;
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let s = store.clone();
-            tokio::spawn(async move { s.increment("CNT", "c", 1, Some(ttl)).await.unwrap() })
-        })
-        .collect();
-    let mut results: Vec<i64> = futures::future::join_all(tasks)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap())
-        .collect();
+    let mut results: Vec<i64> = if concurrently {
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let s = store.clone();
+                tokio::spawn(async move { s.increment("CNT", "c", 1, Some(ttl)).await.unwrap() })
+            })
+            .collect();
+        futures::future::join_all(tasks)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect()
+    } else {
+        let mut out = Vec::new();
+        for _ in 0..20 {
+            out.push(store.increment("CNT", "c", 1, Some(ttl)).await.unwrap());
+        }
+        out
+    };
     results.sort_unstable();
     assert_eq!(
         results,
@@ -407,10 +424,11 @@ pub async fn item_size_limit(store: Arc<dyn ItemStore>) {
 }
 
 /// Stamps one test per store contract case for a backend factory
-/// (`async fn(Arc<dyn Clock>) -> Arc<dyn ItemStore>`).
+/// (`async fn(Arc<dyn Clock>) -> Arc<dyn ItemStore>`); `concurrent_increments` says
+/// whether the backend is trusted with racing increments (see [`atomic_increment`]).
 #[macro_export]
 macro_rules! store_contract {
-    ($factory:path) => {
+    ($factory:path, concurrent_increments = $concurrent:expr) => {
         async fn __store() -> (
             std::sync::Arc<dyn switchboard_core::store::ItemStore>,
             std::sync::Arc<dyn switchboard_core::clock::Clock>,
@@ -451,7 +469,7 @@ macro_rules! store_contract {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn atomic_increment() {
             let (s, c) = __store().await;
-            $crate::contract::store::atomic_increment(s, c).await;
+            $crate::contract::store::atomic_increment(s, c, $concurrent).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn expired_items_are_hidden() {
