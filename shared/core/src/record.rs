@@ -94,3 +94,58 @@ pub async fn load<T: Record>(
 pub fn decode_all<T: DeserializeOwned>(items: &[Item]) -> Result<Vec<T>, StoreError> {
     items.iter().map(Item::decode).collect()
 }
+
+/// Attempts at an optimistic update before reporting contention (retryable).
+const UPDATE_ATTEMPTS: usize = 8;
+
+/// Reads a record, lets `change` edit it, and writes it back at the next version when
+/// `change` returns `true` (no write otherwise). If another writer got there first, the
+/// read and the change run again. `Ok(None)` when the record does not exist.
+pub async fn update<T: Record>(
+    store: &dyn ItemStore,
+    pk: &str,
+    sk: &str,
+    change: impl FnMut(&mut T) -> bool,
+) -> Result<Option<T>, StoreError> {
+    modify(store, pk, sk, || None, change).await
+}
+
+/// Like [`update`], starting from `init()` when the record does not exist yet.
+pub async fn upsert<T: Record>(
+    store: &dyn ItemStore,
+    pk: &str,
+    sk: &str,
+    init: impl Fn() -> T,
+    change: impl FnMut(&mut T) -> bool,
+) -> Result<T, StoreError> {
+    modify(store, pk, sk, || Some(init()), change)
+        .await?
+        .ok_or_else(|| StoreError::Invalid("upsert without a record".into()))
+}
+
+async fn modify<T: Record>(
+    store: &dyn ItemStore,
+    pk: &str,
+    sk: &str,
+    init: impl Fn() -> Option<T>,
+    mut change: impl FnMut(&mut T) -> bool,
+) -> Result<Option<T>, StoreError> {
+    for _ in 0..UPDATE_ATTEMPTS {
+        let mut current = match load::<T>(store, pk, sk).await? {
+            Some(v) => v,
+            None => match init() {
+                Some(record) => Versioned::new(record),
+                None => return Ok(None),
+            },
+        };
+        if !change(&mut current.record) {
+            return Ok(Some(current.record));
+        }
+        match store.put(current.next_item()?, current.condition()).await {
+            Ok(()) => return Ok(Some(current.record)),
+            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict)
+}

@@ -20,13 +20,11 @@ use crate::billing::{
 use crate::error::{Error, Result};
 use crate::ids::OrgId;
 use crate::model::{EventStatus, WebhookEvent};
-use crate::record::{Record, Versioned, decode_all, item, load};
+use crate::record::{Record, Versioned, decode_all, item, load, upsert};
 use crate::services::Services;
 use crate::store::{Condition, Index, Query, StoreError};
 use crate::stripe::{CheckoutRequest, StripeError};
 use crate::usecases::inbound::{finish, parse_ref};
-
-const MAX_ATTEMPTS: usize = 8;
 
 fn stripe_error(e: StripeError) -> Error {
     match e {
@@ -57,26 +55,27 @@ pub async fn load_billing(svc: &Services, org: &OrgId) -> Result<Option<Versione
     Ok(load::<Billing>(&*svc.store, &pk, &sk).await?)
 }
 
-/// Applies `change` to the org's billing record with optimistic concurrency.
+/// Applies `change` to the org's billing record (created on first use) with
+/// optimistic concurrency.
 async fn update_billing(
     svc: &Services,
     org: &OrgId,
     change: impl Fn(&mut Billing),
 ) -> Result<Billing> {
-    for _ in 0..MAX_ATTEMPTS {
-        let now = svc.clock.now();
-        let mut b = load_billing(svc, org)
-            .await?
-            .unwrap_or_else(|| Versioned::new(Billing::new(org, now)));
-        change(&mut b.record);
-        b.record.updated_at = now;
-        match svc.store.put(b.next_item()?, b.condition()).await {
-            Ok(()) => return Ok(b.record),
-            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Error::Store(StoreError::Conflict))
+    let (pk, sk) = Billing::key_of(org);
+    let now = svc.clock.now();
+    Ok(upsert(
+        &*svc.store,
+        &pk,
+        &sk,
+        || Billing::new(org, now),
+        |b| {
+            change(b);
+            b.updated_at = svc.clock.now();
+            true
+        },
+    )
+    .await?)
 }
 
 async fn route_customer(svc: &Services, customer: &str, org: &OrgId) -> Result<()> {

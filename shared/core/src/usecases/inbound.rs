@@ -15,7 +15,7 @@ use crate::model::{
     Contact, Conversation, Direction, EarlyStatus, EventRef, EventStatus, Message, MessageError,
     MessageStatus, PhoneRoute, Provider, WamidRoute, WebhookEvent,
 };
-use crate::record::{Versioned, item, load};
+use crate::record::{Versioned, item, load, update};
 use crate::services::Services;
 use crate::store::{Condition, StoreError, Write};
 
@@ -336,31 +336,17 @@ pub async fn apply_status(
     error: Option<MessageError>,
 ) -> Result<()> {
     let (pk, sk) = Message::key_of(&route.org_id, &route.message_id);
-    for _ in 0..MAX_ATTEMPTS {
-        let Some(mut message) = load::<Message>(&*svc.store, &pk, &sk).await? else {
-            return Err(Error::Internal(format!(
-                "wamid look-up points at missing message {}",
-                route.message_id
-            )));
-        };
-        let before = message.record.clone();
-        message
-            .record
-            .apply_status(next, at, error.clone(), svc.clock.now());
-        if message.record.status == before.status
-            && message.record.status_times == before.status_times
-        {
-            return Ok(());
-        }
-        match svc
-            .store
-            .put(message.next_item()?, message.condition())
-            .await
-        {
-            Ok(()) => return Ok(()),
-            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
+    let found = update::<Message>(&*svc.store, &pk, &sk, |m| {
+        let before = (m.status, m.status_times.clone());
+        m.apply_status(next, at, error.clone(), svc.clock.now());
+        (m.status, &m.status_times) != (before.0, &before.1)
+    })
+    .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(Error::Internal(format!(
+            "wamid look-up points at missing message {}",
+            route.message_id
+        ))),
     }
-    Err(Error::Store(StoreError::Conflict))
 }

@@ -21,7 +21,7 @@ use crate::model::{
     MessageStatus, PhoneRoute, WamidRoute,
 };
 use crate::queue::{OutgoingMessage, QueueName};
-use crate::record::{Record, decode_all, item, load};
+use crate::record::{Record, decode_all, item, load, update};
 use crate::secrets::SecretString;
 use crate::services::Services;
 use crate::store::{Condition, Index, Query, SortKey, StoreError, Write};
@@ -445,29 +445,20 @@ async fn fail(
 ) -> Result<()> {
     error.retryable = retryable;
     let (pk, sk) = Message::key_of(org, id);
-    for _ in 0..MAX_ATTEMPTS {
-        let Some(mut m) = load::<Message>(&*svc.store, &pk, &sk).await? else {
-            return Ok(());
-        };
-        if !matches!(
-            m.record.status,
-            MessageStatus::Queued | MessageStatus::Failed
-        ) {
-            return Ok(());
+    update::<Message>(&*svc.store, &pk, &sk, |m| {
+        if !matches!(m.status, MessageStatus::Queued | MessageStatus::Failed) {
+            return false;
         }
         let now = svc.clock.now();
-        m.record.status = MessageStatus::Failed;
-        m.record.status_times.record(MessageStatus::Failed, now);
-        m.record.error = Some(error.clone());
-        m.record.scheduled_at_us = None;
-        m.record.updated_at = now;
-        match svc.store.put(m.next_item()?, m.condition()).await {
-            Ok(()) => return Ok(()),
-            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Error::Store(StoreError::Conflict))
+        m.status = MessageStatus::Failed;
+        m.status_times.record(MessageStatus::Failed, now);
+        m.error = Some(error.clone());
+        m.scheduled_at_us = None;
+        m.updated_at = now;
+        true
+    })
+    .await?;
+    Ok(())
 }
 
 /// How Graph errors are handled by the sender.
@@ -876,31 +867,31 @@ pub async fn apply_early_statuses(svc: &Services, route: &WamidRoute) -> Result<
 
 async fn mark_reauth(svc: &Services, account: &Account, e: &GraphError) -> Result<()> {
     let (pk, sk) = Account::key_of(&account.org_id, &account.id);
-    for _ in 0..MAX_ATTEMPTS {
-        let Some(mut a) = load::<Account>(&*svc.store, &pk, &sk).await? else {
-            return Ok(());
-        };
-        if a.record.status == AccountStatus::ReauthRequired {
-            return Ok(());
+    let mut wrote = false;
+    let result = update::<Account>(&*svc.store, &pk, &sk, |a| {
+        wrote = a.status != AccountStatus::ReauthRequired;
+        if wrote {
+            a.status = AccountStatus::ReauthRequired;
+            a.status_reason = Some(match e {
+                GraphError::Api { code, message, .. } => {
+                    format!("WhatsApp rejected the access token ({code}): {message}")
+                }
+                GraphError::Transport(_) => "WhatsApp rejected the access token".into(),
+            });
+            a.updated_at = svc.clock.now();
         }
-        a.record.status = AccountStatus::ReauthRequired;
-        a.record.status_reason = Some(match e {
-            GraphError::Api { code, message, .. } => {
-                format!("WhatsApp rejected the access token ({code}): {message}")
-            }
-            GraphError::Transport(_) => "WhatsApp rejected the access token".into(),
-        });
-        a.record.updated_at = svc.clock.now();
-        match svc.store.put(a.next_item()?, a.condition()).await {
-            Ok(()) => {
-                warn!(org_id = %account.org_id, account_id = %account.id, "account needs to be reconnected");
-                return Ok(());
-            }
-            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
+        wrote
+    })
+    .await;
+    match result {
+        Ok(Some(_)) if wrote => {
+            warn!(org_id = %account.org_id, account_id = %account.id, "account needs to be reconnected");
+            Ok(())
         }
+        // Under lasting contention another writer is updating the account anyway.
+        Ok(_) | Err(StoreError::Conflict) => Ok(()),
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
 fn provider_error(e: &GraphError) -> Error {
@@ -1006,22 +997,16 @@ pub async fn mark_read(
         };
         apply_status(svc, &route, MessageStatus::Read, svc.clock.now(), None).await?;
     }
-    for _ in 0..MAX_ATTEMPTS {
-        let mut c = load::<Conversation>(&*svc.store, &c_pk, &c_sk)
-            .await?
-            .ok_or(Error::not_found("conversation"))?;
-        if c.record.unread_count == 0 {
-            return Ok(c.record);
+    update::<Conversation>(&*svc.store, &c_pk, &c_sk, |c| {
+        if c.unread_count == 0 {
+            return false;
         }
-        c.record.unread_count = 0;
-        c.record.updated_at = svc.clock.now();
-        match svc.store.put(c.next_item()?, c.condition()).await {
-            Ok(()) => return Ok(c.record),
-            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Error::Store(StoreError::Conflict))
+        c.unread_count = 0;
+        c.updated_at = svc.clock.now();
+        true
+    })
+    .await?
+    .ok_or(Error::not_found("conversation"))
 }
 
 /// A downloaded media file.
