@@ -541,18 +541,14 @@ pub async fn record_sent(svc: &Services, org: &OrgId, at: DateTime<Utc>) -> Resu
 }
 
 /// Checks the plan allows one more connected number.
-pub async fn admit_number(
-    svc: &Services,
-    cfg: &BillingConfig,
-    org: &OrgId,
-    connected: usize,
-) -> Result<()> {
+pub async fn admit_number(svc: &Services, cfg: &BillingConfig, org: &OrgId) -> Result<()> {
     if !cfg.enforce {
         return Ok(());
     }
     let plan = entitled(svc, cfg, org).await?.and_then(|b| b.plan);
+    // Counted only when a limit applies: the common unlimited case costs no query.
     if let Some(limit) = cfg.limits_of(plan).connected_numbers
-        && connected as u64 >= limit
+        && crate::usecases::integrations::list(svc, org).await?.len() as u64 >= limit
     {
         return Err(limit_reached("connected numbers", limit, plan));
     }

@@ -150,8 +150,7 @@ pub async fn connect(
     org: &OrgId,
     req: Connect,
 ) -> Result<Account> {
-    let connected = list(svc, org).await?.len();
-    crate::usecases::billing::admit_number(svc, billing, org, connected).await?;
+    crate::usecases::billing::admit_number(svc, billing, org).await?;
     let mut display = req.display_phone_number.clone();
     let mut verified_name = None;
     if svc.whatsapp_live {

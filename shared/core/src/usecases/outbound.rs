@@ -21,7 +21,7 @@ use crate::model::{
     MessageStatus, PhoneRoute, WamidRoute,
 };
 use crate::queue::{OutgoingMessage, QueueName};
-use crate::record::{Record, decode_all, item, load, update};
+use crate::record::{Record, Versioned, decode_all, item, load, update};
 use crate::secrets::SecretString;
 use crate::services::Services;
 use crate::store::{Condition, Index, Query, SortKey, StoreError, Write};
@@ -624,40 +624,34 @@ pub async fn deliver(
     tokens: &TokenCache,
     body: &str,
 ) -> Result<Delivery> {
-    let result = deliver_inner(svc, cfg, tokens, body).await;
-    if let Ok(delivery) = &result
-        && let Ok(r) = serde_json::from_str::<OutboundRef>(body)
-    {
-        match delivery {
-            Delivery::Sent { .. } => billing::record_sent(svc, &r.org_id, svc.clock.now()).await?,
-            Delivery::Failed => {
-                let (pk, sk) = Message::key_of(&r.org_id, &r.message_id);
-                if let Some(m) = load::<Message>(&*svc.store, &pk, &sk).await? {
-                    billing::release_message(svc, billing_cfg, &r.org_id, m.record.created_at)
-                        .await?;
-                }
-            }
-            _ => {}
-        }
-    }
-    result
-}
-
-async fn deliver_inner(
-    svc: &Services,
-    cfg: &DeliveryConfig,
-    tokens: &TokenCache,
-    body: &str,
-) -> Result<Delivery> {
     let r: OutboundRef = serde_json::from_str(body)
         .map_err(|e| Error::Internal(format!("queue body is not an outbound reference: {e}")))?;
     let (pk, sk) = Message::key_of(&r.org_id, &r.message_id);
-    let Some(mut message) = load::<Message>(&*svc.store, &pk, &sk).await? else {
+    let Some(message) = load::<Message>(&*svc.store, &pk, &sk).await? else {
         return Err(Error::Internal(format!(
             "outbound message {} is not stored",
             r.message_id
         )));
     };
+    let accepted_at = message.record.created_at;
+    let delivery = deliver_message(svc, cfg, tokens, &r, message).await?;
+    match &delivery {
+        Delivery::Sent { .. } => billing::record_sent(svc, &r.org_id, svc.clock.now()).await?,
+        Delivery::Failed => {
+            billing::release_message(svc, billing_cfg, &r.org_id, accepted_at).await?
+        }
+        _ => {}
+    }
+    Ok(delivery)
+}
+
+async fn deliver_message(
+    svc: &Services,
+    cfg: &DeliveryConfig,
+    tokens: &TokenCache,
+    r: &OutboundRef,
+    mut message: Versioned<Message>,
+) -> Result<Delivery> {
     match (&message.record.status, &message.record.error) {
         (MessageStatus::Queued, _) => {}
         // Dead-lettered after retryable failures, then redriven: try again.
@@ -758,7 +752,7 @@ async fn deliver_inner(
     let result = svc.whatsapp.send_message(&token, &outbound).await;
     match result {
         Ok(wamid) => {
-            record_sent(svc, &r, &wamid).await?;
+            record_sent(svc, r, &wamid).await?;
             info!(org_id = %r.org_id, message_id = %r.message_id, to = %conversation.wa_id.masked(), "sent");
             Ok(Delivery::Sent { wamid })
         }
