@@ -14,6 +14,7 @@ pub mod model;
 pub mod page;
 pub mod queue;
 pub mod record;
+pub mod retry;
 pub mod secrets;
 pub mod services;
 pub mod store;

@@ -95,10 +95,11 @@ where
 /// Exponential backoff by receive count: 5 s, 10 s, 20 s, … capped at 15 minutes, with
 /// up to 20 % jitter so retries of a burst spread out.
 pub fn backoff(receive_count: u32) -> Duration {
-    let base = 5u64.saturating_mul(1 << receive_count.saturating_sub(1).min(10));
-    let capped = base.min(900);
-    let jitter = (uuid::Uuid::new_v4().as_u128() % 1000) as u64 * capped / 5000;
-    Duration::from_secs(capped + jitter)
+    switchboard_core::retry::exponential(
+        Duration::from_secs(5),
+        receive_count.saturating_sub(1),
+        Duration::from_secs(900),
+    )
 }
 
 /// Applies an outcome to the queue. Failed messages are re-hidden for their retry delay

@@ -605,15 +605,8 @@ fn now_us(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-fn jitter(d: Duration) -> Duration {
-    let spread = d.as_millis() as u64 / 5 + 1;
-    d + Duration::from_millis((Uuid::new_v4().as_u128() % u128::from(spread)) as u64)
-}
-
 fn backoff(attempt: u32) -> Duration {
-    jitter(Duration::from_secs(
-        2u64.saturating_pow(attempt.min(8)).min(300),
-    ))
+    crate::retry::exponential(Duration::from_secs(1), attempt, Duration::from_secs(300))
 }
 
 /// Sends the message a queue body points at.
@@ -792,7 +785,7 @@ async fn deliver_message(
                     let delay = match class {
                         // Meta's pair window is about 6 s; spread retries beyond it.
                         ErrorClass::PairRate => {
-                            jitter(Duration::from_secs(6 * u64::from(attempts)))
+                            crate::retry::jitter(Duration::from_secs(6 * u64::from(attempts)))
                         }
                         _ => backoff(attempts),
                     };
