@@ -10,7 +10,6 @@ use switchboard_cli::serve::{self, Running};
 use switchboard_core::clock::{Clock, SystemClock};
 use switchboard_core::ids::{OrgId, Role};
 use switchboard_core::secrets::SecretName;
-use switchboard_core::services::Services;
 use switchboard_core::store::ItemStore;
 use switchboard_local::{EnvSecrets, LocalCipher, SqliteQueue, SqliteStore};
 use switchboard_runtime::App;
@@ -24,14 +23,6 @@ pub enum Backend {
     Local,
     Aws,
 }
-
-/// The ports a harness builds per backend.
-type Ports = (
-    Arc<dyn ItemStore>,
-    Arc<dyn switchboard_core::queue::Queue>,
-    Arc<dyn switchboard_core::cipher::Cipher>,
-    Arc<dyn switchboard_core::secrets::Secrets>,
-);
 
 /// Wraps the store of a harness (fault injection).
 pub type StoreWrapper = Box<dyn FnOnce(Arc<dyn ItemStore>) -> Arc<dyn ItemStore> + Send>;
@@ -101,7 +92,8 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     let pairs: Vec<(SecretName, &str)> =
         opts.secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let http = switchboard_runtime::app::http_client();
-    let (store, queue, cipher, secrets): Ports = match opts.backend {
+    let (store, queue, cipher, secrets): switchboard_runtime::app::StoragePorts = match opts.backend
+    {
         Backend::Local => (
             Arc::new(SqliteStore::open(&dir.join("store.sqlite3"), clock.clone()).unwrap()),
             Arc::new(SqliteQueue::open(&dir.join("queue.sqlite3"), clock.clone()).unwrap()),
@@ -148,29 +140,10 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
         Some(wrap) => wrap(store),
         None => store,
     };
-    let (whatsapp, whatsapp_live) =
-        switchboard_runtime::app::whatsapp(&config, &http, &store, &queue, &clock);
-    let stripe = Arc::new(
-        switchboard_providers::StripeClient::new(
-            http.clone(),
-            opts.stripe_url
-                .clone()
-                .unwrap_or_else(|| "http://127.0.0.1:9".into()),
-            secrets.clone(),
-        )
-        .with_retries(3, Duration::from_millis(5)),
-    );
-    let services = Services {
-        store,
-        queue,
-        cipher,
-        secrets,
-        clock,
-        whatsapp,
-        whatsapp_live,
-        stripe,
-    };
-    App::from_parts(config, services, http).unwrap()
+    if let Some(url) = &opts.stripe_url {
+        config.stripe_api_url = url.clone();
+    }
+    App::assemble(config, (store, queue, cipher, secrets), clock, http).unwrap()
 }
 
 impl Harness {

@@ -4,9 +4,13 @@
 use std::sync::Arc;
 
 use switchboard_aws::{Clients, DynamoStore, KmsCipher, SecretsManager, SqsQueue};
+use switchboard_core::cipher::Cipher;
 use switchboard_core::clock::{Clock, SystemClock};
 use switchboard_core::ids::Role;
+use switchboard_core::queue::Queue;
+use switchboard_core::secrets::Secrets;
 use switchboard_core::services::Services;
+use switchboard_core::store::ItemStore;
 use switchboard_core::usecases::outbound::TokenCache;
 use switchboard_core::whatsapp::WhatsAppApi;
 use switchboard_local::{EnvSecrets, LocalCipher, SqliteQueue, SqliteStore};
@@ -15,6 +19,14 @@ use switchboard_providers::{GraphClient, Sandbox, StripeClient};
 use crate::auth::{Authenticator, Caller};
 use crate::config::{Backend, Config, ConfigError};
 use crate::http::{ApiError, Request, header_str};
+
+/// The storage ports a backend provides: item store, queues, cipher, secrets.
+pub type StoragePorts = (
+    Arc<dyn ItemStore>,
+    Arc<dyn Queue>,
+    Arc<dyn Cipher>,
+    Arc<dyn Secrets>,
+);
 
 /// Why the process could not start.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +70,9 @@ impl App {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let http = http_client();
-        let services = match config.backend {
+        // Each backend provides the four storage ports; the provider clients on top are
+        // the same for both.
+        let (store, queue, cipher, secrets): StoragePorts = match config.backend {
             Backend::Local => {
                 let dir = &config.data_dir;
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -69,31 +83,23 @@ impl App {
                     use std::os::unix::fs::PermissionsExt;
                     let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
                 }
-                let store = SqliteStore::open(&dir.join("store.sqlite3"), clock.clone())
-                    .map_err(|e| StartupError::Backend(format!("opening the SQLite store: {e}")))?;
-                let queue = SqliteQueue::open(&dir.join("queue.sqlite3"), clock.clone())
-                    .map_err(|e| StartupError::Backend(format!("opening the SQLite queue: {e}")))?;
-                let cipher = LocalCipher::open_or_create(&dir.join("master.key"))
-                    .map_err(|e| StartupError::Backend(e.to_string()))?;
-                let store: Arc<dyn switchboard_core::store::ItemStore> = Arc::new(store);
-                let queue: Arc<dyn switchboard_core::queue::Queue> = Arc::new(queue);
-                let (whatsapp, whatsapp_live) = whatsapp(&config, &http, &store, &queue, &clock);
-                let secrets: Arc<dyn switchboard_core::secrets::Secrets> =
-                    Arc::new(EnvSecrets::load(config.dotenv.as_deref()));
-                Services {
-                    store,
-                    queue,
-                    cipher: Arc::new(cipher),
-                    stripe: Arc::new(StripeClient::new(
-                        http.clone(),
-                        config.stripe_api_url.clone(),
-                        secrets.clone(),
-                    )),
-                    secrets,
-                    clock,
-                    whatsapp,
-                    whatsapp_live,
-                }
+                (
+                    Arc::new(
+                        SqliteStore::open(&dir.join("store.sqlite3"), clock.clone()).map_err(
+                            |e| StartupError::Backend(format!("opening the SQLite store: {e}")),
+                        )?,
+                    ),
+                    Arc::new(
+                        SqliteQueue::open(&dir.join("queue.sqlite3"), clock.clone()).map_err(
+                            |e| StartupError::Backend(format!("opening the SQLite queue: {e}")),
+                        )?,
+                    ),
+                    Arc::new(
+                        LocalCipher::open_or_create(&dir.join("master.key"))
+                            .map_err(|e| StartupError::Backend(e.to_string()))?,
+                    ),
+                    Arc::new(EnvSecrets::load(config.dotenv.as_deref())),
+                )
             }
             Backend::Aws => {
                 let sdk = switchboard_aws::config::load().await;
@@ -106,35 +112,50 @@ impl App {
                     .kms_key_id
                     .clone()
                     .ok_or(ConfigError::Missing("KMS_KEY_ID"))?;
-                let store: Arc<dyn switchboard_core::store::ItemStore> = Arc::new(
-                    DynamoStore::new(clients.dynamodb.clone(), table, clock.clone()),
-                );
-                let queue: Arc<dyn switchboard_core::queue::Queue> = Arc::new(SqsQueue::new(
-                    clients.sqs.clone(),
-                    config.queue_urls.clone(),
-                ));
-                let secrets: Arc<dyn switchboard_core::secrets::Secrets> =
+                (
+                    Arc::new(DynamoStore::new(
+                        clients.dynamodb.clone(),
+                        table,
+                        clock.clone(),
+                    )),
+                    Arc::new(SqsQueue::new(
+                        clients.sqs.clone(),
+                        config.queue_urls.clone(),
+                    )),
+                    Arc::new(KmsCipher::new(clients.kms.clone(), key)),
                     Arc::new(SecretsManager::new(
                         clients.secrets.clone(),
                         config.secrets_prefix.clone(),
                         switchboard_aws::secrets::DEFAULT_TTL,
-                    ));
-                let (whatsapp, whatsapp_live) = whatsapp(&config, &http, &store, &queue, &clock);
-                Services {
-                    store,
-                    queue,
-                    cipher: Arc::new(KmsCipher::new(clients.kms.clone(), key)),
-                    stripe: Arc::new(StripeClient::new(
-                        http.clone(),
-                        config.stripe_api_url.clone(),
-                        secrets.clone(),
                     )),
-                    secrets,
-                    clock,
-                    whatsapp,
-                    whatsapp_live,
-                }
+                )
             }
+        };
+        Self::assemble(config, (store, queue, cipher, secrets), clock, http)
+    }
+
+    /// Puts the provider clients (WhatsApp or its sandbox, Stripe) on top of a backend's
+    /// storage ports. Tests call this with ports of their own making.
+    pub fn assemble(
+        config: Config,
+        (store, queue, cipher, secrets): StoragePorts,
+        clock: Arc<dyn Clock>,
+        http: reqwest::Client,
+    ) -> Result<Self, StartupError> {
+        let (whatsapp, whatsapp_live) = whatsapp(&config, &http, &store, &queue, &clock);
+        let services = Services {
+            stripe: Arc::new(StripeClient::new(
+                http.clone(),
+                config.stripe_api_url.clone(),
+                secrets.clone(),
+            )),
+            store,
+            queue,
+            cipher,
+            secrets,
+            clock,
+            whatsapp,
+            whatsapp_live,
         };
         Self::from_parts(config, services, http)
     }
@@ -194,8 +215,8 @@ impl App {
 pub fn whatsapp(
     config: &Config,
     http: &reqwest::Client,
-    store: &Arc<dyn switchboard_core::store::ItemStore>,
-    queue: &Arc<dyn switchboard_core::queue::Queue>,
+    store: &Arc<dyn ItemStore>,
+    queue: &Arc<dyn Queue>,
     clock: &Arc<dyn Clock>,
 ) -> (Arc<dyn WhatsAppApi>, bool) {
     match &config.whatsapp_graph_url {

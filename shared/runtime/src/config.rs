@@ -243,33 +243,13 @@ impl Config {
 
     /// A local configuration rooted at `data_dir` (dev server and tests).
     pub fn local(data_dir: impl Into<PathBuf>) -> Self {
-        let data_dir = data_dir.into();
-        Self {
-            backend: Backend::Local,
-            auth: AuthConfig {
-                issuer: DEV_ISSUER.into(),
-                audience: DEV_AUDIENCE.into(),
-                jwks_url: None,
-                org_claim: "org_id".into(),
-                role_claim: "org_role".into(),
-                dev_key_file: Some(data_dir.join(DEV_KEY_FILE)),
-                dev_key_base64: None,
-            },
-            data_dir,
-            table_name: None,
-            queue_urls: HashMap::new(),
-            kms_key_id: None,
-            secrets_prefix: String::new(),
-            dotenv: None,
-            whatsapp_graph_url: None,
-            max_webhook_body: DEFAULT_MAX_WEBHOOK_BODY,
-            max_api_body: DEFAULT_MAX_API_BODY,
-            max_media_bytes: DEFAULT_MAX_MEDIA_BYTES,
-            delivery: Default::default(),
-            billing: Default::default(),
-            stripe_api_url: "https://api.stripe.com".into(),
-            usage_report_every: std::time::Duration::from_secs(3600),
-        }
+        let data_dir = data_dir.into().display().to_string();
+        // The defaults of an empty environment, rooted at `data_dir`, without `.env`.
+        let mut config =
+            Self::from_lookup(|k| (k == "SWITCHBOARD_DATA_DIR").then(|| data_dir.clone()))
+                .expect("an empty environment is a valid local configuration");
+        config.dotenv = None;
+        config
     }
 }
 
