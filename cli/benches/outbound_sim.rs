@@ -222,7 +222,7 @@ async fn main() {
             switchboard_webhooks::meta::split(&body).unwrap(),
             svc.clock.now(),
         );
-        ingest::store_and_enqueue(&*svc.store, &*svc.queue, QueueName::Inbound, events)
+        ingest::store_and_enqueue(&*svc.store, &*svc.queue, events)
             .await
             .unwrap();
     }

@@ -123,7 +123,7 @@ async fn failure_mid_batch_then_redelivery_leaves_one_message_per_wamid() {
         switchboard_webhooks::meta::split(&body).unwrap(),
         svc.clock.now(),
     );
-    ingest::store_and_enqueue(&*svc.store, &*svc.queue, QueueName::Inbound, events)
+    ingest::store_and_enqueue(&*svc.store, &*svc.queue, events)
         .await
         .unwrap();
 
@@ -284,7 +284,7 @@ async fn queued_work_survives_a_restart() {
         switchboard_webhooks::meta::split(&body).unwrap(),
         svc.clock.now(),
     );
-    ingest::store_and_enqueue(&*svc.store, &*svc.queue, QueueName::Inbound, events)
+    ingest::store_and_enqueue(&*svc.store, &*svc.queue, events)
         .await
         .unwrap();
 

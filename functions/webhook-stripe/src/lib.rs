@@ -7,7 +7,6 @@
 use http::StatusCode;
 use serde_json::json;
 use switchboard_core::model::{EventStatus, Provider, WebhookEvent};
-use switchboard_core::queue::QueueName;
 use switchboard_core::secrets::SecretName;
 use switchboard_core::usecases::ingest;
 use switchboard_runtime::App;
@@ -113,9 +112,7 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
         received_at: now,
         updated_at: now,
     };
-    let summary =
-        ingest::store_and_enqueue(&*svc.store, &*svc.queue, QueueName::Billing, vec![stored])
-            .await?;
+    let summary = ingest::store_and_enqueue(&*svc.store, &*svc.queue, vec![stored]).await?;
     tracing::info!(event = %event.id, kind = %event.kind, duplicate = summary.duplicates > 0, "Stripe event accepted");
     Ok(json_response(
         StatusCode::OK,

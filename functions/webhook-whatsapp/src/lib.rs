@@ -11,7 +11,6 @@
 
 use http::{Method, StatusCode};
 use serde_json::json;
-use switchboard_core::queue::QueueName;
 use switchboard_core::secrets::SecretName;
 use switchboard_core::usecases::ingest;
 use switchboard_runtime::App;
@@ -112,8 +111,7 @@ async fn receive(app: &App, req: &Request) -> Result<Response, ApiError> {
         ),
     })?;
     let events = ingest::whatsapp_events(changes, svc.clock.now());
-    let summary =
-        ingest::store_and_enqueue(&*svc.store, &*svc.queue, QueueName::Inbound, events).await?;
+    let summary = ingest::store_and_enqueue(&*svc.store, &*svc.queue, events).await?;
     tracing::info!(
         events = summary.events,
         stored = summary.stored,

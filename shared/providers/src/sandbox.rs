@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use serde_json::json;
 use switchboard_core::clock::Clock;
 use switchboard_core::ids::PhoneNumberId;
-use switchboard_core::queue::{Queue, QueueName};
+use switchboard_core::queue::Queue;
 use switchboard_core::secrets::SecretString;
 use switchboard_core::store::ItemStore;
 use switchboard_core::usecases::ingest;
@@ -65,9 +65,7 @@ impl Sandbox {
             return;
         };
         let events = ingest::whatsapp_events(changes, self.clock.now());
-        if let Err(e) =
-            ingest::store_and_enqueue(&*self.store, &*self.queue, QueueName::Inbound, events).await
-        {
+        if let Err(e) = ingest::store_and_enqueue(&*self.store, &*self.queue, events).await {
             tracing::warn!(error = %e, "sandbox could not emit a status");
         }
     }

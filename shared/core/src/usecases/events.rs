@@ -2,19 +2,11 @@
 //! and the pending ones, with commands to queue them again.
 
 use crate::error::Result;
-use crate::model::{EventRef, EventStatus, Provider, WebhookEvent};
-use crate::queue::{OutgoingMessage, QueueName};
+use crate::model::{EventStatus, Provider, WebhookEvent};
 use crate::record::{decode_all, item};
 use crate::services::Services;
 use crate::store::{Condition, Index, Query};
-
-/// The queue a provider's events go to.
-pub fn queue_of(provider: Provider) -> QueueName {
-    match provider {
-        Provider::Whatsapp => QueueName::Inbound,
-        Provider::Stripe => QueueName::Billing,
-    }
-}
+use crate::usecases::ingest::{queue_message, queue_of};
 
 async fn list(svc: &Services, index: Index, pk: String, limit: usize) -> Result<Vec<WebhookEvent>> {
     let mut out = Vec::new();
@@ -83,11 +75,6 @@ async fn requeue(svc: &Services, events: Vec<WebhookEvent>) -> Result<usize> {
             event.updated_at = svc.clock.now();
             svc.store.put(item(&event, 1)?, Condition::Always).await?;
         }
-        let body = serde_json::to_string(&EventRef {
-            provider: event.provider,
-            event: event.key.clone(),
-        })
-        .unwrap_or_default();
         // A fresh dedupe id: the original may still be inside SQS's five-minute window.
         let dedupe = format!(
             "{}-{}",
@@ -97,7 +84,7 @@ async fn requeue(svc: &Services, events: Vec<WebhookEvent>) -> Result<usize> {
         svc.queue
             .send(
                 queue_of(event.provider),
-                vec![OutgoingMessage::fifo(body, event.group_id.clone(), dedupe)],
+                vec![queue_message(&event, dedupe)],
             )
             .await?;
         count += 1;

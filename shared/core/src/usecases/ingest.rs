@@ -68,7 +68,6 @@ pub fn whatsapp_events(changes: Vec<meta::Change>, now: DateTime<Utc>) -> Vec<We
 pub async fn store_and_enqueue(
     store: &dyn ItemStore,
     queue: &dyn Queue,
-    name: QueueName,
     events: Vec<WebhookEvent>,
 ) -> Result<IngestSummary> {
     let mut seen = std::collections::HashSet::new();
@@ -110,20 +109,35 @@ pub async fn store_and_enqueue(
         .iter()
         .zip(&to_queue)
         .filter(|(_, q)| **q)
-        .map(|(e, _)| {
-            let body = serde_json::to_string(&EventRef {
-                provider: e.provider,
-                event: e.key.clone(),
-            })
-            .unwrap_or_default();
-            OutgoingMessage::fifo(body, e.group_id.clone(), e.key.clone())
-        })
+        .map(|(e, _)| queue_message(e, e.key.clone()))
         .collect();
     summary.enqueued = messages.len();
-    if !messages.is_empty() {
-        queue.send(name, messages).await?;
+    if let Some(first) = events.first()
+        && !messages.is_empty()
+    {
+        // One delivery comes from one provider, so one queue takes it.
+        queue.send(queue_of(first.provider), messages).await?;
     }
     Ok(summary)
+}
+
+/// The queue a provider's events go to.
+pub fn queue_of(provider: Provider) -> QueueName {
+    match provider {
+        Provider::Whatsapp => QueueName::Inbound,
+        Provider::Stripe => QueueName::Billing,
+    }
+}
+
+/// The queue message pointing at a stored event (FIFO group of the event; `dedupe_id`
+/// is the event key on first delivery, a fresh id when queueing it again).
+pub fn queue_message(event: &WebhookEvent, dedupe_id: String) -> OutgoingMessage {
+    let body = serde_json::to_string(&EventRef {
+        provider: event.provider,
+        event: event.key.clone(),
+    })
+    .unwrap_or_default();
+    OutgoingMessage::fifo(body, event.group_id.clone(), dedupe_id)
 }
 
 enum Store {
