@@ -13,8 +13,8 @@ use aws_sdk_dynamodb::types::{
 };
 use switchboard_core::clock::Clock;
 use switchboard_core::store::{
-    Condition, Index, IndexKey, Item, ItemStore, MAX_ITEM_BYTES, MAX_TRANSACTION_ITEMS, Page,
-    Position, Query, SortKey, StoreError, Write,
+    Condition, Index, IndexKey, Item, ItemStore, MAX_TRANSACTION_ITEMS, Page, Position, Query,
+    SortKey, StoreError, Write,
 };
 
 type Attrs = HashMap<String, AttributeValue>;
@@ -56,7 +56,8 @@ fn key(pk: &str, sk: &str) -> Attrs {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
 
-fn to_attrs(item: &Item) -> Attrs {
+/// The attributes of an item whose document was encoded by [`Item::encode`].
+fn to_attrs(item: &Item, data: String) -> Attrs {
     let mut m = key(&item.pk, &item.sk);
     if let Some(k) = &item.gsi1 {
         m.insert("gsi1pk".into(), s(&k.pk));
@@ -73,7 +74,7 @@ fn to_attrs(item: &Item) -> Attrs {
     if let Some(v) = item.n {
         m.insert("n".into(), n(v));
     }
-    m.insert("data".into(), s(item.data.to_string()));
+    m.insert("data".into(), s(data));
     m
 }
 
@@ -109,6 +110,23 @@ fn from_attrs(m: &Attrs) -> Result<Item, StoreError> {
         pk,
         sk,
     })
+}
+
+/// Attaches a write condition to a DynamoDB request or transaction-item builder (they
+/// share the three setters but no trait).
+macro_rules! with_condition {
+    ($builder:expr, $condition:expr) => {{
+        let mut b = $builder;
+        if let Some((expr, names, values)) = condition_expr($condition) {
+            b = b
+                .condition_expression(expr)
+                .set_expression_attribute_names(Some(names));
+            if !values.is_empty() {
+                b = b.set_expression_attribute_values(Some(values));
+            }
+        }
+        b
+    }};
 }
 
 /// A condition as (expression, names, values); `None` for [`Condition::Always`].
@@ -165,16 +183,6 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
     }
 }
 
-fn check_size(item: &Item) -> Result<(), StoreError> {
-    if item.approx_size() > MAX_ITEM_BYTES {
-        return Err(StoreError::TooLarge(format!(
-            "item {}/{} is over {MAX_ITEM_BYTES} bytes",
-            item.pk, item.sk
-        )));
-    }
-    Ok(())
-}
-
 fn build_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Invalid(e.to_string())
 }
@@ -199,38 +207,26 @@ impl ItemStore for DynamoStore {
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
-        check_size(&item)?;
-        let mut req = self
-            .client
-            .put_item()
-            .table_name(&*self.table)
-            .set_item(Some(to_attrs(&item)));
-        if let Some((expr, names, values)) = condition_expr(condition) {
-            req = req
-                .condition_expression(expr)
-                .set_expression_attribute_names(Some(names));
-            if !values.is_empty() {
-                req = req.set_expression_attribute_values(Some(values));
-            }
-        }
+        let data = item.encode()?;
+        let req = with_condition!(
+            self.client
+                .put_item()
+                .table_name(&*self.table)
+                .set_item(Some(to_attrs(&item, data))),
+            condition
+        );
         req.send().await.map_err(classify)?;
         Ok(())
     }
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
-        let mut req = self
-            .client
-            .delete_item()
-            .table_name(&*self.table)
-            .set_key(Some(key(pk, sk)));
-        if let Some((expr, names, values)) = condition_expr(condition) {
-            req = req
-                .condition_expression(expr)
-                .set_expression_attribute_names(Some(names));
-            if !values.is_empty() {
-                req = req.set_expression_attribute_values(Some(values));
-            }
-        }
+        let req = with_condition!(
+            self.client
+                .delete_item()
+                .table_name(&*self.table)
+                .set_key(Some(key(pk, sk))),
+            condition
+        );
         req.send().await.map_err(classify)?;
         Ok(())
     }
@@ -338,38 +334,28 @@ impl ItemStore for DynamoStore {
         for w in &writes {
             let twi = match w {
                 Write::Put { item, condition } => {
-                    check_size(item)?;
+                    let data = item.encode()?;
                     keys.insert((item.pk.clone(), item.sk.clone()));
-                    let mut b = Put::builder()
-                        .table_name(&*self.table)
-                        .set_item(Some(to_attrs(item)));
-                    if let Some((expr, names, values)) = condition_expr(*condition) {
-                        b = b
-                            .condition_expression(expr)
-                            .set_expression_attribute_names(Some(names));
-                        if !values.is_empty() {
-                            b = b.set_expression_attribute_values(Some(values));
-                        }
-                    }
+                    let put = with_condition!(
+                        Put::builder()
+                            .table_name(&*self.table)
+                            .set_item(Some(to_attrs(item, data))),
+                        *condition
+                    );
                     TransactWriteItem::builder()
-                        .put(b.build().map_err(build_err)?)
+                        .put(put.build().map_err(build_err)?)
                         .build()
                 }
                 Write::Delete { pk, sk, condition } => {
                     keys.insert((pk.clone(), sk.clone()));
-                    let mut b = Delete::builder()
-                        .table_name(&*self.table)
-                        .set_key(Some(key(pk, sk)));
-                    if let Some((expr, names, values)) = condition_expr(*condition) {
-                        b = b
-                            .condition_expression(expr)
-                            .set_expression_attribute_names(Some(names));
-                        if !values.is_empty() {
-                            b = b.set_expression_attribute_values(Some(values));
-                        }
-                    }
+                    let delete = with_condition!(
+                        Delete::builder()
+                            .table_name(&*self.table)
+                            .set_key(Some(key(pk, sk))),
+                        *condition
+                    );
                     TransactWriteItem::builder()
-                        .delete(b.build().map_err(build_err)?)
+                        .delete(delete.build().map_err(build_err)?)
                         .build()
                 }
                 Write::Check { pk, sk, condition } => {

@@ -105,8 +105,11 @@ impl Item {
         self.ttl.is_some_and(|t| t <= now_unix)
     }
 
-    /// Approximate stored size, as DynamoDB counts it (names plus values).
-    pub fn approx_size(&self) -> usize {
+    /// The document as stored (JSON text), refused when the whole item would exceed
+    /// [`MAX_ITEM_BYTES`] as DynamoDB counts it (names plus values). Backends call this
+    /// once per write, so a document is serialised once.
+    pub fn encode(&self) -> Result<String, StoreError> {
+        let data = self.data.to_string();
         let keys = self
             .gsi1
             .as_ref()
@@ -115,7 +118,14 @@ impl Item {
                 .gsi2
                 .as_ref()
                 .map_or(0, |k| k.pk.len() + k.sk.len() + 12);
-        4 + self.pk.len() + self.sk.len() + keys + 40 + self.data.to_string().len()
+        let size = 4 + self.pk.len() + self.sk.len() + keys + 40 + data.len();
+        if size > MAX_ITEM_BYTES {
+            return Err(StoreError::TooLarge(format!(
+                "item {}/{} is {size} bytes; the limit is {MAX_ITEM_BYTES}",
+                self.pk, self.sk
+            )));
+        }
+        Ok(data)
     }
 
     /// Decodes the document.

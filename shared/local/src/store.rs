@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter, types::Value as SqlValue};
 use switchboard_core::clock::Clock;
 use switchboard_core::store::{
-    Condition, Index, IndexKey, Item, ItemStore, MAX_ITEM_BYTES, MAX_TRANSACTION_ITEMS, Page,
-    Position, Query, SortKey, StoreError, Write,
+    Condition, Index, IndexKey, Item, ItemStore, MAX_TRANSACTION_ITEMS, Page, Position, Query,
+    SortKey, StoreError, Write,
 };
 
 use crate::sqlite::{self, blocking};
@@ -88,17 +88,6 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-fn check_size(item: &Item) -> Result<(), StoreError> {
-    let size = item.approx_size();
-    if size > MAX_ITEM_BYTES {
-        return Err(StoreError::TooLarge(format!(
-            "item {}/{} is {size} bytes; the limit is {MAX_ITEM_BYTES}",
-            item.pk, item.sk
-        )));
-    }
-    Ok(())
-}
-
 fn current_version(conn: &Connection, pk: &str, sk: &str) -> Result<Option<u64>, StoreError> {
     conn.query_row(
         "SELECT version FROM items WHERE pk = ?1 AND sk = ?2",
@@ -119,7 +108,8 @@ fn holds(condition: Condition, current: Option<u64>) -> bool {
     }
 }
 
-fn write_item(conn: &Connection, item: &Item) -> Result<(), StoreError> {
+/// Writes an item whose document was encoded by [`Item::encode`].
+fn write_item(conn: &Connection, item: &Item, data: &str) -> Result<(), StoreError> {
     let (g1pk, g1sk) = split_key(&item.gsi1);
     let (g2pk, g2sk) = split_key(&item.gsi2);
     conn.execute(
@@ -135,7 +125,7 @@ fn write_item(conn: &Connection, item: &Item) -> Result<(), StoreError> {
             item.version as i64,
             item.ttl,
             item.n,
-            item.data.to_string()
+            data
         ],
     )
     .map_err(unavailable)?;
@@ -189,7 +179,7 @@ impl ItemStore for SqliteStore {
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
-        check_size(&item)?;
+        let data = item.encode()?;
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -197,7 +187,7 @@ impl ItemStore for SqliteStore {
             if !holds(condition, current_version(&tx, &item.pk, &item.sk)?) {
                 return Err(StoreError::ConditionFailed { index: 0 });
             }
-            write_item(&tx, &item)?;
+            write_item(&tx, &item, &data)?;
             tx.commit().map_err(unavailable)
         })
         .await
@@ -324,10 +314,12 @@ impl ItemStore for SqliteStore {
             )));
         }
         let mut keys = std::collections::HashSet::new();
+        // Encoded documents of the puts, in write order.
+        let mut documents = Vec::new();
         for w in &writes {
             let key = match w {
                 Write::Put { item, .. } => {
-                    check_size(item)?;
+                    documents.push(item.encode()?);
                     (item.pk.clone(), item.sk.clone())
                 }
                 Write::Delete { pk, sk, .. } | Write::Check { pk, sk, .. } => {
@@ -355,9 +347,13 @@ impl ItemStore for SqliteStore {
                     return Err(StoreError::ConditionFailed { index });
                 }
             }
+            let mut documents = documents.iter();
             for w in &writes {
                 match w {
-                    Write::Put { item, .. } => write_item(&tx, item)?,
+                    Write::Put { item, .. } => {
+                        let data = documents.next().expect("one document per put");
+                        write_item(&tx, item, data)?
+                    }
                     Write::Delete { pk, sk, .. } => {
                         tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", [pk, sk])
                             .map_err(unavailable)?;
