@@ -6,7 +6,6 @@
 //! with mode 0600. Losing it loses every stored token; it is a development key and
 //! the AWS backend uses KMS instead, with the same envelope format.
 
-use std::io::Write as _;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -61,33 +60,19 @@ impl LocalCipher {
             path: path.display().to_string(),
             source,
         };
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let key: [u8; KEY_LEN] = bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| KeyFileError::Invalid(path.display().to_string()))?;
-                Ok(Self::from_key(&key))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = [0u8; KEY_LEN];
-                SystemRandom::new()
-                    .fill(&mut key)
-                    .map_err(|_| io(std::io::Error::other("no randomness")))?;
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    options.mode(0o600);
-                }
-                let mut file = options.open(path).map_err(io)?;
-                file.write_all(&key).map_err(io)?;
-                file.sync_all().map_err(io)?;
-                Ok(Self::from_key(&key))
-            }
-            Err(e) => Err(io(e)),
-        }
+        let bytes = crate::files::read_or_create_private(path, || {
+            let mut key = vec![0u8; KEY_LEN];
+            SystemRandom::new()
+                .fill(&mut key)
+                .map_err(|_| std::io::Error::other("no randomness"))?;
+            Ok(key)
+        })
+        .map_err(io)?;
+        let key: [u8; KEY_LEN] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| KeyFileError::Invalid(path.display().to_string()))?;
+        Ok(Self::from_key(&key))
     }
 
     fn nonce(&self) -> Result<[u8; NONCE_LEN], CipherError> {

@@ -5,6 +5,7 @@
 mod sqlite;
 
 pub mod cipher;
+pub mod files;
 pub mod queue;
 pub mod secrets;
 pub mod store;

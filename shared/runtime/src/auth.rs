@@ -8,7 +8,6 @@
 //! handler takes it from the [`Caller`] this module returns.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -87,37 +86,11 @@ impl std::fmt::Debug for DevKey {
 impl DevKey {
     /// Loads the key file, creating it if absent.
     pub fn open_or_create(path: &Path) -> std::io::Result<Self> {
-        let pkcs8 = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                let doc = EcdsaKeyPair::generate_pkcs8(
-                    &ECDSA_P256_SHA256_FIXED_SIGNING,
-                    &SystemRandom::new(),
-                )
-                .map_err(|_| std::io::Error::other("could not generate a key"))?;
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    options.mode(0o600);
-                }
-                match options.open(path) {
-                    Ok(mut file) => {
-                        file.write_all(doc.as_ref())?;
-                        file.sync_all()?;
-                        doc.as_ref().to_vec()
-                    }
-                    // Another process created it first: use theirs.
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read(path)?,
-                    Err(e) => return Err(e),
-                }
-            }
-            Err(e) => return Err(e),
-        };
+        let pkcs8 = switchboard_local::files::read_or_create_private(path, || {
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map(|doc| doc.as_ref().to_vec())
+                .map_err(|_| std::io::Error::other("could not generate a key"))
+        })?;
         Self::from_pkcs8(&pkcs8)
     }
 

@@ -13,23 +13,22 @@ impl HmacSha256 {
         Self(hmac::Key::new(hmac::HMAC_SHA256, secret))
     }
 
-    /// Checks `tag` against the MAC of the concatenated `parts`, in constant time.
-    pub(crate) fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
+    fn tag(&self, parts: &[&[u8]]) -> hmac::Tag {
         let mut ctx = hmac::Context::with_key(&self.0);
         for part in parts {
             ctx.update(part);
         }
-        let expected = ctx.sign();
-        constant_time_eq(expected.as_ref(), tag)
+        ctx.sign()
+    }
+
+    /// Checks `tag` against the MAC of the concatenated `parts`, in constant time.
+    pub(crate) fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
+        constant_time_eq(self.tag(parts).as_ref(), tag)
     }
 
     /// The MAC of the concatenated `parts` (used by signing helpers in tests and tools).
     pub(crate) fn sign(&self, parts: &[&[u8]]) -> Vec<u8> {
-        let mut ctx = hmac::Context::with_key(&self.0);
-        for part in parts {
-            ctx.update(part);
-        }
-        ctx.sign().as_ref().to_vec()
+        self.tag(parts).as_ref().to_vec()
     }
 }
 
