@@ -2,6 +2,9 @@
 # Runs Switchboard's benchmarks and writes their figures to bench-results/:
 #   webhooks.txt  criterion: verify + split + parse of a realistic 2 KB Meta delivery,
 #                 and verify + parse of a Stripe event (bencher format, ns/iter)
+#   signature_candidates.txt  criterion: Stripe and Standard Webhooks verification of a
+#                 4 MiB body with one signature, the most allowed (valid last), and a
+#                 hostile 5,000 (refused) (bencher format, ns/iter)
 #   ingest.json   dev server: signed-webhook ack rate and latency percentiles on loopback,
 #                 and the end-to-end rate until the inbound consumer applied every event
 #   stripe_vs_python.json  Stripe event verify + parse against stripe-python's
@@ -16,6 +19,13 @@ mkdir -p bench-results
 echo "==> criterion: webhook verify + parse"
 cargo bench -p switchboard-webhooks --bench verify_parse -- --output-format bencher 2>/dev/null \
   | grep '^test ' | tee bench-results/webhooks.txt
+
+echo "==> criterion: many signature candidates on a 4 MiB body"
+{
+  echo "# body 4194304 bytes; MAX_SIGNATURES = 8; 5000_refused = 5,000 v1 entries, valid one last"
+  cargo bench -p switchboard-webhooks --bench signature_candidates -- --output-format bencher 2>/dev/null \
+    | grep '^test '
+} | tee bench-results/signature_candidates.txt
 
 echo "==> Stripe event: Switchboard vs stripe-python construct_event on the same payload"
 if [ ! -x .venv-bench/bin/python ]; then

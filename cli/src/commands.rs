@@ -9,8 +9,8 @@ use switchboard_core::model::Provider;
 use switchboard_core::queue::QueueName;
 use switchboard_core::usecases::events;
 use switchboard_runtime::App;
-use switchboard_runtime::auth::{DevKey, dev_claims};
-use switchboard_runtime::config::{Config, ConfigError, DEV_KEY_FILE};
+use switchboard_runtime::auth::{dev_claims, load_dev_key};
+use switchboard_runtime::config::{Backend, Config, ConfigError};
 
 /// Options every command shares.
 #[derive(Debug, Clone, Default)]
@@ -21,30 +21,29 @@ pub struct Common {
     pub backend: Option<String>,
 }
 
-/// Reads the configuration with command-line overrides. The dev server and the CLI
-/// always trust the dev key in the data dir (that is what `switchboard token` signs).
+/// Reads the configuration from the environment with command-line overrides.
 pub fn config(common: &Common) -> Result<Config, ConfigError> {
-    let data_dir = common.data_dir.clone();
-    let backend = common.backend.clone();
-    let dev_key = std::env::var("SWITCHBOARD_DEV_KEY_FILE").ok().or_else(|| {
-        let dir = data_dir
-            .clone()
-            .or_else(|| {
-                std::env::var("SWITCHBOARD_DATA_DIR")
-                    .ok()
-                    .map(PathBuf::from)
-            })
-            .unwrap_or_else(|| PathBuf::from(".switchboard"));
-        Some(dir.join(DEV_KEY_FILE).display().to_string())
-    });
+    config_from(common, |k| std::env::var(k).ok())
+}
+
+/// Reads the configuration through `env` with command-line overrides (tests pass a map).
+///
+/// Which dev key is trusted is the configuration's decision alone, the same as for a
+/// Lambda: the data dir key on the embedded backend, and on AWS only with
+/// `SWITCHBOARD_TRUST_DEV_KEY` for a non-production `SWITCHBOARD_STAGE`. The CLI adds
+/// no trust of its own, so `serve --backend aws` is no softer than the deployed stack.
+pub fn config_from(
+    common: &Common,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
     Config::from_lookup(|k| match k {
-        "SWITCHBOARD_DATA_DIR" => data_dir
+        "SWITCHBOARD_DATA_DIR" => common
+            .data_dir
             .as_ref()
             .map(|d| d.display().to_string())
-            .or_else(|| std::env::var(k).ok()),
-        "SWITCHBOARD_BACKEND" => backend.clone().or_else(|| std::env::var(k).ok()),
-        "SWITCHBOARD_DEV_KEY_FILE" => dev_key.clone(),
-        _ => std::env::var(k).ok(),
+            .or_else(|| env(k)),
+        "SWITCHBOARD_BACKEND" => common.backend.clone().or_else(|| env(k)),
+        _ => env(k),
     })
 }
 
@@ -77,16 +76,30 @@ pub fn token(
     ttl: Duration,
 ) -> Result<String, String> {
     let cfg = config(common).map_err(|e| e.to_string())?;
+    token_with(&cfg, org, role, user, ttl)
+}
+
+/// Mints a development token with the dev key `cfg` trusts — the same key, loaded the
+/// same way, as the server built from `cfg` — and refuses when it trusts none.
+pub fn token_with(
+    cfg: &Config,
+    org: &str,
+    role: &str,
+    user: &str,
+    ttl: Duration,
+) -> Result<String, String> {
     let org = OrgId::parse(org).map_err(|e| format!("--org: {e}"))?;
     let role = Role::parse(role)
         .ok_or_else(|| format!("--role `{role}`: use owner, admin, agent or viewer"))?;
-    let path = cfg
-        .auth
-        .dev_key_file
-        .clone()
-        .unwrap_or_else(|| cfg.data_dir.join(DEV_KEY_FILE));
-    let key = DevKey::open_or_create(&path)
-        .map_err(|e| format!("dev signing key {}: {e}", path.display()))?;
+    let key = load_dev_key(&cfg.auth)
+        .map_err(|e| format!("configuration: {e}"))?
+        .ok_or_else(|| match cfg.backend {
+            Backend::Aws => "the AWS backend trusts no dev key: tokens come from the identity \
+                 provider (AUTH_JWKS_URL), or set SWITCHBOARD_TRUST_DEV_KEY=true with a \
+                 non-production SWITCHBOARD_STAGE"
+                .to_owned(),
+            Backend::Local => "SWITCHBOARD_TRUST_DEV_KEY=false: no dev key is trusted".to_owned(),
+        })?;
     let claims = dev_claims(
         &cfg.auth,
         &org,
@@ -181,6 +194,37 @@ pub async fn events_requeue(
     .map_err(|e| e.to_string())
 }
 
+/// Lists sends stored but not yet handed to the outbound queue, as JSON lines (ids and
+/// times only, no content).
+pub async fn messages_pending(
+    app: &App,
+    older_than: Duration,
+    limit: usize,
+) -> Result<Vec<String>, String> {
+    let list =
+        switchboard_core::usecases::outbound::pending_sends(app.services(), older_than, limit)
+            .await
+            .map_err(|e| e.to_string())?;
+    Ok(list
+        .iter()
+        .map(|m| {
+            serde_json::to_string(&switchboard_core::usecases::outbound::PendingSend::from(m))
+                .unwrap_or_default()
+        })
+        .collect())
+}
+
+/// Hands sends stored but never queued to the outbound queue.
+pub async fn messages_requeue(
+    app: &App,
+    older_than: Duration,
+    limit: usize,
+) -> Result<usize, String> {
+    switchboard_core::usecases::outbound::requeue_pending(app.services(), older_than, limit)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Signs a payload file as Meta would; returns the header value.
 pub fn sign_whatsapp(secret: &str, file: &Path) -> Result<String, String> {
     let body = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -203,6 +247,13 @@ pub async fn aws_bootstrap(template: &Path, prefix: &str) -> Result<Vec<String>,
         .map_err(|e| e.to_string())?;
     let mut lines = vec![
         "export SWITCHBOARD_BACKEND=aws".to_owned(),
+        // A dev stack (moto or a sandbox account): `serve --backend aws` and `token` use
+        // the data dir's dev key, which the AWS backend trusts only on this explicit,
+        // non-production opt-in; Meta is real (the sandbox is for the embedded backend).
+        "export SWITCHBOARD_STAGE=${SWITCHBOARD_STAGE:-dev} SWITCHBOARD_TRUST_DEV_KEY=true"
+            .to_owned(),
+        "export WHATSAPP_GRAPH_URL=${WHATSAPP_GRAPH_URL:-https://graph.facebook.com/v23.0}"
+            .to_owned(),
         format!("export TABLE_NAME={}", deployment.table),
         format!("export KMS_KEY_ID={key}"),
         format!("export SECRETS_PREFIX={prefix}/"),
@@ -229,5 +280,133 @@ mod tests {
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5w").is_err());
         assert!(parse_duration("0").is_err());
+    }
+
+    /// The environment of a complete AWS configuration plus `extra`, with `--backend aws`
+    /// and `--data-dir dir` as the command line would give them.
+    fn aws_config(dir: &Path, extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut env: std::collections::HashMap<String, String> = QueueName::ALL
+            .iter()
+            .flat_map(|q| {
+                [
+                    (q.url_env().to_owned(), "http://q".to_owned()),
+                    (q.dlq_url_env().to_owned(), "http://d".to_owned()),
+                ]
+            })
+            .collect();
+        for (k, v) in [
+            ("TABLE_NAME", "t"),
+            ("KMS_KEY_ID", "k"),
+            ("WHATSAPP_GRAPH_URL", "https://graph.facebook.com/v23.0"),
+        ]
+        .iter()
+        .chain(extra)
+        {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let common = Common {
+            data_dir: Some(dir.to_owned()),
+            backend: Some("aws".into()),
+        };
+        config_from(&common, |k| env.get(k).cloned())
+    }
+
+    #[tokio::test]
+    async fn the_aws_backend_does_not_trust_the_data_dir_key_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        // No identity provider and no opt-in: nothing could verify a token.
+        assert_eq!(
+            aws_config(dir.path(), &[]).unwrap_err(),
+            ConfigError::Missing("AUTH_JWKS_URL")
+        );
+        let jwks = [
+            ("AUTH_JWKS_URL", "https://idp.example.com/jwks.json"),
+            ("AUTH_ISSUER", "https://idp.example.com"),
+            ("AUTH_AUDIENCE", "crm"),
+        ];
+        let cfg = aws_config(dir.path(), &jwks).unwrap();
+        assert_eq!(cfg.auth.dev_key_file, None);
+        assert_eq!(cfg.auth.dev_key_base64, None);
+        let refused = token_with(&cfg, "acme", "owner", "u", Duration::from_secs(60));
+        assert!(refused.unwrap_err().contains("SWITCHBOARD_TRUST_DEV_KEY"));
+        assert!(
+            !dir.path().join("dev-signing-key.pk8").exists(),
+            "no key is even created"
+        );
+
+        // With the opt-in on a dev stage, `token` signs what the server trusts.
+        let opted_in = [
+            ("SWITCHBOARD_TRUST_DEV_KEY", "true"),
+            ("SWITCHBOARD_STAGE", "dev"),
+        ];
+        let cfg = aws_config(dir.path(), &[&jwks[..], &opted_in[..]].concat()).unwrap();
+        let token = token_with(&cfg, "acme", "owner", "u", Duration::from_secs(60)).unwrap();
+        let auth =
+            switchboard_runtime::auth::Authenticator::new(cfg.auth.clone(), reqwest::Client::new())
+                .unwrap();
+        let caller = auth
+            .authenticate(Some(&format!("Bearer {token}")))
+            .await
+            .unwrap();
+        assert_eq!((caller.org.as_str(), caller.role), ("acme", Role::Owner));
+    }
+
+    #[test]
+    fn the_committed_test_key_is_refused_on_aws_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let test_key = switchboard_testkit::workspace_root().join("events/test-signing-key.pk8");
+        let test_key = test_key.display().to_string();
+        let b64 = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            std::fs::read(&test_key).unwrap(),
+        );
+        let opted_in = [
+            ("SWITCHBOARD_TRUST_DEV_KEY", "true"),
+            ("SWITCHBOARD_STAGE", "dev"),
+        ];
+        for (var, value) in [
+            ("SWITCHBOARD_DEV_KEY_FILE", test_key.as_str()),
+            ("SWITCHBOARD_DEV_KEY", b64.as_str()),
+        ] {
+            let cfg = aws_config(dir.path(), &[&opted_in[..], &[(var, value)]].concat()).unwrap();
+            let minted = token_with(&cfg, "acme", "owner", "u", Duration::from_secs(60));
+            assert!(minted.unwrap_err().contains(var));
+            // The server refuses to start on it: a configuration error naming the variable.
+            let err = switchboard_runtime::auth::Authenticator::new(
+                cfg.auth.clone(),
+                reqwest::Client::new(),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { var: v, .. } if *v == var),
+                "{err}"
+            );
+            let startup = switchboard_runtime::app::StartupError::from(err).to_string();
+            assert!(
+                startup.starts_with(&format!("configuration: {var} is invalid")),
+                "{startup}"
+            );
+        }
+        // Without the opt-in the key is refused before it is even read.
+        assert!(matches!(
+            aws_config(
+                dir.path(),
+                &[("SWITCHBOARD_DEV_KEY_FILE", test_key.as_str())]
+            ),
+            Err(ConfigError::Invalid {
+                var: "SWITCHBOARD_DEV_KEY_FILE",
+                ..
+            })
+        ));
+        // The embedded backend still trusts it (the sample events are signed with it).
+        let local = config_from(
+            &Common {
+                data_dir: Some(dir.path().to_owned()),
+                backend: None,
+            },
+            |k| (k == "SWITCHBOARD_DEV_KEY_FILE").then(|| test_key.clone()),
+        )
+        .unwrap();
+        assert!(token_with(&local, "acme", "viewer", "u", Duration::from_secs(60)).is_ok());
     }
 }

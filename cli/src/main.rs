@@ -75,6 +75,11 @@ enum Command {
         #[command(subcommand)]
         action: EventsAction,
     },
+    /// Outbound sends stored but never handed to the queue (a crash or queue outage between the two).
+    Messages {
+        #[command(subcommand)]
+        action: MessagesAction,
+    },
     /// Print the X-Hub-Signature-256 header for a payload file, using WHATSAPP_APP_SECRET.
     Sign {
         /// The payload file.
@@ -131,6 +136,22 @@ enum EventsAction {
         provider: String,
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        #[arg(long)]
+        requeue: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum MessagesAction {
+    /// List sends still waiting for their enqueue (JSON lines); `--requeue` hands them to the queue.
+    Pending {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Only sends that have waited at least this long (30s, 5m, 1h).
+        #[arg(long, default_value = "1m")]
+        older_than: String,
         #[arg(long)]
         requeue: bool,
         #[command(flatten)]
@@ -262,6 +283,44 @@ async fn main() -> ExitCode {
                 }
             } else {
                 match commands::events_list(&app, provider, pending, limit).await {
+                    Ok(lines) => {
+                        for l in lines {
+                            println!("{l}");
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(e),
+                }
+            }
+        }
+        Command::Messages {
+            action:
+                MessagesAction::Pending {
+                    limit,
+                    older_than,
+                    requeue,
+                    common,
+                },
+        } => {
+            telemetry::init(telemetry::Format::Pretty);
+            let older_than = match commands::parse_duration(&older_than) {
+                Ok(d) => d,
+                Err(e) => return fail(format!("--older-than: {e}")),
+            };
+            let app = match commands::app(&common.common()).await {
+                Ok(a) => a,
+                Err(e) => return fail(e),
+            };
+            if requeue {
+                match commands::messages_requeue(&app, older_than, limit).await {
+                    Ok(n) => {
+                        println!("handed {n} send(s) to the outbound queue");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(e),
+                }
+            } else {
+                match commands::messages_pending(&app, older_than, limit).await {
                     Ok(lines) => {
                         for l in lines {
                             println!("{l}");

@@ -105,11 +105,21 @@ pub fn consumers() -> Vec<Consumer> {
     ]
 }
 
-/// The scheduled jobs (the dev server runs them every `USAGE_REPORT_INTERVAL_SECS`).
+/// The scheduled jobs: the usage report every `USAGE_REPORT_INTERVAL_SECS`, the
+/// outbound sweep every five minutes (as `template.yaml` schedules it).
 pub fn schedules(usage_report_every: Duration) -> Vec<Schedule> {
-    vec![Schedule {
-        function: cron_usage_report::FUNCTION,
-        every: usage_report_every,
-        handler: cron_fn(|app, now| async move { cron_usage_report::handle(&app, now).await }),
-    }]
+    vec![
+        Schedule {
+            function: cron_usage_report::FUNCTION,
+            every: usage_report_every,
+            handler: cron_fn(|app, now| async move { cron_usage_report::handle(&app, now).await }),
+        },
+        Schedule {
+            function: cron_outbound_sweep::FUNCTION,
+            every: Duration::from_secs(300),
+            handler: cron_fn(
+                |app, now| async move { cron_outbound_sweep::handle(&app, now).await },
+            ),
+        },
+    ]
 }

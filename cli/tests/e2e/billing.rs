@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_core::billing::{BillingConfig, Plan, PlanLimits};
+use switchboard_core::clock::{Clock, FixedClock};
 use switchboard_core::ids::Role;
 use switchboard_core::queue::QueueName;
 use switchboard_core::secrets::SecretName;
@@ -62,6 +63,11 @@ struct Setup {
 }
 
 async fn setup(with_api_key: bool, limits: Option<PlanLimits>) -> Setup {
+    setup_with(with_api_key, limits, Options::default()).await
+}
+
+/// The same with harness options (a clock the test moves, a Graph fake).
+async fn setup_with(with_api_key: bool, limits: Option<PlanLimits>, mut opts: Options) -> Setup {
     let stripe = MockServer::start().await;
     let current = Current(Arc::new(Mutex::new(subscription(
         "active",
@@ -95,9 +101,13 @@ async fn setup(with_api_key: bool, limits: Option<PlanLimits>) -> Setup {
     let h = Harness::with(Options {
         secrets,
         stripe_url: Some(stripe.uri()),
-        billing: Some(billing_config(limits)),
+        billing: Some(
+            opts.billing
+                .take()
+                .unwrap_or_else(|| billing_config(limits)),
+        ),
         workers: false,
-        ..Options::default()
+        ..opts
     })
     .await;
     Setup { h, stripe, current }
@@ -127,7 +137,12 @@ async fn post(
 }
 
 async fn deliver(h: &Harness, body: &[u8]) -> (StatusCode, Value) {
-    let sig = stripe::sign(WHSEC.as_bytes(), body, chrono::Utc::now().timestamp());
+    // Signed at the app's own "now", which tests may have moved.
+    let sig = stripe::sign(
+        WHSEC.as_bytes(),
+        body,
+        h.app.services().clock.now().timestamp(),
+    );
     post(h, body, Some(sig), "application/json").await
 }
 
@@ -634,7 +649,7 @@ async fn conversation(s: &Setup) -> String {
         "16505551234",
         "S",
         "wamid.b1",
-        chrono::Utc::now().timestamp(),
+        s.h.app.services().clock.now().timestamp(),
         "hi",
     )]);
     s.h.webhook(&body).await;
@@ -801,4 +816,343 @@ async fn usage_is_reported_exactly_once() {
         calls[2].split("identifier=").nth(1),
         calls[1].split("identifier=").nth(1)
     );
+}
+
+/// Stripe's idempotency rules for meter events: a key seen before with other parameters
+/// is refused with `idempotency_error`; with the same parameters it answers what the
+/// first request got. `lose_first` loses the answer of the first request Stripe
+/// executed (a timeout after Stripe recorded it), so the caller must retry.
+#[derive(Clone, Default)]
+struct StrictMeter {
+    seen: Arc<Mutex<Vec<(String, String)>>>,
+    accepted: Arc<Mutex<Vec<String>>>,
+    lose_first: Arc<Mutex<bool>>,
+}
+
+impl StrictMeter {
+    fn param(body: &str, name: &str) -> Option<String> {
+        url::form_urlencoded::parse(body.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// (identifier, value, timestamp) of every event Stripe counted, in order.
+    fn events(&self) -> Vec<(String, i64, i64)> {
+        self.accepted
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    Self::param(b, "identifier").unwrap(),
+                    Self::param(b, "payload[value]").unwrap().parse().unwrap(),
+                    Self::param(b, "timestamp").unwrap().parse().unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Respond for StrictMeter {
+    fn respond(&self, req: &WireRequest) -> ResponseTemplate {
+        let key = req
+            .headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = String::from_utf8_lossy(&req.body).into_owned();
+        let mut seen = self.seen.lock().unwrap();
+        if let Some((_, first)) = seen.iter().find(|(k, _)| k == &key) {
+            if first != &body {
+                return ResponseTemplate::new(400).set_body_json(json!({"error": {"type": "idempotency_error", "message": "Keys for idempotent requests can only be used with the same parameters they were first used with."}}));
+            }
+        } else {
+            seen.push((key, body.clone()));
+            self.accepted.lock().unwrap().push(body);
+            let mut lose = self.lose_first.lock().unwrap();
+            if *lose {
+                *lose = false;
+                return ResponseTemplate::new(500)
+                    .insert_header("stripe-should-retry", "false")
+                    .set_body_json(
+                        json!({"error": {"type": "api_error", "message": "the answer was lost"}}),
+                    );
+            }
+        }
+        ResponseTemplate::new(200).set_body_json(
+            json!({"object": "billing.meter_event", "event_name": "whatsapp_messages"}),
+        )
+    }
+}
+
+/// A subscription whose current period is `[start, end)`.
+fn subscription_between(price: &str, start: i64, end: i64) -> Value {
+    json!({
+        "id": SUB, "object": "subscription", "customer": CUSTOMER, "status": "active", "created": 1_763_856_000,
+        "cancel_at_period_end": false, "trial_end": null, "metadata": {"org_id": "acme"},
+        "items": {"object": "list", "data": [{"id": "si_1", "price": {"id": price}, "current_period_start": start, "current_period_end": end}]}
+    })
+}
+
+async fn send_text(s: &Setup, conv: &str, text: &str) -> (StatusCode, Value) {
+    s.h.post(
+        &format!("/v1/conversations/{conv}/messages"),
+        &s.h.token("acme", Role::Agent),
+        &json!({"type": "text", "text": {"body": text}}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_at_the_renewal_boundary_is_billed_to_its_own_period() {
+    let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
+    let s = setup_with(
+        true,
+        None,
+        Options {
+            clock: Some(clock.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let meter = StrictMeter::default();
+    Mock::given(method("POST"))
+        .and(path("/v1/billing/meter_events"))
+        .respond_with(meter.clone())
+        .mount(&s.stripe)
+        .await;
+    let t0 = clock.now().timestamp();
+    let (p0, p1, p2) = (t0 - 29 * 86_400, t0 + 3600, t0 + 3600 + 30 * 86_400);
+    *s.current.0.lock().unwrap() = subscription_between("price_pro", p0, p1);
+    subscribe_current(&s).await;
+    let conv = conversation(&s).await;
+    for i in 0..2 {
+        assert_eq!(
+            send_text(&s, &conv, &format!("p0-{i}")).await.0,
+            StatusCode::ACCEPTED
+        );
+    }
+    s.h.drain(QueueName::Outbound).await;
+
+    // Two hours on: the period ended an hour ago, Stripe's renewal event has not arrived.
+    clock.advance(chrono::Duration::hours(2));
+    assert_eq!(
+        send_text(&s, &conv, "in the gap").await.0,
+        StatusCode::ACCEPTED
+    );
+    s.h.drain(QueueName::Outbound).await;
+    let b = billing(&s.h).await;
+    assert_eq!(
+        b["usage_period_start"].as_str(),
+        Some(
+            switchboard_core::clock::fmt_time(chrono::DateTime::from_timestamp(p1, 0).unwrap())
+                .as_str()
+        ),
+        "usage after the period's end belongs to the next period: {b}"
+    );
+    assert_eq!(b["usage"]["messages"]["used"], 1, "{b}");
+    let report = cron_usage_report::handle(&s.h.app, clock.now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report["messages"].as_i64(), report["failures"].as_i64()),
+        (Some(3), Some(0)),
+        "{report}"
+    );
+    let events = meter.events();
+    assert_eq!(events.len(), 2, "{events:?}");
+    let (_, value, ts) = &events[0];
+    assert_eq!(
+        (*value, *ts),
+        (2, p1 - 1),
+        "the first period's usage is timed inside it"
+    );
+    let (_, value, ts) = &events[1];
+    assert_eq!((*value, *ts), (1, clock.now().timestamp()));
+
+    // The renewal arrives; the gap's usage stays where it was counted, and more usage
+    // of the new period is reported once.
+    *s.current.0.lock().unwrap() = subscription_between("price_pro", p1, p2);
+    deliver(
+        &s.h,
+        &event(
+            "evt_renewed",
+            "customer.subscription.updated",
+            clock.now().timestamp(),
+            subscription_between("price_pro", p1, p2),
+        ),
+    )
+    .await;
+    drain_billing(&s.h).await;
+    clock.advance(chrono::Duration::hours(1));
+    assert_eq!(
+        send_text(&s, &conv, "after the renewal").await.0,
+        StatusCode::ACCEPTED
+    );
+    s.h.drain(QueueName::Outbound).await;
+    assert_eq!(billing(&s.h).await["usage"]["messages"]["used"], 2);
+    let report = cron_usage_report::handle(&s.h.app, clock.now())
+        .await
+        .unwrap();
+    assert_eq!(report["messages"], 1, "{report}");
+    let total: i64 = meter.events().iter().map(|(_, v, _)| v).sum();
+    assert_eq!(total, 4, "every sent message billed once");
+}
+
+/// Links the customer and applies Stripe's current subscription (`s.current`).
+async fn subscribe_current(s: &Setup) {
+    let session = json!({"id": "cs_1", "object": "checkout.session", "client_reference_id": "acme", "customer": CUSTOMER, "subscription": SUB});
+    let created = s.h.app.services().clock.now().timestamp();
+    deliver(
+        &s.h,
+        &event("evt_co", "checkout.session.completed", created, session),
+    )
+    .await;
+    drain_billing(&s.h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_usage_report_resends_exactly_the_same_request() {
+    let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
+    let s = setup_with(
+        true,
+        None,
+        Options {
+            clock: Some(clock.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let meter = StrictMeter::default();
+    *meter.lose_first.lock().unwrap() = true;
+    Mock::given(method("POST"))
+        .and(path("/v1/billing/meter_events"))
+        .respond_with(meter.clone())
+        .mount(&s.stripe)
+        .await;
+    let t0 = clock.now().timestamp();
+    *s.current.0.lock().unwrap() = subscription_between("price_pro", t0 - 86_400, t0 + 20 * 86_400);
+    subscribe_current(&s).await;
+    let conv = conversation(&s).await;
+    for i in 0..3 {
+        assert_eq!(
+            send_text(&s, &conv, &format!("m{i}")).await.0,
+            StatusCode::ACCEPTED
+        );
+    }
+    s.h.drain(QueueName::Outbound).await;
+    // Stripe records the event but the answer is lost; the next run is an hour later.
+    let first = cron_usage_report::handle(&s.h.app, clock.now())
+        .await
+        .unwrap();
+    assert_eq!(first["failures"], 1);
+    clock.advance(chrono::Duration::hours(1));
+    let second = cron_usage_report::handle(&s.h.app, clock.now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (second["failures"].as_i64(), second["messages"].as_i64()),
+        (Some(0), Some(3)),
+        "the retry is the same request, which Stripe answers: {second}"
+    );
+    let third = cron_usage_report::handle(&s.h.app, clock.now())
+        .await
+        .unwrap();
+    assert_eq!(third["events"], 0);
+    let events = meter.events();
+    assert_eq!(events.len(), 1, "Stripe counted the usage once: {events:?}");
+    assert_eq!((events[0].1, events[0].2), (3, t0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reservations_are_given_back_only_when_taken_and_never_below_zero() {
+    let graph = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v23.0/{PHONE_NUMBER_ID}")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"display_phone_number": "+1 555-078-3881"})),
+        )
+        .mount(&graph)
+        .await;
+    // Every send fails for good (an undeliverable recipient).
+    Mock::given(method("POST"))
+        .and(path(format!("/v23.0/{PHONE_NUMBER_ID}/messages")))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"error": {"message": "undeliverable", "code": 131026}})),
+        )
+        .mount(&graph)
+        .await;
+    let limits = PlanLimits {
+        messages_per_month: Some(2),
+        connected_numbers: Some(1),
+        seats: Some(5),
+    };
+    let s = setup_with(
+        true,
+        None,
+        Options {
+            graph_url: Some(format!("{}/v23.0", graph.uri())),
+            billing: Some(
+                billing_config(Some(limits)).with_prices(Plan::Enterprise, &["price_ent"]),
+            ),
+            // Every send goes to one customer: no pair-rate pacing in the way.
+            delivery: Some(switchboard_core::usecases::outbound::DeliveryConfig {
+                pair: switchboard_core::usecases::pacing::Rate::every(1, 100),
+                ..Default::default()
+            }),
+            ..Options::default()
+        },
+    )
+    .await;
+    // Enterprise: no message limit, so nothing is reserved — and nothing given back.
+    subscribe(&s, "price_ent").await;
+    let conv = conversation(&s).await;
+    for i in 0..3 {
+        assert_eq!(
+            send_text(&s, &conv, &format!("e{i}")).await.0,
+            StatusCode::ACCEPTED
+        );
+    }
+    s.h.drain(QueueName::Outbound).await;
+    let b = billing(&s.h).await;
+    assert_eq!(b["usage"]["messages"]["accepted"], 0, "{b}");
+
+    // Down to Starter (2 per period): both fit, the third does not.
+    *s.current.0.lock().unwrap() = subscription("active", "price_starter", 1_763_856_000);
+    deliver(
+        &s.h,
+        &sub_event(
+            "evt_down",
+            "customer.subscription.updated",
+            s.h.app.services().clock.now().timestamp() + 5,
+            "active",
+        ),
+    )
+    .await;
+    drain_billing(&s.h).await;
+    assert_eq!(billing(&s.h).await["plan"], "starter");
+    for i in 0..2 {
+        let (st, m) = send_text(&s, &conv, &format!("s{i}")).await;
+        assert_eq!(
+            st,
+            StatusCode::ACCEPTED,
+            "a failed unlimited send must not read as used: {m}"
+        );
+    }
+    let (st, e) = send_text(&s, &conv, "third").await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (StatusCode::PAYMENT_REQUIRED, Some("plan_limit_reached"))
+    );
+    // Both fail for good: their reservations come back, exactly once each.
+    s.h.drain(QueueName::Outbound).await;
+    assert_eq!(billing(&s.h).await["usage"]["messages"]["accepted"], 0);
+    let (st, _) = send_text(&s, &conv, "room again").await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    // A redelivered failure gives nothing back twice.
+    s.h.drain(QueueName::Outbound).await;
+    assert_eq!(billing(&s.h).await["usage"]["messages"]["accepted"], 0);
 }

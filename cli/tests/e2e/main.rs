@@ -11,3 +11,4 @@ mod outbound;
 mod resilience;
 mod samples;
 mod template;
+mod time_and_faults;

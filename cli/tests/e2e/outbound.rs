@@ -19,27 +19,32 @@ use crate::support::{Harness, Options};
 const CUSTOMER: &str = "16505551234";
 const TOKEN: &str = "EAAG-test-token";
 
-fn graph_send_path() -> String {
+pub(crate) fn graph_send_path() -> String {
     format!("/v23.0/{PHONE_NUMBER_ID}/messages")
 }
 
-fn graph_error(code: i64, status: u16) -> ResponseTemplate {
+pub(crate) fn graph_error(code: i64, status: u16) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({"error": {"message": format!("error {code}"), "type": "OAuthException", "code": code, "error_data": {"messaging_product": "whatsapp", "details": "details"}, "fbtrace_id": "A1"}}))
 }
 
-fn accepted(wamid: &str) -> ResponseTemplate {
+pub(crate) fn accepted(wamid: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"messaging_product": "whatsapp", "contacts": [{"input": CUSTOMER, "wa_id": CUSTOMER}], "messages": [{"id": wamid}]}))
 }
 
-struct Setup {
-    h: Harness,
-    graph: MockServer,
-    conv: String,
-    agent: String,
+pub(crate) struct Setup {
+    pub h: Harness,
+    pub graph: MockServer,
+    pub conv: String,
+    pub agent: String,
 }
 
 /// A number connected through a faked Graph, and one inbound message `age` ago.
 async fn setup(age: chrono::Duration) -> Setup {
+    setup_with(age, Options::default()).await
+}
+
+/// The same with harness options (backend, clock, fault injection).
+pub(crate) async fn setup_with(age: chrono::Duration, mut opts: Options) -> Setup {
     let graph = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(format!("/v23.0/{PHONE_NUMBER_ID}")))
@@ -49,19 +54,22 @@ async fn setup(age: chrono::Duration) -> Setup {
         .mount(&graph)
         .await;
     // A generous pair rate: these tests retry instantly, which real pacing would space out.
-    let delivery = switchboard_core::usecases::outbound::DeliveryConfig {
-        pair: Rate::every(1, 100),
-        ..Default::default()
-    };
+    let delivery =
+        opts.delivery
+            .take()
+            .unwrap_or(switchboard_core::usecases::outbound::DeliveryConfig {
+                pair: Rate::every(1, 100),
+                ..Default::default()
+            });
     let h = Harness::with(Options {
         graph_url: Some(format!("{}/v23.0", graph.uri())),
         workers: false,
         delivery: Some(delivery),
-        ..Options::default()
+        ..opts
     })
     .await;
     h.connect("acme", PHONE_NUMBER_ID).await;
-    let ts = (chrono::Utc::now() - age).timestamp();
+    let ts = (h.app.services().clock.now() - age).timestamp();
     let body = fixtures::delivery(vec![fixtures::text_change(
         PHONE_NUMBER_ID,
         CUSTOMER,
@@ -84,7 +92,7 @@ async fn setup(age: chrono::Duration) -> Setup {
     }
 }
 
-async fn receive(h: &Harness, queue: QueueName) -> Vec<ReceivedMessage> {
+pub(crate) async fn receive(h: &Harness, queue: QueueName) -> Vec<ReceivedMessage> {
     h.app
         .services()
         .queue
@@ -99,7 +107,7 @@ async fn receive(h: &Harness, queue: QueueName) -> Vec<ReceivedMessage> {
 }
 
 /// Runs one batch of a queue's consumer and settles it; returns the outcome.
-async fn step(h: &Harness, queue: QueueName) -> Option<BatchOutcome> {
+pub(crate) async fn step(h: &Harness, queue: QueueName) -> Option<BatchOutcome> {
     let batch = receive(h, queue).await;
     if batch.is_empty() {
         return None;
@@ -125,7 +133,7 @@ async fn step(h: &Harness, queue: QueueName) -> Option<BatchOutcome> {
     Some(outcome)
 }
 
-async fn drain(h: &Harness, queue: QueueName) {
+pub(crate) async fn drain(h: &Harness, queue: QueueName) {
     for _ in 0..50 {
         if step(h, queue).await.is_none() {
             return;
@@ -134,7 +142,7 @@ async fn drain(h: &Harness, queue: QueueName) {
     panic!("{queue} did not drain");
 }
 
-async fn message(h: &Harness, token: &str, conv: &str, id: &str) -> Value {
+pub(crate) async fn message(h: &Harness, token: &str, conv: &str, id: &str) -> Value {
     let (_, list) = h
         .get(
             &format!("/v1/conversations/{conv}/messages?limit=100"),
@@ -380,7 +388,7 @@ async fn roles_tenancy_and_validation() {
     );
 }
 
-async fn send_one(s: &Setup, text: &str) -> String {
+pub(crate) async fn send_one(s: &Setup, text: &str) -> String {
     let (status, sent) =
         s.h.post(
             &format!("/v1/conversations/{}/messages", s.conv),
@@ -486,10 +494,14 @@ async fn throughput_and_pair_rate_errors_retry_through_the_queue() {
             delay >= Duration::from_secs(1),
             "{code}: backs off ({delay:?})"
         );
+        let m = message(&s.h, &s.agent, &s.conv, &id).await;
         assert_eq!(
-            message(&s.h, &s.agent, &s.conv, &id).await["status"],
-            "queued"
+            (m["status"].as_str(), m["attempts"].as_i64()),
+            (Some("retrying"), Some(1)),
+            "{code}: {m}"
         );
+        assert!(m["next_attempt_at"].is_string(), "{m}");
+        assert_eq!(m["error"]["retryable"], true, "{m}");
         drain(&s.h, QueueName::Outbound).await;
         let m = message(&s.h, &s.agent, &s.conv, &id).await;
         assert_eq!(
@@ -499,71 +511,6 @@ async fn throughput_and_pair_rate_errors_retry_through_the_queue() {
         );
         s.graph.verify().await;
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_errors_exhaust_attempts_then_dlq_and_redrive_sends_once() {
-    let s = setup(chrono::Duration::minutes(1)).await;
-    let attempts = s.h.app.config().delivery.max_attempts;
-    Mock::given(method("POST"))
-        .and(path(graph_send_path()))
-        .respond_with(graph_error(131000, 500))
-        .expect(u64::from(attempts))
-        .mount(&s.graph)
-        .await;
-    let id = send_one(&s, "flaky").await;
-    for i in 0..attempts {
-        let outcome = step(&s.h, QueueName::Outbound)
-            .await
-            .unwrap_or_else(|| panic!("attempt {i}"));
-        if i + 1 < attempts {
-            assert_eq!(outcome.failures.len(), 1);
-        } else {
-            assert_eq!(
-                outcome.dead_letters.len(),
-                1,
-                "moved to the DLQ after the last attempt"
-            );
-        }
-    }
-    let m = message(&s.h, &s.agent, &s.conv, &id).await;
-    assert_eq!(
-        (m["status"].as_str(), m["error"]["code"].as_i64()),
-        (Some("failed"), Some(131000))
-    );
-    let dead = switchboard_cli::commands::dlq_list(&s.h.app, QueueName::Outbound, 10)
-        .await
-        .unwrap();
-    assert_eq!(dead.len(), 1);
-    s.graph.verify().await;
-
-    s.graph.reset().await;
-    Mock::given(method("POST"))
-        .and(path(graph_send_path()))
-        .respond_with(accepted("wamid.redriven"))
-        .expect(1)
-        .mount(&s.graph)
-        .await;
-    assert_eq!(
-        switchboard_cli::commands::dlq_redrive(&s.h.app, QueueName::Outbound, 10)
-            .await
-            .unwrap(),
-        1
-    );
-    drain(&s.h, QueueName::Outbound).await;
-    let m = message(&s.h, &s.agent, &s.conv, &id).await;
-    assert_eq!(
-        (m["status"].as_str(), m["wamid"].as_str()),
-        (Some("sent"), Some("wamid.redriven"))
-    );
-    // A second redrive finds nothing; a duplicate queue message would be skipped.
-    assert_eq!(
-        switchboard_cli::commands::dlq_redrive(&s.h.app, QueueName::Outbound, 10)
-            .await
-            .unwrap(),
-        0
-    );
-    s.graph.verify().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

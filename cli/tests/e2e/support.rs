@@ -7,8 +7,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 use switchboard_cli::serve::{self, Running};
-use switchboard_core::clock::{Clock, SystemClock};
+use switchboard_core::clock::{Clock, FixedClock, SystemClock};
 use switchboard_core::ids::{OrgId, Role};
+use switchboard_core::queue::Queue;
 use switchboard_core::secrets::SecretName;
 use switchboard_core::store::ItemStore;
 use switchboard_local::{EnvSecrets, LocalCipher, SqliteQueue, SqliteStore};
@@ -26,6 +27,8 @@ pub enum Backend {
 
 /// Wraps the store of a harness (fault injection).
 pub type StoreWrapper = Box<dyn FnOnce(Arc<dyn ItemStore>) -> Arc<dyn ItemStore> + Send>;
+/// Wraps the queue of a harness (fault injection).
+pub type QueueWrapper = Box<dyn FnOnce(Arc<dyn Queue>) -> Arc<dyn Queue> + Send>;
 
 /// Knobs for a harness.
 pub struct Options {
@@ -34,6 +37,10 @@ pub struct Options {
     pub graph_url: Option<String>,
     /// Wraps the store (fault injection).
     pub wrap_store: Option<StoreWrapper>,
+    /// Wraps the queue (fault injection).
+    pub wrap_queue: Option<QueueWrapper>,
+    /// The app's clock (tests move it); the system clock when `None`.
+    pub clock: Option<Arc<FixedClock>>,
     /// Start pollers and the HTTP server (false: handlers are called directly).
     pub serve: bool,
     /// Trust this dev key file instead of one in the data dir.
@@ -58,6 +65,8 @@ impl Default for Options {
             ],
             graph_url: None,
             wrap_store: None,
+            wrap_queue: None,
+            clock: None,
             serve: true,
             dev_key: None,
             workers: true,
@@ -88,7 +97,10 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     if let Some(key) = &opts.dev_key {
         config.auth.dev_key_file = Some(key.clone());
     }
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = match &opts.clock {
+        Some(c) => c.clone(),
+        None => Arc::new(SystemClock),
+    };
     let pairs: Vec<(SecretName, &str)> =
         opts.secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let http = switchboard_runtime::app::http_client();
@@ -139,6 +151,10 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     let store = match opts.wrap_store.take() {
         Some(wrap) => wrap(store),
         None => store,
+    };
+    let queue = match opts.wrap_queue.take() {
+        Some(wrap) => wrap(queue),
+        None => queue,
     };
     if let Some(url) = &opts.stripe_url {
         config.stripe_api_url = url.clone();

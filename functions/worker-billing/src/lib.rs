@@ -5,7 +5,7 @@
 use switchboard_core::queue::ReceivedMessage;
 use switchboard_core::usecases::billing;
 use switchboard_runtime::App;
-use switchboard_runtime::queue::{BatchOutcome, ItemOutcome, process_batch};
+use switchboard_runtime::queue::{BatchOutcome, ItemOutcome, on_error, process_batch};
 use tracing::Instrument;
 
 /// Function name (Lambda, logs, template).
@@ -22,13 +22,13 @@ pub async fn handle(app: &App, batch: Vec<ReceivedMessage>) -> BatchOutcome {
                     tracing::info!(outcome = ?outcome, "billing event settled");
                     ItemOutcome::Done
                 }
-                Err(e) if e.is_retryable() => {
-                    tracing::warn!(error = %e, "billing event failed; will retry");
-                    ItemOutcome::Retry(None)
-                }
                 Err(e) => {
-                    tracing::error!(error = %e, "poison billing event; it will reach the DLQ");
-                    ItemOutcome::Retry(None)
+                    let outcome = on_error(&app.config().retry, m, e.is_retryable());
+                    match outcome {
+                        ItemOutcome::DeadLetter => tracing::error!(error = %e, retryable = e.is_retryable(), "billing event failed for good; moving it to the DLQ"),
+                        _ => tracing::warn!(error = %e, retryable = e.is_retryable(), "billing event failed; will retry"),
+                    }
+                    outcome
                 }
             }
         }

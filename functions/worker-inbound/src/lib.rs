@@ -1,12 +1,13 @@
 //! `worker-inbound`: applies stored WhatsApp events — inbound messages become contacts,
 //! conversations and messages; statuses update outbound messages — one SQS batch at a
 //! time, reporting partial failures so only failed messages (and the rest of their
-//! FIFO group) come back. A poison event fails every receive and ends in the DLQ.
+//! FIFO group) come back. Transient failures retry on the configured schedule (about a
+//! day); a poison event is moved to the DLQ after a few receives.
 
 use switchboard_core::queue::ReceivedMessage;
 use switchboard_core::usecases::inbound::{self, Outcome};
 use switchboard_runtime::App;
-use switchboard_runtime::queue::{BatchOutcome, ItemOutcome, process_batch};
+use switchboard_runtime::queue::{BatchOutcome, ItemOutcome, on_error, process_batch};
 use tracing::Instrument;
 
 /// Function name (Lambda, logs, template).
@@ -27,15 +28,13 @@ pub async fn handle(app: &App, batch: Vec<ReceivedMessage>) -> BatchOutcome {
                     }
                     ItemOutcome::Done
                 }
-                Err(e) if e.is_retryable() => {
-                    tracing::warn!(error = %e, "event failed; will retry");
-                    ItemOutcome::Retry(None)
-                }
                 Err(e) => {
-                    // Not retryable: fails every receive until the redrive policy moves it
-                    // to the DLQ, where `switchboard dlq` can inspect and redrive it.
-                    tracing::error!(error = %e, "poison event; it will reach the DLQ");
-                    ItemOutcome::Retry(None)
+                    let outcome = on_error(&app.config().retry, m, e.is_retryable());
+                    match outcome {
+                        ItemOutcome::DeadLetter => tracing::error!(error = %e, retryable = e.is_retryable(), "event failed for good; moving it to the DLQ"),
+                        _ => tracing::warn!(error = %e, retryable = e.is_retryable(), "event failed; will retry"),
+                    }
+                    outcome
                 }
             }
         }

@@ -34,6 +34,10 @@ impl std::fmt::Debug for DynamoStore {
 }
 
 impl DynamoStore {
+    fn now(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+
     /// A store on `table`.
     pub fn new(client: Client, table: impl Into<Arc<str>>, clock: Arc<dyn Clock>) -> Self {
         Self {
@@ -112,12 +116,12 @@ fn from_attrs(m: &Attrs) -> Result<Item, StoreError> {
     })
 }
 
-/// Attaches a write condition to a DynamoDB request or transaction-item builder (they
-/// share the three setters but no trait).
+/// Attaches a write condition (evaluated at `now`, Unix seconds) to a DynamoDB request
+/// or transaction-item builder (they share the three setters but no trait).
 macro_rules! with_condition {
-    ($builder:expr, $condition:expr) => {{
+    ($builder:expr, $condition:expr, $now:expr) => {{
         let mut b = $builder;
-        if let Some((expr, names, values)) = condition_expr($condition) {
+        if let Some((expr, names, values)) = condition_expr($condition, $now) {
             b = b
                 .condition_expression(expr)
                 .set_expression_attribute_names(Some(names));
@@ -129,30 +133,37 @@ macro_rules! with_condition {
     }};
 }
 
+/// Holds when the item is live: no `ttl`, or a `ttl` still in the future. DynamoDB
+/// deletes expired items lazily (often days late), so every condition that asks for an
+/// item's presence also asks that it has not expired, and "must not exist" passes over
+/// an expired one.
+const LIVE: &str = "(attribute_not_exists(#ttl) OR #ttl > :now)";
+
 /// A condition as (expression, names, values); `None` for [`Condition::Always`].
-fn condition_expr(c: Condition) -> Option<(String, HashMap<String, String>, Attrs)> {
+fn condition_expr(c: Condition, now: i64) -> Option<(String, HashMap<String, String>, Attrs)> {
     let names = |pairs: &[(&str, &str)]| {
         pairs
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect::<HashMap<_, _>>()
     };
+    let now_value = || (":now".to_owned(), n(now));
     match c {
         Condition::Always => None,
         Condition::NotExists => Some((
-            "attribute_not_exists(#pk)".into(),
-            names(&[("#pk", "pk")]),
-            HashMap::new(),
+            "attribute_not_exists(#pk) OR #ttl <= :now".into(),
+            names(&[("#pk", "pk"), ("#ttl", "ttl")]),
+            HashMap::from([now_value()]),
         )),
         Condition::Exists => Some((
-            "attribute_exists(#pk)".into(),
-            names(&[("#pk", "pk")]),
-            HashMap::new(),
+            format!("attribute_exists(#pk) AND {LIVE}"),
+            names(&[("#pk", "pk"), ("#ttl", "ttl")]),
+            HashMap::from([now_value()]),
         )),
         Condition::Version(v) => Some((
-            "#version = :expected_version".into(),
-            names(&[("#version", "version")]),
-            HashMap::from([(":expected_version".to_owned(), n(v))]),
+            format!("#version = :expected_version AND {LIVE}"),
+            names(&[("#version", "version"), ("#ttl", "ttl")]),
+            HashMap::from([(":expected_version".to_owned(), n(v)), now_value()]),
         )),
     }
 }
@@ -213,7 +224,8 @@ impl ItemStore for DynamoStore {
                 .put_item()
                 .table_name(&*self.table)
                 .set_item(Some(to_attrs(&item, data))),
-            condition
+            condition,
+            self.now()
         );
         req.send().await.map_err(classify)?;
         Ok(())
@@ -225,7 +237,8 @@ impl ItemStore for DynamoStore {
                 .delete_item()
                 .table_name(&*self.table)
                 .set_key(Some(key(pk, sk))),
-            condition
+            condition,
+            self.now()
         );
         req.send().await.map_err(classify)?;
         Ok(())
@@ -292,6 +305,7 @@ impl ItemStore for DynamoStore {
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .scan_index_forward(query.forward)
+            .consistent_read(query.consistent && query.index == Index::Table)
             .limit(query.limit.min(i32::MAX as usize) as i32)
             .set_exclusive_start_key(start)
             .send()
@@ -329,6 +343,7 @@ impl ItemStore for DynamoStore {
                 writes.len()
             )));
         }
+        let now = self.now();
         let mut items = Vec::with_capacity(writes.len());
         let mut keys = std::collections::HashSet::new();
         for w in &writes {
@@ -340,7 +355,8 @@ impl ItemStore for DynamoStore {
                         Put::builder()
                             .table_name(&*self.table)
                             .set_item(Some(to_attrs(item, data))),
-                        *condition
+                        *condition,
+                        now
                     );
                     TransactWriteItem::builder()
                         .put(put.build().map_err(build_err)?)
@@ -352,7 +368,8 @@ impl ItemStore for DynamoStore {
                         Delete::builder()
                             .table_name(&*self.table)
                             .set_key(Some(key(pk, sk))),
-                        *condition
+                        *condition,
+                        now
                     );
                     TransactWriteItem::builder()
                         .delete(delete.build().map_err(build_err)?)
@@ -361,7 +378,7 @@ impl ItemStore for DynamoStore {
                 Write::Check { pk, sk, condition } => {
                     keys.insert((pk.clone(), sk.clone()));
                     // A check needs an expression; "always" is expressed as a tautology.
-                    let (expr, names, values) = condition_expr(*condition).unwrap_or((
+                    let (expr, names, values) = condition_expr(*condition, now).unwrap_or((
                         "attribute_not_exists(#pk) OR attribute_exists(#pk)".into(),
                         HashMap::from([("#pk".to_owned(), "pk".to_owned())]),
                         HashMap::new(),
@@ -428,38 +445,107 @@ impl ItemStore for DynamoStore {
         delta: i64,
         ttl: Option<i64>,
     ) -> Result<i64, StoreError> {
-        let mut names = HashMap::from([
-            ("#n".to_owned(), "n".to_owned()),
-            ("#version".to_owned(), "version".to_owned()),
-            ("#data".to_owned(), "data".to_owned()),
-        ]);
-        let mut values: Attrs = HashMap::from([
-            (":d".to_owned(), n(delta)),
-            (":one".to_owned(), n(1)),
-            (":null".to_owned(), s("null")),
-        ]);
-        // ADD creates the attribute at 0 if absent; version/data get defaults so the
-        // counter item decodes like any other.
-        let mut expr = "ADD #n :d SET #version = if_not_exists(#version, :one), #data = if_not_exists(#data, :null)".to_owned();
-        if let Some(t) = ttl {
-            names.insert("#ttl".into(), "ttl".into());
-            values.insert(":ttl".into(), n(t));
-            expr.push_str(", #ttl = :ttl");
+        // ADD on an expired item would continue its old count; the condition refuses
+        // that, and the counter is then restarted with a put conditioned on it still
+        // being expired (a concurrent restart wins and this increment goes again).
+        for _ in 0..4 {
+            let now = self.now();
+            let mut names = HashMap::from([
+                ("#n".to_owned(), "n".to_owned()),
+                ("#version".to_owned(), "version".to_owned()),
+                ("#data".to_owned(), "data".to_owned()),
+                ("#ttl".to_owned(), "ttl".to_owned()),
+            ]);
+            let mut values: Attrs = HashMap::from([
+                (":d".to_owned(), n(delta)),
+                (":one".to_owned(), n(1)),
+                (":null".to_owned(), s("null")),
+                (":now".to_owned(), n(now)),
+            ]);
+            // ADD creates the attribute at 0 if absent; version/data get defaults so the
+            // counter item decodes like any other.
+            let mut expr = "ADD #n :d SET #version = if_not_exists(#version, :one), #data = if_not_exists(#data, :null)".to_owned();
+            if let Some(t) = ttl {
+                values.insert(":ttl".into(), n(t));
+                expr.push_str(", #ttl = :ttl");
+            }
+            let result = self
+                .client
+                .update_item()
+                .table_name(&*self.table)
+                .set_key(Some(key(pk, sk)))
+                .update_expression(expr)
+                .condition_expression(LIVE)
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values))
+                .return_values(ReturnValue::UpdatedNew)
+                .send()
+                .await
+                .map_err(classify);
+            match result {
+                Ok(out) => {
+                    return out
+                        .attributes()
+                        .and_then(|a| get_n(a, "n"))
+                        .ok_or_else(|| StoreError::Corrupt("increment returned no value".into()));
+                }
+                Err(StoreError::ConditionFailed { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            let mut fresh = Item::new(pk, sk, serde_json::Value::Null);
+            fresh.n = Some(delta);
+            fresh.ttl = ttl;
+            names.retain(|k, _| k == "#ttl");
+            let restarted = self
+                .client
+                .put_item()
+                .table_name(&*self.table)
+                .set_item(Some(to_attrs(&fresh, "null".into())))
+                .condition_expression("#ttl <= :now")
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(HashMap::from([(":now".to_owned(), n(now))])))
+                .send()
+                .await
+                .map_err(classify);
+            match restarted {
+                Ok(_) => return Ok(delta),
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e),
+            }
         }
-        let out = self
+        Err(StoreError::Conflict)
+    }
+
+    async fn take(&self, pk: &str, sk: &str, amount: i64) -> Result<Option<i64>, StoreError> {
+        if amount < 0 {
+            return Err(StoreError::Invalid(
+                "take needs a non-negative amount".into(),
+            ));
+        }
+        let result = self
             .client
             .update_item()
             .table_name(&*self.table)
             .set_key(Some(key(pk, sk)))
-            .update_expression(expr)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
+            .update_expression("ADD #n :neg")
+            .condition_expression(format!("#n >= :amount AND {LIVE}"))
+            .set_expression_attribute_names(Some(HashMap::from([
+                ("#n".to_owned(), "n".to_owned()),
+                ("#ttl".to_owned(), "ttl".to_owned()),
+            ])))
+            .set_expression_attribute_values(Some(HashMap::from([
+                (":neg".to_owned(), n(-amount)),
+                (":amount".to_owned(), n(amount)),
+                (":now".to_owned(), n(self.now())),
+            ])))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
-            .map_err(classify)?;
-        out.attributes()
-            .and_then(|a| get_n(a, "n"))
-            .ok_or_else(|| StoreError::Corrupt("increment returned no value".into()))
+            .map_err(classify);
+        match result {
+            Ok(out) => Ok(out.attributes().and_then(|a| get_n(a, "n"))),
+            Err(StoreError::ConditionFailed { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -279,14 +279,83 @@ impl Billing {
         }
     }
 
-    /// The usage period a time falls in: the subscription's current period, or the
-    /// calendar month (UTC) without one. Returned as the period's start, Unix seconds.
-    pub fn period_at(&self, now: DateTime<Utc>) -> i64 {
+    /// The usage period a time falls in, as the period's start (Unix seconds).
+    ///
+    /// Usage belongs to the subscription period that contains it. Stripe starts the
+    /// next period exactly at the current one's end, and the renewal event arrives
+    /// some time later; usage in between belongs to the next period, whose start is
+    /// known already (the current end), so it lands in the bucket the renewal will name
+    /// — never in a bucket that is not reported. Usage before the current period
+    /// belongs to the previous one. Without a subscription, the calendar month (UTC).
+    pub fn period_at(&self, at: DateTime<Utc>) -> i64 {
+        let t = at.timestamp();
         match (self.current_period_start, self.current_period_end) {
-            (Some(start), Some(end)) if now.timestamp() >= start && now.timestamp() < end => start,
-            _ => month_start(now),
+            (Some(start), Some(end)) if end > start => {
+                if t >= end {
+                    // Renewals that have not arrived yet: periods keep their length.
+                    end + (t - end) / (end - start) * (end - start)
+                } else if t >= start {
+                    start
+                } else {
+                    match self.previous_period_start {
+                        Some(previous) if t >= previous => previous,
+                        _ => month_start(at),
+                    }
+                }
+            }
+            _ => month_start(at),
         }
     }
+
+    /// The end of the usage period that starts at `period` (exclusive, Unix seconds),
+    /// as far as this record knows it.
+    pub fn period_end(&self, period: i64) -> i64 {
+        match (self.current_period_start, self.current_period_end) {
+            (Some(start), Some(end)) if end > start => {
+                if Some(period) == self.previous_period_start && period < start {
+                    start
+                } else if period >= end {
+                    period + (end - start)
+                } else if period == start {
+                    end
+                } else {
+                    next_month_start(period)
+                }
+            }
+            _ => next_month_start(period),
+        }
+    }
+
+    /// The periods whose usage may still need reporting at `now`: the previous one, the
+    /// current one, and the one `now` falls in (the next one, if its renewal has not
+    /// arrived yet).
+    pub fn reportable_periods(&self, now: DateTime<Utc>) -> Vec<i64> {
+        let mut periods: Vec<i64> = [
+            self.previous_period_start,
+            self.current_period_start,
+            Some(self.period_at(now)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        periods.sort_unstable();
+        periods.dedup();
+        periods
+    }
+}
+
+/// The start of the calendar month after the one `t` (Unix seconds) falls in.
+fn next_month_start(t: i64) -> i64 {
+    let at = DateTime::from_timestamp(t, 0).unwrap_or_default();
+    let (y, m) = if at.month() == 12 {
+        (at.year() + 1, 1)
+    } else {
+        (at.year(), at.month() + 1)
+    };
+    Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .single()
+        .map(|t| t.timestamp())
+        .unwrap_or(i64::MAX)
 }
 
 /// First instant of `now`'s calendar month, Unix seconds.
@@ -463,6 +532,50 @@ mod tests {
         b.current_period_start = Some(now.timestamp() - 100);
         b.current_period_end = Some(now.timestamp() + 100);
         assert_eq!(b.period_at(now), now.timestamp() - 100);
+    }
+
+    #[test]
+    fn usage_after_the_period_end_belongs_to_the_next_period_before_the_renewal_arrives() {
+        let org = OrgId::parse("acme").unwrap();
+        let mut b = Billing::new(&org, at(0));
+        let (p0, p1, p2) = (1_000_000, 1_000_000 + 30 * 86_400, 1_000_000 + 60 * 86_400);
+        b.current_period_start = Some(p0);
+        b.current_period_end = Some(p1);
+        let t = |s: i64| DateTime::from_timestamp(s, 0).unwrap();
+        assert_eq!(b.period_at(t(p1 - 1)), p0, "the last second of the period");
+        assert_eq!(
+            b.period_at(t(p1)),
+            p1,
+            "the renewal boundary is the next period"
+        );
+        assert_eq!(b.period_at(t(p1 + 3600)), p1);
+        assert_eq!(b.period_at(t(p2 + 5)), p2, "two renewals missed");
+        assert_eq!(b.period_end(p0), p1);
+        assert_eq!(b.period_end(p1), p2);
+        assert_eq!(b.reportable_periods(t(p1 + 3600)), vec![p0, p1]);
+        // The renewal arrives: the bucket it names is the one already counted in.
+        b.previous_period_start = Some(p0);
+        b.current_period_start = Some(p1);
+        b.current_period_end = Some(p2);
+        assert_eq!(b.period_at(t(p1 + 3600)), p1);
+        assert_eq!(
+            b.period_at(t(p1 - 10)),
+            p0,
+            "late usage of the previous period"
+        );
+        assert_eq!(b.period_end(p0), p1);
+        assert_eq!(b.reportable_periods(t(p1 + 3600)), vec![p0, p1]);
+        // Without a subscription: calendar months.
+        let none = Billing::new(&org, at(0));
+        let nov = Utc
+            .with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
+            .unwrap()
+            .timestamp();
+        let dec = Utc
+            .with_ymd_and_hms(2026, 12, 1, 0, 0, 0)
+            .unwrap()
+            .timestamp();
+        assert_eq!(none.period_end(nov), dec);
     }
 
     #[test]

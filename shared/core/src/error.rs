@@ -68,6 +68,15 @@ pub enum Error {
         /// Whether a retry may succeed.
         retryable: bool,
     },
+    /// A dependency is briefly unavailable and the request may be retried as is (503
+    /// with `Retry-After`); the message says what a retry will do.
+    #[error("{message}")]
+    Unavailable {
+        /// Machine-readable code.
+        code: &'static str,
+        /// Human-readable message.
+        message: String,
+    },
     /// The item store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -111,7 +120,7 @@ impl Error {
             Error::Queue(_) | Error::Secrets(_) => true,
             Error::Cipher(CipherError::Unavailable(_)) => true,
             Error::Provider { retryable, .. } => *retryable,
-            Error::NotConfigured { .. } => true,
+            Error::NotConfigured { .. } | Error::Unavailable { .. } => true,
             _ => false,
         }
     }

@@ -392,6 +392,9 @@ pub enum MessageStatus {
     Received,
     /// Outbound: accepted by Switchboard, waiting to be sent.
     Queued,
+    /// Outbound: a send attempt failed transiently; `next_attempt_at` says when the
+    /// next one is due.
+    Retrying,
     /// Outbound: accepted by WhatsApp.
     Sent,
     /// Outbound: on the customer's device.
@@ -419,6 +422,7 @@ impl MessageStatus {
         match self {
             Self::Received => "received",
             Self::Queued => "queued",
+            Self::Retrying => "retrying",
             Self::Sent => "sent",
             Self::Delivered => "delivered",
             Self::Read => "read",
@@ -428,7 +432,7 @@ impl MessageStatus {
 
     fn rank(self) -> u8 {
         match self {
-            Self::Received | Self::Queued => 0,
+            Self::Received | Self::Queued | Self::Retrying => 0,
             Self::Sent => 1,
             Self::Delivered => 2,
             Self::Read => 3,
@@ -437,11 +441,12 @@ impl MessageStatus {
     }
 
     /// Whether moving from `self` to `next` is progress. `failed` can only follow
-    /// `queued` or `sent`; nothing follows `failed`; otherwise only forward moves.
+    /// `queued`, `retrying` or `sent`; nothing follows `failed`; otherwise only forward
+    /// moves.
     pub fn may_become(self, next: MessageStatus) -> bool {
         match (self, next) {
             (Self::Failed, _) => false,
-            (cur, Self::Failed) => matches!(cur, Self::Queued | Self::Sent),
+            (cur, Self::Failed) => matches!(cur, Self::Queued | Self::Retrying | Self::Sent),
             (cur, next) => next.rank() > cur.rank(),
         }
     }
@@ -505,7 +510,7 @@ impl StatusTimes {
             MessageStatus::Delivered => &mut self.delivered_at,
             MessageStatus::Read => &mut self.read_at,
             MessageStatus::Failed => &mut self.failed_at,
-            MessageStatus::Received | MessageStatus::Queued => return,
+            MessageStatus::Received | MessageStatus::Queued | MessageStatus::Retrying => return,
         };
         if slot.is_none() {
             *slot = Some(at);
@@ -562,6 +567,25 @@ pub struct Message {
     /// Outbound: who sent it (the token's subject).
     #[serde(default)]
     pub sent_by: Option<String>,
+    /// Outbound: stored but not yet handed to the queue (indexed on `gsi2` so the
+    /// sweep can hand it over if the enqueue never happened).
+    #[serde(default)]
+    pub awaiting_queue: bool,
+    /// Outbound: the usage period billing reserved this message in, if it reserved
+    /// one; a message that fails for good gives back exactly that.
+    #[serde(default)]
+    pub reserved_period: Option<i64>,
+    /// Outbound: when the next send attempt is due (while `retrying`).
+    #[serde(default, with = "rfc3339_millis::option")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Outbound: when the current run of transient failures began; retries stop a
+    /// horizon after it.
+    #[serde(default, with = "rfc3339_millis::option")]
+    pub first_failed_at: Option<DateTime<Utc>>,
+    /// Outbound: new pacing slots reserved because the queue handed the message back
+    /// late for its slot (bounded; see `queue::MAX_LATE_REPACES`).
+    #[serde(default)]
+    pub late_repaces: u32,
 }
 
 impl Message {
@@ -573,6 +597,27 @@ impl Message {
     /// `gsi1` partition listing a conversation's messages in order.
     pub fn list_pk(org: &OrgId, conversation: &ConversationId) -> String {
         format!("ORG#{org}#CONV#{conversation}#MSGS")
+    }
+
+    /// Partitions of the `gsi2` index of sends awaiting the queue. Every accepted send
+    /// passes through it, so it is spread over several partitions rather than one hot
+    /// key.
+    pub const PENDING_SHARDS: u8 = 16;
+
+    /// `gsi2` partition `shard` of sends awaiting the queue.
+    pub fn pending_pk(shard: u8) -> String {
+        format!("PENDING#OUTBOUND#{shard:02}")
+    }
+
+    fn pending_shard(&self) -> u8 {
+        // The id ends in random hex digits (UUIDv7); the last one picks the shard.
+        self.id
+            .as_str()
+            .bytes()
+            .last()
+            .and_then(|b| (b as char).to_digit(16))
+            .unwrap_or(0) as u8
+            % Self::PENDING_SHARDS
     }
 
     /// The content's type.
@@ -619,6 +664,7 @@ impl Message {
             "wamid": self.wamid,
             "reply_to": self.reply_to,
             "attempts": self.attempts,
+            "next_attempt_at": self.next_attempt_at.map(fmt_time),
             "sent_by": self.sent_by,
             "timestamp": fmt_time(self.timestamp),
             "created_at": fmt_time(self.created_at),
@@ -637,6 +683,17 @@ impl Record for Message {
             Self::list_pk(&self.org_id, &self.conversation_id),
             format!("{}#{}", fmt_time(self.timestamp), self.id),
         ))
+    }
+
+    fn gsi2(&self) -> Option<IndexKey> {
+        (self.awaiting_queue
+            && matches!(self.status, MessageStatus::Queued | MessageStatus::Retrying))
+        .then(|| {
+            IndexKey::new(
+                Self::pending_pk(self.pending_shard()),
+                format!("{}#{}", fmt_time(self.created_at), self.id),
+            )
+        })
     }
 }
 

@@ -12,6 +12,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::retry::RetryPolicy;
+
 /// The queues Switchboard uses. Their settings live in `template.yaml`; [`QueueName::spec`]
 /// mirrors them for the embedded backend and a test keeps the two in step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -82,22 +84,56 @@ impl QueueName {
     }
 
     /// The settings (identical to `template.yaml`; see the template consistency test).
+    ///
+    /// Consumers dead-letter explicitly when their retry schedule is spent, so the
+    /// redrive policy's `maxReceiveCount` is only the safety net for crashes and
+    /// timeouts. It sits above [`QueueName::receive_budget`] of the default schedule,
+    /// and the configuration refuses a schedule whose budget would reach it.
     pub fn spec(self) -> QueueSpec {
         match self {
             // Consumers time out at 30 s; SQS wants visibility >= 6x the timeout.
             QueueName::Inbound | QueueName::Billing => QueueSpec {
                 fifo: true,
                 visibility_timeout_secs: 180,
-                max_receive_count: 5,
+                max_receive_count: 40,
             },
-            // A paced message is received once to reserve its slot and once to send;
-            // retries are bounded by the sender's own attempt count, which dead-letters
-            // explicitly. The redrive policy is the safety net for crashes.
             QueueName::Outbound => QueueSpec {
                 fifo: true,
                 visibility_timeout_secs: 180,
-                max_receive_count: 10,
+                max_receive_count: 100,
             },
+        }
+    }
+
+    /// The most receives a message of this queue can take before its consumer gives
+    /// up on it under `policy` (every receive counts on SQS, whatever its reason).
+    ///
+    /// Inbound and billing consumers retry once per receive. The sender may need two
+    /// receives per attempt — one that reserves a pacing slot too far ahead to wait for
+    /// and hides the message until then, one at the slot — plus at most
+    /// [`MAX_LATE_REPACES`] new reservations when the queue hands a message back late
+    /// for its slot. So pacing deferrals, however long a campaign, can never exhaust
+    /// the redrive policy.
+    pub fn receive_budget(self, policy: &RetryPolicy) -> u32 {
+        let attempts = policy.max_retries() + 1;
+        match self {
+            QueueName::Inbound | QueueName::Billing => attempts,
+            QueueName::Outbound => 2 * attempts + MAX_LATE_REPACES,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_schedule_fits_every_redrive_policy() {
+        for q in QueueName::ALL {
+            assert!(
+                q.receive_budget(&RetryPolicy::DEFAULT) < q.spec().max_receive_count,
+                "{q}"
+            );
         }
     }
 }
@@ -107,6 +143,11 @@ impl fmt::Display for QueueName {
         f.write_str(self.as_str())
     }
 }
+
+/// How many times the sender reserves a new pacing slot for a message that came back
+/// from the queue too late for its slot; after that it is sent late rather than
+/// deferred again (see [`QueueName::receive_budget`]).
+pub const MAX_LATE_REPACES: u32 = 3;
 
 /// SQS's maximum batch size for send and receive.
 pub const MAX_BATCH: usize = 10;

@@ -189,6 +189,10 @@ pub struct Query {
     pub limit: usize,
     /// Continue after this position.
     pub after: Option<Position>,
+    /// Strongly consistent read (table queries only; DynamoDB's GSIs are always
+    /// eventually consistent). Set where correctness depends on seeing a write made a
+    /// moment earlier.
+    pub consistent: bool,
 }
 
 impl Query {
@@ -201,6 +205,7 @@ impl Query {
             forward: true,
             limit: 100,
             after: None,
+            consistent: false,
         }
     }
 
@@ -233,6 +238,12 @@ impl Query {
     /// Continues after a position.
     pub fn after(mut self, after: Option<Position>) -> Self {
         self.after = after;
+        self
+    }
+
+    /// Asks for a strongly consistent read (ignored on indexes, which cannot offer one).
+    pub fn consistent(mut self) -> Self {
+        self.consistent = self.index == Index::Table;
         self
     }
 }
@@ -366,8 +377,8 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
     /// one write per key.
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
 
-    /// Atomically adds `delta` to the item's `n` (creating the item at 0 if absent,
-    /// with `ttl` if given) and returns the new value.
+    /// Atomically adds `delta` to the item's `n` (creating the item at 0 if absent or
+    /// expired, with `ttl` if given) and returns the new value.
     async fn increment(
         &self,
         pk: &str,
@@ -375,4 +386,9 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
         delta: i64,
         ttl: Option<i64>,
     ) -> Result<i64, StoreError>;
+
+    /// Atomically subtracts `amount` (≥ 0) from the item's `n` if it holds at least
+    /// that much, and returns the new value; `None` (and no change) when it holds less,
+    /// is absent or has expired. Counters given back this way never go below zero.
+    async fn take(&self, pk: &str, sk: &str, amount: i64) -> Result<Option<i64>, StoreError>;
 }

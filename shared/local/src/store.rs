@@ -88,10 +88,17 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-fn current_version(conn: &Connection, pk: &str, sk: &str) -> Result<Option<u64>, StoreError> {
+/// The version of the live item at a key: an expired row counts as absent, exactly as
+/// it does for reads (it may linger until the next open).
+fn current_version(
+    conn: &Connection,
+    pk: &str,
+    sk: &str,
+    now: i64,
+) -> Result<Option<u64>, StoreError> {
     conn.query_row(
-        "SELECT version FROM items WHERE pk = ?1 AND sk = ?2",
-        [pk, sk],
+        "SELECT version FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)",
+        rusqlite::params![pk, sk, now],
         |r| r.get::<_, i64>(0),
     )
     .optional()
@@ -180,11 +187,12 @@ impl ItemStore for SqliteStore {
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         let data = item.encode()?;
+        let now = self.clock.now().timestamp();
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
-            if !holds(condition, current_version(&tx, &item.pk, &item.sk)?) {
+            if !holds(condition, current_version(&tx, &item.pk, &item.sk, now)?) {
                 return Err(StoreError::ConditionFailed { index: 0 });
             }
             write_item(&tx, &item, &data)?;
@@ -195,11 +203,12 @@ impl ItemStore for SqliteStore {
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
         let (pk, sk) = (pk.to_owned(), sk.to_owned());
+        let now = self.clock.now().timestamp();
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
-            if !holds(condition, current_version(&tx, &pk, &sk)?) {
+            if !holds(condition, current_version(&tx, &pk, &sk, now)?) {
                 return Err(StoreError::ConditionFailed { index: 0 });
             }
             tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", [&pk, &sk])
@@ -332,6 +341,7 @@ impl ItemStore for SqliteStore {
                 ));
             }
         }
+        let now = self.clock.now().timestamp();
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -343,7 +353,7 @@ impl ItemStore for SqliteStore {
                         (pk, sk, *condition)
                     }
                 };
-                if !holds(condition, current_version(&tx, pk, sk)?) {
+                if !holds(condition, current_version(&tx, pk, sk, now)?) {
                     return Err(StoreError::ConditionFailed { index });
                 }
             }
@@ -374,16 +384,54 @@ impl ItemStore for SqliteStore {
         ttl: Option<i64>,
     ) -> Result<i64, StoreError> {
         let (pk, sk) = (pk.to_owned(), sk.to_owned());
+        let now = self.clock.now().timestamp();
         self.run(move |conn| {
+            // An expired row is replaced by a fresh counter, as if it had been deleted.
             conn.query_row(
                 "INSERT INTO items (pk, sk, version, ttl, n, data) VALUES (?1, ?2, 1, ?3, ?4, 'null')
-                 ON CONFLICT (pk, sk) DO UPDATE
-                   SET n = COALESCE(items.n, 0) + excluded.n,
-                       ttl = COALESCE(excluded.ttl, items.ttl)
+                 ON CONFLICT (pk, sk) DO UPDATE SET
+                   n = CASE WHEN items.ttl IS NOT NULL AND items.ttl <= ?5
+                            THEN excluded.n ELSE COALESCE(items.n, 0) + excluded.n END,
+                   version = CASE WHEN items.ttl IS NOT NULL AND items.ttl <= ?5
+                            THEN 1 ELSE items.version END,
+                   data = CASE WHEN items.ttl IS NOT NULL AND items.ttl <= ?5
+                            THEN 'null' ELSE items.data END,
+                   gsi1pk = CASE WHEN items.ttl IS NOT NULL AND items.ttl <= ?5
+                            THEN NULL ELSE items.gsi1pk END,
+                   gsi1sk = CASE WHEN items.ttl IS NOT NULL AND items.ttl <= ?5
+                            THEN NULL ELSE items.gsi1sk END,
+                   gsi2pk = CASE WHEN items.ttl IS NOT NULL AND items.ttl <= ?5
+                            THEN NULL ELSE items.gsi2pk END,
+                   gsi2sk = CASE WHEN items.ttl IS NOT NULL AND items.ttl <= ?5
+                            THEN NULL ELSE items.gsi2sk END,
+                   ttl = CASE WHEN items.ttl IS NOT NULL AND items.ttl <= ?5
+                            THEN excluded.ttl ELSE COALESCE(excluded.ttl, items.ttl) END
                  RETURNING n",
-                rusqlite::params![pk, sk, ttl, delta],
+                rusqlite::params![pk, sk, ttl, delta, now],
                 |r| r.get::<_, i64>(0),
             )
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn take(&self, pk: &str, sk: &str, amount: i64) -> Result<Option<i64>, StoreError> {
+        if amount < 0 {
+            return Err(StoreError::Invalid(
+                "take needs a non-negative amount".into(),
+            ));
+        }
+        let (pk, sk) = (pk.to_owned(), sk.to_owned());
+        let now = self.clock.now().timestamp();
+        self.run(move |conn| {
+            conn.query_row(
+                "UPDATE items SET n = n - ?3
+                 WHERE pk = ?1 AND sk = ?2 AND n >= ?3 AND (ttl IS NULL OR ttl > ?4)
+                 RETURNING n",
+                rusqlite::params![pk, sk, amount, now],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
             .map_err(unavailable)
         })
         .await

@@ -112,6 +112,11 @@ impl App {
                     .kms_key_id
                     .clone()
                     .ok_or(ConfigError::Missing("KMS_KEY_ID"))?;
+                // The sandbox is for the embedded backend only (see `Config`); a Config
+                // built by hand must not fall back to it either.
+                if config.whatsapp_graph_url.is_none() {
+                    return Err(ConfigError::Missing("WHATSAPP_GRAPH_URL").into());
+                }
                 (
                     Arc::new(DynamoStore::new(
                         clients.dynamodb.clone(),
@@ -166,8 +171,9 @@ impl App {
         services: Services,
         http: reqwest::Client,
     ) -> Result<Self, StartupError> {
-        let auth = Authenticator::new(config.auth.clone(), http.clone())
-            .map_err(|e| StartupError::Backend(format!("dev signing key: {e}")))?;
+        // The JWKS cache ages by the app's clock, so tests that pin time pin it too.
+        let auth =
+            Authenticator::with_clock(config.auth.clone(), http.clone(), services.clock.clone())?;
         Ok(Self(Arc::new(Inner {
             config,
             services,

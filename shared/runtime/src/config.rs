@@ -63,6 +63,12 @@ pub struct AuthConfig {
     /// The same key inline, base64 PKCS#8 (`SWITCHBOARD_DEV_KEY`), for runs where the
     /// file is not reachable (`sam local invoke` containers). Takes precedence.
     pub dev_key_base64: Option<String>,
+    /// Refuse the committed test key (`events/test-signing-key.pk8`) as the dev key:
+    /// anyone can read it, so only the embedded backend may trust it.
+    pub refuse_test_key: bool,
+    /// How long past their normal cache life the last good JWKS keys keep verifying
+    /// tokens while the identity provider is unreachable (`AUTH_JWKS_MAX_STALE_SECS`).
+    pub jwks_max_stale: std::time::Duration,
 }
 
 /// Issuer of tokens minted by `switchboard token`.
@@ -71,6 +77,14 @@ pub const DEV_ISSUER: &str = "switchboard-local";
 pub const DEV_AUDIENCE: &str = "switchboard";
 /// File name of the development signing key in the data dir.
 pub const DEV_KEY_FILE: &str = "dev-signing-key.pk8";
+/// Default of `AUTH_JWKS_MAX_STALE_SECS`: a day of identity-provider outage is ridden out
+/// on the last good keys; beyond that a removed (perhaps compromised) key must not live on.
+pub const DEFAULT_JWKS_MAX_STALE: std::time::Duration = std::time::Duration::from_secs(86_400);
+/// Upper bound of `AUTH_JWKS_MAX_STALE_SECS`.
+pub const MAX_JWKS_MAX_STALE: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+/// `SWITCHBOARD_STAGE` values that mean production (compared case-insensitively): the AWS
+/// backend never trusts a dev key there, whatever `SWITCHBOARD_TRUST_DEV_KEY` says.
+pub const PRODUCTION_STAGES: &[&str] = &["prod", "production", "prd", "live"];
 
 /// Everything a Switchboard process needs to know.
 #[derive(Debug, Clone)]
@@ -101,6 +115,8 @@ pub struct Config {
     pub max_media_bytes: usize,
     /// Outbound pacing and retries.
     pub delivery: switchboard_core::usecases::outbound::DeliveryConfig,
+    /// How transient failures are retried by every consumer (`RETRY_*`).
+    pub retry: switchboard_core::retry::RetryPolicy,
     /// Plans, limits and Stripe settings.
     pub billing: switchboard_core::billing::BillingConfig,
     /// Stripe API base URL.
@@ -140,16 +156,7 @@ impl Config {
         let data_dir =
             PathBuf::from(var("SWITCHBOARD_DATA_DIR").unwrap_or_else(|| ".switchboard".into()));
         let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
-            match var(name) {
-                None => Ok(None),
-                Some(v) => match url::Url::parse(&v) {
-                    Ok(u) if u.scheme() == "https" || u.scheme() == "http" => Ok(Some(v)),
-                    _ => Err(ConfigError::Invalid {
-                        var: name,
-                        reason: "must be an http(s) URL".into(),
-                    }),
-                },
-            }
+            var(name).map(|v| base_url(name, v)).transpose()
         };
         let size = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
             match var(name) {
@@ -179,11 +186,7 @@ impl Config {
         };
 
         let jwks_url = url("AUTH_JWKS_URL")?;
-        let dev_key_file = match (backend, var("SWITCHBOARD_DEV_KEY_FILE")) {
-            (_, Some(path)) => Some(PathBuf::from(path)),
-            (Backend::Local, None) => Some(data_dir.join(DEV_KEY_FILE)),
-            (Backend::Aws, None) => None,
-        };
+        let (dev_key_file, dev_key_base64) = dev_key(&var, backend, &data_dir)?;
         let (issuer, audience) = match (var("AUTH_ISSUER"), var("AUTH_AUDIENCE")) {
             (Some(i), Some(a)) => (i, a),
             (None, None) if jwks_url.is_none() => (DEV_ISSUER.to_owned(), DEV_AUDIENCE.to_owned()),
@@ -193,10 +196,33 @@ impl Config {
         if backend == Backend::Aws
             && jwks_url.is_none()
             && dev_key_file.is_none()
-            && var("SWITCHBOARD_DEV_KEY").is_none()
+            && dev_key_base64.is_none()
         {
             return Err(ConfigError::Missing("AUTH_JWKS_URL"));
         }
+        let whatsapp_graph_url = url("WHATSAPP_GRAPH_URL")?;
+        if backend == Backend::Aws && whatsapp_graph_url.is_none() {
+            // Without a Graph URL the sandbox stands in for Meta: connect would store any
+            // access token unchecked and sends would be faked. Fine on the embedded
+            // backend, a silent hole with real tenants.
+            return Err(ConfigError::Missing("WHATSAPP_GRAPH_URL"));
+        }
+        let jwks_max_stale = match var("AUTH_JWKS_MAX_STALE_SECS") {
+            None => DEFAULT_JWKS_MAX_STALE,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .map(std::time::Duration::from_secs)
+                .filter(|d| *d <= MAX_JWKS_MAX_STALE)
+                .ok_or(ConfigError::Invalid {
+                    var: "AUTH_JWKS_MAX_STALE_SECS",
+                    reason: format!(
+                        "must be a number of seconds from 0 to {}",
+                        MAX_JWKS_MAX_STALE.as_secs()
+                    ),
+                })?,
+        };
+        let retry = retry_policy(&var)?;
         Ok(Self {
             backend,
             data_dir,
@@ -214,9 +240,11 @@ impl Config {
                 org_claim: var("AUTH_ORG_CLAIM").unwrap_or_else(|| "org_id".into()),
                 role_claim: var("AUTH_ROLE_CLAIM").unwrap_or_else(|| "org_role".into()),
                 dev_key_file,
-                dev_key_base64: var("SWITCHBOARD_DEV_KEY"),
+                dev_key_base64,
+                refuse_test_key: backend == Backend::Aws,
+                jwks_max_stale,
             },
-            whatsapp_graph_url: url("WHATSAPP_GRAPH_URL")?,
+            whatsapp_graph_url,
             max_webhook_body: size("MAX_WEBHOOK_BODY_BYTES", DEFAULT_MAX_WEBHOOK_BODY)?,
             max_api_body: size("MAX_API_BODY_BYTES", DEFAULT_MAX_API_BODY)?,
             max_media_bytes: size("MAX_MEDIA_BYTES", DEFAULT_MAX_MEDIA_BYTES)?,
@@ -229,9 +257,10 @@ impl Config {
                     num("WHATSAPP_PAIR_INTERVAL_SECS", 6)?.max(1) as i64,
                     num("WHATSAPP_PAIR_BURST", 5)?.max(1) as i64,
                 );
-                d.max_attempts = num("OUTBOUND_MAX_ATTEMPTS", 5)?.clamp(1, 50) as u32;
+                d.retry = retry;
                 d
             },
+            retry,
             billing: billing_config(&var, backend)?,
             stripe_api_url: url("STRIPE_API_URL")?
                 .unwrap_or_else(|| "https://api.stripe.com".into()),
@@ -251,6 +280,145 @@ impl Config {
         config.dotenv = None;
         config
     }
+}
+
+/// The retry schedule (`RETRY_BASE_SECS`, `RETRY_MAX_DELAY_SECS`, `RETRY_HORIZON_SECS`),
+/// checked against the queues' redrive policies: a consumer must give up (and
+/// dead-letter explicitly) before SQS's `maxReceiveCount` would do it behind its back.
+fn retry_policy(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<switchboard_core::retry::RetryPolicy, ConfigError> {
+    use std::time::Duration;
+    use switchboard_core::retry::RetryPolicy;
+    let secs = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+        match var(name) {
+            None => Ok(default),
+            Some(v) => {
+                v.parse::<u64>()
+                    .map(Duration::from_secs)
+                    .map_err(|_| ConfigError::Invalid {
+                        var: name,
+                        reason: "must be a whole number of seconds".into(),
+                    })
+            }
+        }
+    };
+    let d = RetryPolicy::DEFAULT;
+    let policy = RetryPolicy {
+        base: secs("RETRY_BASE_SECS", d.base)?,
+        max_delay: secs("RETRY_MAX_DELAY_SECS", d.max_delay)?,
+        horizon: secs("RETRY_HORIZON_SECS", d.horizon)?,
+    };
+    policy.validate().map_err(|reason| ConfigError::Invalid {
+        var: "RETRY_HORIZON_SECS",
+        reason,
+    })?;
+    for q in QueueName::ALL {
+        let budget = q.receive_budget(&policy);
+        if budget >= q.spec().max_receive_count {
+            return Err(ConfigError::Invalid {
+                var: "RETRY_HORIZON_SECS",
+                reason: format!(
+                    "this schedule needs up to {budget} receives of a {q} message, but the queue dead-letters after {}; shorten the horizon or lengthen the delays",
+                    q.spec().max_receive_count
+                ),
+            });
+        }
+    }
+    Ok(policy)
+}
+
+/// Checks a provider base URL (`AUTH_JWKS_URL`, `WHATSAPP_GRAPH_URL`, `STRIPE_API_URL`):
+/// https, because these answers are trusted (signing keys) or carry bearer credentials.
+/// Plain http is allowed only to a loopback address, where tests run their fakes.
+fn base_url(name: &'static str, value: String) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        var: name,
+        reason: reason.to_owned(),
+    };
+    let parsed = url::Url::parse(&value).map_err(|_| invalid("must be an https URL"))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => Ok(value),
+        "http" if loopback => Ok(value),
+        "http" => Err(invalid(
+            "must be an https URL (plain http only to a loopback address such as http://127.0.0.1)",
+        )),
+        _ => Err(invalid("must be an https URL")),
+    }
+}
+
+/// Which development signing key this process trusts: `(file, inline base64)`, both
+/// `None` when it trusts none.
+///
+/// The embedded backend trusts one by default (it is what `switchboard token` signs
+/// with). The AWS backend holds real tenants' data: anyone holding the key could mint a
+/// token for any org, so it trusts one only when told twice — `SWITCHBOARD_TRUST_DEV_KEY`
+/// and a `SWITCHBOARD_STAGE` that is not production. A dev key set on AWS without that
+/// opt-in is an error rather than silently ignored, so the operator learns why tokens
+/// signed with it fail.
+fn dev_key(
+    var: &impl Fn(&str) -> Option<String>,
+    backend: Backend,
+    data_dir: &std::path::Path,
+) -> Result<(Option<PathBuf>, Option<String>), ConfigError> {
+    let file = var("SWITCHBOARD_DEV_KEY_FILE").map(PathBuf::from);
+    let inline = var("SWITCHBOARD_DEV_KEY");
+    let opt_in = var("SWITCHBOARD_TRUST_DEV_KEY")
+        .map(|v| flag("SWITCHBOARD_TRUST_DEV_KEY", &v))
+        .transpose()?;
+    let trusted = match (backend, opt_in) {
+        (Backend::Local, opt_in) => opt_in.unwrap_or(true),
+        (Backend::Aws, Some(true)) => match var("SWITCHBOARD_STAGE") {
+            None => {
+                return Err(ConfigError::Invalid {
+                    var: "SWITCHBOARD_STAGE",
+                    reason: "must name a non-production stage (e.g. `dev`) for SWITCHBOARD_TRUST_DEV_KEY=true on the AWS backend".into(),
+                });
+            }
+            Some(stage) if is_production_stage(&stage) => {
+                return Err(ConfigError::Invalid {
+                    var: "SWITCHBOARD_TRUST_DEV_KEY",
+                    reason: format!(
+                        "is refused when SWITCHBOARD_STAGE is `{stage}`: production trusts only the identity provider (AUTH_JWKS_URL)"
+                    ),
+                });
+            }
+            Some(_) => true,
+        },
+        (Backend::Aws, _) => {
+            let set = [
+                ("SWITCHBOARD_DEV_KEY_FILE", file.is_some()),
+                ("SWITCHBOARD_DEV_KEY", inline.is_some()),
+            ];
+            if let Some((name, _)) = set.into_iter().find(|(_, is_set)| *is_set) {
+                return Err(ConfigError::Invalid {
+                    var: name,
+                    reason: "is set, but the AWS backend trusts a dev key only with SWITCHBOARD_TRUST_DEV_KEY=true and a non-production SWITCHBOARD_STAGE".into(),
+                });
+            }
+            false
+        }
+    };
+    if !trusted {
+        return Ok((None, None));
+    }
+    Ok((
+        Some(file.unwrap_or_else(|| data_dir.join(DEV_KEY_FILE))),
+        inline,
+    ))
+}
+
+/// Whether `stage` names production (see [`PRODUCTION_STAGES`]).
+pub fn is_production_stage(stage: &str) -> bool {
+    PRODUCTION_STAGES
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(stage.trim()))
 }
 
 fn flag(var: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -389,12 +557,203 @@ mod tests {
         );
         pairs.push(("AUTH_ISSUER", "https://idp.example.com"));
         pairs.push(("AUTH_AUDIENCE", "crm"));
+        assert_eq!(
+            from(&pairs).unwrap_err(),
+            ConfigError::Missing("WHATSAPP_GRAPH_URL")
+        );
+        pairs.push(("WHATSAPP_GRAPH_URL", "https://graph.facebook.com/v23.0"));
         let c = from(&pairs).unwrap();
         assert_eq!(
             c.auth.dev_key_file, None,
             "AWS never trusts the dev key by default"
         );
+        assert!(c.auth.refuse_test_key);
         assert_eq!(c.queue_urls.len(), 3);
+    }
+
+    /// A complete AWS configuration, plus `extra` (which wins over the defaults).
+    fn aws(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut map: HashMap<String, String> = QueueName::ALL
+            .iter()
+            .flat_map(|q| {
+                [
+                    (q.url_env().to_string(), "http://q".to_string()),
+                    (q.dlq_url_env().to_string(), "http://d".to_string()),
+                ]
+            })
+            .collect();
+        for (k, v) in [
+            ("SWITCHBOARD_BACKEND", "aws"),
+            ("TABLE_NAME", "t"),
+            ("KMS_KEY_ID", "k"),
+            ("AUTH_JWKS_URL", "https://idp.example.com/jwks.json"),
+            ("AUTH_ISSUER", "https://idp.example.com"),
+            ("AUTH_AUDIENCE", "crm"),
+            ("WHATSAPP_GRAPH_URL", "https://graph.facebook.com/v23.0"),
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        {
+            map.insert(k.into(), v.into());
+        }
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn an_empty_graph_url_on_aws_is_an_error_not_a_sandbox() {
+        assert_eq!(
+            aws(&[("WHATSAPP_GRAPH_URL", "")]).unwrap_err(),
+            ConfigError::Missing("WHATSAPP_GRAPH_URL")
+        );
+        assert_eq!(
+            aws(&[("WHATSAPP_GRAPH_URL", "  ")]).unwrap_err(),
+            ConfigError::Missing("WHATSAPP_GRAPH_URL")
+        );
+        // The embedded backend keeps its sandbox.
+        assert_eq!(
+            from(&[("WHATSAPP_GRAPH_URL", "")])
+                .unwrap()
+                .whatsapp_graph_url,
+            None
+        );
+    }
+
+    #[test]
+    fn aws_trusts_a_dev_key_only_when_opted_in_outside_production() {
+        let invalid_var = |r: Result<Config, ConfigError>| match r {
+            Err(ConfigError::Invalid { var, .. }) => var,
+            other => panic!("expected an invalid variable, got {other:?}"),
+        };
+        // Not opted in: a key set anyway is named, not silently trusted or ignored.
+        assert_eq!(
+            invalid_var(aws(&[("SWITCHBOARD_DEV_KEY_FILE", "k.pk8")])),
+            "SWITCHBOARD_DEV_KEY_FILE"
+        );
+        assert_eq!(
+            invalid_var(aws(&[("SWITCHBOARD_DEV_KEY", "MIGH")])),
+            "SWITCHBOARD_DEV_KEY"
+        );
+        assert_eq!(
+            invalid_var(aws(&[
+                ("SWITCHBOARD_TRUST_DEV_KEY", "false"),
+                ("SWITCHBOARD_DEV_KEY_FILE", "k.pk8")
+            ])),
+            "SWITCHBOARD_DEV_KEY_FILE"
+        );
+        // Opted in, but no stage or a production one.
+        assert_eq!(
+            invalid_var(aws(&[("SWITCHBOARD_TRUST_DEV_KEY", "true")])),
+            "SWITCHBOARD_STAGE"
+        );
+        for stage in ["prod", "Production", "PRD", "live"] {
+            assert_eq!(
+                invalid_var(aws(&[
+                    ("SWITCHBOARD_TRUST_DEV_KEY", "true"),
+                    ("SWITCHBOARD_STAGE", stage)
+                ])),
+                "SWITCHBOARD_TRUST_DEV_KEY",
+                "{stage}"
+            );
+        }
+        assert_eq!(
+            invalid_var(aws(&[("SWITCHBOARD_TRUST_DEV_KEY", "maybe")])),
+            "SWITCHBOARD_TRUST_DEV_KEY"
+        );
+        // Opted in on a dev stage: the data dir key (or the one named) is trusted, and
+        // the committed test key is still refused (checked when the key is loaded).
+        let c = aws(&[
+            ("SWITCHBOARD_TRUST_DEV_KEY", "true"),
+            ("SWITCHBOARD_STAGE", "dev"),
+            ("SWITCHBOARD_DATA_DIR", "/tmp/sb"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.auth.dev_key_file,
+            Some(PathBuf::from("/tmp/sb").join(DEV_KEY_FILE))
+        );
+        assert!(c.auth.refuse_test_key);
+        // The dev key alone also satisfies the AWS backend's need for a token verifier.
+        let mut no_jwks = aws(&[
+            ("SWITCHBOARD_TRUST_DEV_KEY", "1"),
+            ("SWITCHBOARD_STAGE", "staging"),
+            ("SWITCHBOARD_DEV_KEY_FILE", "/keys/dev.pk8"),
+            ("AUTH_JWKS_URL", ""),
+            ("AUTH_ISSUER", ""),
+            ("AUTH_AUDIENCE", ""),
+        ])
+        .unwrap();
+        assert_eq!(
+            no_jwks.auth.dev_key_file.take(),
+            Some(PathBuf::from("/keys/dev.pk8"))
+        );
+        // Locally the dev key is trusted by default, the test key allowed, and an explicit
+        // `false` turns the dev key off.
+        let local = from(&[]).unwrap();
+        assert!(local.auth.dev_key_file.is_some() && !local.auth.refuse_test_key);
+        let off = from(&[("SWITCHBOARD_TRUST_DEV_KEY", "false")]).unwrap();
+        assert_eq!(
+            (off.auth.dev_key_file, off.auth.dev_key_base64),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn provider_base_urls_must_be_https_except_on_loopback() {
+        for var in ["AUTH_JWKS_URL", "WHATSAPP_GRAPH_URL", "STRIPE_API_URL"] {
+            for bad in [
+                "http://idp.example.com/jwks.json",
+                "http://10.0.0.5:8080",
+                "http://127.0.0.1.evil.example",
+                "ftp://example.com",
+                "https://",
+                "not a url",
+            ] {
+                assert!(
+                    matches!(aws(&[(var, bad)]), Err(ConfigError::Invalid { var: v, .. }) if v == var),
+                    "{var}={bad} must be refused"
+                );
+            }
+            for good in [
+                "https://example.com/v1",
+                "http://127.0.0.1:8080",
+                "http://localhost:9000/x",
+                "http://[::1]:4000",
+            ] {
+                assert!(aws(&[(var, good)]).is_ok(), "{var}={good} must be accepted");
+            }
+        }
+        // The same rule holds on the embedded backend.
+        assert!(matches!(
+            from(&[("STRIPE_API_URL", "http://api.stripe.com")]),
+            Err(ConfigError::Invalid {
+                var: "STRIPE_API_URL",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn jwks_max_stale_is_bounded() {
+        assert_eq!(
+            from(&[]).unwrap().auth.jwks_max_stale,
+            DEFAULT_JWKS_MAX_STALE
+        );
+        assert_eq!(
+            from(&[("AUTH_JWKS_MAX_STALE_SECS", "0")])
+                .unwrap()
+                .auth
+                .jwks_max_stale,
+            std::time::Duration::ZERO
+        );
+        for bad in ["-1", "a day", "604801"] {
+            assert!(matches!(
+                from(&[("AUTH_JWKS_MAX_STALE_SECS", bad)]),
+                Err(ConfigError::Invalid {
+                    var: "AUTH_JWKS_MAX_STALE_SECS",
+                    ..
+                })
+            ));
+        }
     }
 
     #[test]

@@ -220,6 +220,11 @@ impl From<Error> for ApiError {
                 }
                 e
             }
+            Error::Unavailable { code, message } => {
+                let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
+                e.retry_after = Some(1);
+                e
+            }
             Error::Store(StoreError::Throttled) | Error::Store(StoreError::Conflict) => {
                 tracing::warn!("store throttled or conflicted; answering 503");
                 let mut e = Self::new(

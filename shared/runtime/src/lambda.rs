@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use lambda_http::RequestExt;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use switchboard_core::queue::{QueueName, ReceivedMessage};
+use switchboard_core::queue::{Queue, QueueName, ReceivedMessage};
 
 use crate::app::App;
 use crate::config::Config;
@@ -120,19 +120,36 @@ pub fn from_sqs(event: SqsEvent) -> Vec<ReceivedMessage> {
         .collect()
 }
 
-/// The `batchItemFailures` response of an outcome.
-pub fn batch_response(outcome: &BatchOutcome) -> SqsBatchResponse {
+/// The `batchItemFailures` response of an outcome: the failed messages, plus any that
+/// were to be dead-lettered but could not be moved (`kept`). Everything not listed is
+/// deleted by the event source, so a message whose move to the DLQ failed must be
+/// listed, or it would be lost.
+pub fn batch_response(outcome: &BatchOutcome, kept: &[String]) -> SqsBatchResponse {
     let mut resp = SqsBatchResponse::default();
     resp.batch_item_failures = outcome
         .failures
         .iter()
-        .map(|f| {
+        .map(|f| &f.id)
+        .chain(kept)
+        .map(|id| {
             let mut item = BatchItemFailure::default();
-            item.item_identifier = f.id.clone();
+            item.item_identifier = id.clone();
             item
         })
         .collect();
     resp
+}
+
+/// Settles a handled batch on SQS (retry delays, explicit dead letters) and builds the
+/// response the event source expects.
+pub async fn finish_batch(
+    queue: &dyn Queue,
+    name: QueueName,
+    batch: &[ReceivedMessage],
+    outcome: &BatchOutcome,
+) -> SqsBatchResponse {
+    let kept = settle(queue, name, batch, outcome, false).await;
+    batch_response(outcome, &kept)
 }
 
 /// Runs a queue consumer behind an SQS event source with `ReportBatchItemFailures`.
@@ -154,8 +171,7 @@ where
         async move {
             let batch = from_sqs(event.payload);
             let outcome = handler(app.clone(), batch.clone()).await;
-            settle(&*app.services().queue, queue, &batch, &outcome, false).await;
-            Ok::<_, Error>(batch_response(&outcome))
+            Ok::<_, Error>(finish_batch(&*app.services().queue, queue, &batch, &outcome).await)
         }
     }))
     .await
@@ -182,4 +198,102 @@ where
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::Failure;
+    use async_trait::async_trait;
+    use std::sync::Mutex;
+    use std::time::Duration;
+    use switchboard_core::queue::{DeadLetter, OutgoingMessage, QueueError};
+
+    /// A queue whose dead-letter move fails, recording the other calls.
+    #[derive(Debug, Default)]
+    struct BrokenDlq {
+        calls: Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl Queue for BrokenDlq {
+        async fn send(&self, _: QueueName, _: Vec<OutgoingMessage>) -> Result<(), QueueError> {
+            Ok(())
+        }
+        async fn receive(
+            &self,
+            _: QueueName,
+            _: usize,
+            _: Duration,
+            _: Duration,
+        ) -> Result<Vec<ReceivedMessage>, QueueError> {
+            Ok(vec![])
+        }
+        async fn delete(&self, _: QueueName, receipt: &str) -> Result<(), QueueError> {
+            self.calls.lock().unwrap().push(format!("delete {receipt}"));
+            Ok(())
+        }
+        async fn retry_later(
+            &self,
+            _: QueueName,
+            receipt: &str,
+            _: Duration,
+        ) -> Result<(), QueueError> {
+            self.calls.lock().unwrap().push(format!("retry {receipt}"));
+            Ok(())
+        }
+        async fn dead_letter(&self, _: QueueName, m: &ReceivedMessage) -> Result<(), QueueError> {
+            self.calls.lock().unwrap().push(format!("dlq {}", m.id));
+            Err(QueueError::Unavailable("injected".into()))
+        }
+        async fn dead_letters(
+            &self,
+            _: QueueName,
+            _: usize,
+        ) -> Result<Vec<DeadLetter>, QueueError> {
+            Ok(vec![])
+        }
+        async fn redrive(&self, _: QueueName, _: usize) -> Result<usize, QueueError> {
+            Ok(0)
+        }
+    }
+
+    fn msg(id: &str) -> ReceivedMessage {
+        ReceivedMessage {
+            id: id.into(),
+            receipt: format!("r-{id}"),
+            body: "{}".into(),
+            group_id: Some(id.into()),
+            receive_count: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_whose_dead_letter_move_fails_is_reported_failed_not_deleted() {
+        let queue = BrokenDlq::default();
+        let batch = vec![msg("done"), msg("retry"), msg("poison")];
+        let outcome = BatchOutcome {
+            failures: vec![Failure {
+                id: "retry".into(),
+                retry_after: Some(Duration::from_secs(5)),
+            }],
+            dead_letters: vec!["poison".into()],
+        };
+        let resp = finish_batch(&queue, QueueName::Outbound, &batch, &outcome).await;
+        let mut ids: Vec<&str> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(
+            ids,
+            ["poison", "retry"],
+            "SQS keeps both; `done` is deleted"
+        );
+        let calls = queue.calls.lock().unwrap().clone();
+        assert!(calls.contains(&"dlq poison".to_string()));
+        assert!(calls.contains(&"retry r-retry".to_string()));
+        assert!(!calls.iter().any(|c| c.starts_with("delete")), "{calls:?}");
+    }
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use switchboard_core::queue::{Queue, QueueName, ReceivedMessage};
+use switchboard_core::retry::RetryPolicy;
 
 /// A message that failed and should be retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,42 +93,64 @@ where
     outcome
 }
 
-/// Exponential backoff by receive count: 5 s, 10 s, 20 s, … capped at 15 minutes, with
-/// up to 20 % jitter so retries of a burst spread out.
-pub fn backoff(receive_count: u32) -> Duration {
-    switchboard_core::retry::exponential(
-        Duration::from_secs(5),
-        receive_count.saturating_sub(1),
-        Duration::from_secs(900),
-    )
+/// Receives after which a message that fails with a non-retryable error is given up on.
+/// More than one, because a misclassified transient error should get a second chance;
+/// far fewer than a retryable failure's budget, because retrying poison only delays
+/// the operator who has to look at it.
+pub const POISON_RECEIVES: u32 = 3;
+
+/// What to do with a message whose processing failed: retry on the policy's schedule
+/// while the failure is transient and the schedule lasts (the receive count is the
+/// attempt number: each retry is one receive), dead-letter poison after a few
+/// receives, and dead-letter explicitly once the schedule is spent — so a message never
+/// reaches the DLQ through SQS's redrive policy with work half-recorded.
+pub fn on_error(policy: &RetryPolicy, m: &ReceivedMessage, retryable: bool) -> ItemOutcome {
+    let limit = if retryable {
+        policy.max_retries()
+    } else {
+        POISON_RECEIVES - 1
+    };
+    if m.receive_count > limit {
+        ItemOutcome::DeadLetter
+    } else {
+        ItemOutcome::Retry(Some(policy.delay(m.receive_count)))
+    }
 }
 
 /// Applies an outcome to the queue. Failed messages are re-hidden for their retry delay
 /// (so a retry waits for the backoff rather than the whole visibility timeout);
 /// given-up ones move to the dead-letter queue; succeeded ones are deleted when
 /// `delete_succeeded` (the local poller; on Lambda the event source deletes them).
+///
+/// Returns the ids of messages that should have been dead-lettered but could not be:
+/// they must not be deleted (on Lambda: they are reported as failed, so SQS keeps them
+/// and its redrive policy still applies).
 pub async fn settle(
     queue: &dyn Queue,
     name: QueueName,
     batch: &[ReceivedMessage],
     outcome: &BatchOutcome,
     delete_succeeded: bool,
-) {
+) -> Vec<String> {
     let failed: HashMap<&str, &Failure> = outcome
         .failures
         .iter()
         .map(|f| (f.id.as_str(), f))
         .collect();
+    let mut kept = Vec::new();
     for m in batch {
         if outcome.dead_letters.contains(&m.id) {
             if let Err(e) = queue.dead_letter(name, m).await {
-                tracing::error!(queue = %name, message_id = %m.id, error = %e, "could not dead-letter a message; it will be retried");
+                tracing::error!(queue = %name, message_id = %m.id, error = %e, "could not dead-letter a message; it stays on the queue");
+                kept.push(m.id.clone());
             }
             continue;
         }
         match failed.get(m.id.as_str()) {
             Some(f) => {
-                let delay = f.retry_after.unwrap_or_else(|| backoff(m.receive_count));
+                let delay = f
+                    .retry_after
+                    .unwrap_or_else(|| RetryPolicy::DEFAULT.delay(m.receive_count));
                 if let Err(e) = queue.retry_later(name, &m.receipt, delay).await {
                     tracing::warn!(queue = %name, message_id = %m.id, error = %e, "could not set the retry delay; the visibility timeout applies");
                 }
@@ -140,6 +163,7 @@ pub async fn settle(
             None => {}
         }
     }
+    kept
 }
 
 #[cfg(test)]
@@ -195,9 +219,33 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_and_caps() {
-        assert!(backoff(1) >= Duration::from_secs(5) && backoff(1) <= Duration::from_secs(6));
-        assert!(backoff(3) >= Duration::from_secs(20));
-        assert!(backoff(30) <= Duration::from_secs(1080));
+    fn transient_failures_follow_the_schedule_then_dead_letter() {
+        let policy = RetryPolicy::DEFAULT;
+        let mut msg = m("a", "g");
+        msg.receive_count = 1;
+        match on_error(&policy, &msg, true) {
+            ItemOutcome::Retry(Some(d)) => assert!(d >= Duration::from_secs(5), "{d:?}"),
+            other => panic!("{other:?}"),
+        }
+        msg.receive_count = 20;
+        match on_error(&policy, &msg, true) {
+            ItemOutcome::Retry(Some(d)) => assert!(d >= Duration::from_secs(3600), "{d:?}"),
+            other => panic!("{other:?}"),
+        }
+        msg.receive_count = policy.max_retries();
+        assert!(matches!(
+            on_error(&policy, &msg, true),
+            ItemOutcome::Retry(_)
+        ));
+        msg.receive_count = policy.max_retries() + 1;
+        assert_eq!(on_error(&policy, &msg, true), ItemOutcome::DeadLetter);
+        // Poison gets a couple of receives, not a day.
+        msg.receive_count = 2;
+        assert!(matches!(
+            on_error(&policy, &msg, false),
+            ItemOutcome::Retry(_)
+        ));
+        msg.receive_count = 3;
+        assert_eq!(on_error(&policy, &msg, false), ItemOutcome::DeadLetter);
     }
 }

@@ -1,7 +1,9 @@
 //! HMAC and digest helpers shared by the provider schemes, on top of `ring`.
 //!
-//! `ring::hmac::verify` compares tags in constant time, so no scheme here ever compares
-//! a signature with `==`.
+//! Tags are compared with [`constant_time_eq`], never with `==`. A scheme whose header
+//! may carry several candidate signatures (one per active secret) computes the MAC once
+//! with [`HmacSha256::tag`] and compares that [`Tag`] with each candidate: the MAC costs
+//! a pass over the whole body, a comparison costs 32 bytes.
 
 use ring::{digest, hmac};
 
@@ -13,22 +15,35 @@ impl HmacSha256 {
         Self(hmac::Key::new(hmac::HMAC_SHA256, secret))
     }
 
-    fn tag(&self, parts: &[&[u8]]) -> hmac::Tag {
+    /// The MAC of the concatenated `parts`, computed once, to compare with any number
+    /// of candidate signatures.
+    pub(crate) fn tag(&self, parts: &[&[u8]]) -> Tag {
         let mut ctx = hmac::Context::with_key(&self.0);
         for part in parts {
             ctx.update(part);
         }
-        ctx.sign()
+        Tag(ctx.sign())
     }
 
     /// Checks `tag` against the MAC of the concatenated `parts`, in constant time.
     pub(crate) fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
-        constant_time_eq(self.tag(parts).as_ref(), tag)
+        self.tag(parts).matches(tag)
     }
 
     /// The MAC of the concatenated `parts` (used by signing helpers in tests and tools).
     pub(crate) fn sign(&self, parts: &[&[u8]]) -> Vec<u8> {
-        self.tag(parts).as_ref().to_vec()
+        self.tag(parts).0.as_ref().to_vec()
+    }
+}
+
+/// A computed MAC. It never leaves the crate and has no `PartialEq`, so the only way
+/// to compare it is [`Tag::matches`], in constant time.
+pub(crate) struct Tag(hmac::Tag);
+
+impl Tag {
+    /// Whether `candidate` is this tag, in constant time.
+    pub(crate) fn matches(&self, candidate: &[u8]) -> bool {
+        constant_time_eq(self.0.as_ref(), candidate)
     }
 }
 
@@ -71,6 +86,21 @@ mod tests {
         bad[31] ^= 1;
         assert!(!mac.verify(&[b"what do ya want for nothing?"], &bad));
         assert!(!mac.verify(&[b"what do ya want for nothing?"], &tag[..31]));
+    }
+
+    #[test]
+    fn one_tag_compares_with_many_candidates() {
+        let mac = HmacSha256::new(b"Jefe");
+        let computed = mac.tag(&[b"what do ya want for nothing?"]);
+        let good = mac.sign(&[b"what do ya want ", b"for nothing?"]);
+        let mut bad = good.clone();
+        bad[0] ^= 0x80;
+        assert!(computed.matches(&good));
+        assert!(!computed.matches(&bad));
+        assert!(!computed.matches(&good[..31]));
+        assert!(!computed.matches(&[]));
+        // Comparing does not consume or change the tag.
+        assert!(computed.matches(&good));
     }
 
     #[test]

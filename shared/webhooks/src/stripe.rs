@@ -5,13 +5,18 @@
 //! (`whsec_…` included). While a secret is rolled Stripe sends one `v1` per secret and
 //! any match passes; other schemes (`v0`) are ignored. The timestamp is checked after
 //! the signature, against a tolerance (Stripe's libraries default to 300 s).
+//!
+//! Only a handful of `v1` entries are ever legitimate, so a header with more than
+//! [`MAX_SIGNATURES`] is refused outright, and the MAC, a pass over the whole body, is
+//! computed once and compared with each entry: a hostile header of thousands of entries
+//! on a large body costs no more than an honest one.
 
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::SignatureError;
 use crate::mac::HmacSha256;
+use crate::{MAX_SIGNATURES, SignatureError};
 
 /// Header carrying the signature list.
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
@@ -21,6 +26,10 @@ pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 
 /// Verifies a `Stripe-Signature` header against the raw body; returns the signed
 /// timestamp on success.
+///
+/// The MAC is computed once, whatever the number of `v1` entries, and compared with
+/// each in constant time; a header with more than [`MAX_SIGNATURES`] `v1` entries is
+/// refused before any MAC is computed.
 pub fn verify_signature(
     secret: &[u8],
     header: Option<&str>,
@@ -30,7 +39,9 @@ pub fn verify_signature(
 ) -> Result<i64, SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
     let mut timestamp: Option<&str> = None;
-    let mut candidates: Vec<Vec<u8>> = Vec::new();
+    let mut candidates = [[0u8; 32]; MAX_SIGNATURES];
+    let mut decoded = 0;
+    let mut v1_entries = 0;
     for part in header.split(',') {
         let Some((k, v)) = part.trim().split_once('=') else {
             continue;
@@ -38,11 +49,14 @@ pub fn verify_signature(
         match k {
             "t" if timestamp.is_none() => timestamp = Some(v),
             "v1" => {
+                // Malformed entries count too: the bound is on what was sent.
+                v1_entries += 1;
+                if v1_entries > MAX_SIGNATURES {
+                    return Err(SignatureError::TooManySignatures);
+                }
                 // A malformed v1 among valid ones must not hide the valid ones.
-                if let Ok(tag) = hex::decode(v)
-                    && tag.len() == 32
-                {
-                    candidates.push(tag);
+                if hex::decode_to_slice(v, &mut candidates[decoded]).is_ok() {
+                    decoded += 1;
                 }
             }
             _ => {}
@@ -50,15 +64,14 @@ pub fn verify_signature(
     }
     let t_text = timestamp.ok_or(SignatureError::Malformed)?;
     let t: i64 = t_text.parse().map_err(|_| SignatureError::Malformed)?;
-    if candidates.is_empty() {
+    if decoded == 0 {
         return Err(SignatureError::Malformed);
     }
-    let mac = HmacSha256::new(secret);
-    let parts: [&[u8]; 3] = [t_text.as_bytes(), b".", body];
-    // Check every candidate (no early exit) so timing does not reveal which matched.
-    let matched = candidates
+    let expected = HmacSha256::new(secret).tag(&[t_text.as_bytes(), b".", body]);
+    // Compare with every candidate (no early exit) so timing does not reveal which matched.
+    let matched = candidates[..decoded]
         .iter()
-        .fold(false, |acc, tag| mac.verify(&parts, tag) | acc);
+        .fold(false, |acc, tag| expected.matches(tag) | acc);
     if !matched {
         return Err(SignatureError::Mismatch);
     }
@@ -211,6 +224,82 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// `n` `v1` entries signed with other secrets, then `good` (if any), for `t`.
+    fn header_with(n: usize, good: Option<&str>) -> String {
+        let mut header = "t=1700000000".to_owned();
+        for i in 0..n {
+            let other = sign(format!("whsec_old_{i}").as_bytes(), BODY, 1_700_000_000);
+            header.push_str(&format!(",v1={}", other.split(",v1=").nth(1).unwrap()));
+        }
+        if let Some(good) = good {
+            header.push_str(&format!(",v1={good}"));
+        }
+        header
+    }
+
+    #[test]
+    fn many_signatures_refused_even_with_a_valid_one() {
+        let good = sign(SECRET, BODY, 1_700_000_000);
+        let good_v1 = good.split(",v1=").nth(1).unwrap();
+        for others in [MAX_SIGNATURES, 5_000] {
+            let header = header_with(others, Some(good_v1));
+            assert_eq!(
+                verify_signature(SECRET, Some(&header), BODY, 1_700_000_000, 300),
+                Err(SignatureError::TooManySignatures),
+                "{others} others and the valid one"
+            );
+        }
+        // The valid one first does not help, and malformed entries count too.
+        let header = format!("{good},{}", ["v1=zz"; MAX_SIGNATURES].join(","));
+        assert_eq!(
+            verify_signature(SECRET, Some(&header), BODY, 1_700_000_000, 300),
+            Err(SignatureError::TooManySignatures)
+        );
+        // Other schemes do not count: they are ignored, not verified.
+        let header = format!("{good},{}", ["v0=00"; 100].join(","));
+        assert!(verify_signature(SECRET, Some(&header), BODY, 1_700_000_000, 300).is_ok());
+    }
+
+    #[test]
+    fn one_valid_among_a_few_passes() {
+        let good = sign(SECRET, BODY, 1_700_000_000);
+        let good_v1 = good.split(",v1=").nth(1).unwrap();
+        let few = header_with(2, Some(good_v1)).replacen(",v1=", ",v1=zz,v1=", 1);
+        assert!(verify_signature(SECRET, Some(&few), BODY, 1_700_000_000, 300).is_ok());
+        assert_eq!(
+            verify_signature(
+                SECRET,
+                Some(&header_with(3, None)),
+                BODY,
+                1_700_000_000,
+                300
+            ),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn valid_one_last_of_the_allowed_count_passes() {
+        let good = sign(SECRET, BODY, 1_700_000_000);
+        let good_v1 = good.split(",v1=").nth(1).unwrap();
+        let header = header_with(MAX_SIGNATURES - 1, Some(good_v1));
+        assert_eq!(header.matches("v1=").count(), MAX_SIGNATURES);
+        assert_eq!(
+            verify_signature(SECRET, Some(&header), BODY, 1_700_000_000, 300),
+            Ok(1_700_000_000)
+        );
+        assert_eq!(
+            verify_signature(
+                SECRET,
+                Some(&header_with(MAX_SIGNATURES, None)),
+                BODY,
+                1_700_000_000,
+                300
+            ),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]

@@ -446,18 +446,27 @@ async fn entitled(svc: &Services, cfg: &BillingConfig, org: &OrgId) -> Result<Op
     Ok(billing)
 }
 
+/// Whether a counter value is over a limit. Compared signed: a counter can only be
+/// negative through a bug or a manual edit, and it must then read as room, never (as an
+/// unsigned cast would make it) as a huge count.
+fn over(count: i64, limit: u64) -> bool {
+    i64::try_from(limit).is_ok_and(|limit| count > limit)
+}
+
 /// Admits one outbound message for billing: the subscription must allow sending and the
-/// period's message and seat limits must have room. Reserves the message (released if
-/// it later fails for good). Cheap: reads the billing record and bumps counters; no
-/// Stripe call.
+/// period's message and seat limits must have room. Returns the period a message was
+/// reserved in, if one was (a plan without a message limit, or no enforcement, reserves
+/// nothing); the caller keeps it on the message so a message that fails for good gives
+/// back exactly that. Cheap: reads the billing record and bumps counters; no Stripe
+/// call.
 pub async fn admit_message(
     svc: &Services,
     cfg: &BillingConfig,
     org: &OrgId,
     sender: Option<&str>,
-) -> Result<()> {
+) -> Result<Option<i64>> {
     if !cfg.enforce {
-        return Ok(());
+        return Ok(None);
     }
     let now = svc.clock.now();
     let billing = entitled(svc, cfg, org)
@@ -477,8 +486,8 @@ pub async fn admit_message(
                     .store
                     .increment(&cpk, &csk, 1, counter_ttl(period))
                     .await?;
-                if n as u64 > limit {
-                    svc.store.increment(&cpk, &csk, -1, None).await?;
+                if over(n, limit) {
+                    svc.store.take(&cpk, &csk, 1).await?;
                     svc.store
                         .delete(&pk, &format!("{period:012}#SEAT#{user}"), Condition::Always)
                         .await?;
@@ -493,36 +502,28 @@ pub async fn admit_message(
             Err(e) => return Err(e.into()),
         }
     }
-    if let Some(limit) = limits.messages_per_month {
-        let (pk, sk) = counter_key(org, period, "accepted");
-        let n = svc
-            .store
-            .increment(&pk, &sk, 1, counter_ttl(period))
-            .await?;
-        if n as u64 > limit {
-            svc.store.increment(&pk, &sk, -1, None).await?;
-            return Err(limit_reached("messages per period", limit, billing.plan));
-        }
+    let Some(limit) = limits.messages_per_month else {
+        return Ok(None);
+    };
+    let (pk, sk) = counter_key(org, period, "accepted");
+    let n = svc
+        .store
+        .increment(&pk, &sk, 1, counter_ttl(period))
+        .await?;
+    if over(n, limit) {
+        svc.store.take(&pk, &sk, 1).await?;
+        return Err(limit_reached("messages per period", limit, billing.plan));
     }
-    Ok(())
+    Ok(Some(period))
 }
 
-/// Gives back a message reservation (the message failed for good before being sent).
-pub async fn release_message(
-    svc: &Services,
-    cfg: &BillingConfig,
-    org: &OrgId,
-    accepted_at: DateTime<Utc>,
-) -> Result<()> {
-    if !cfg.enforce {
-        return Ok(());
+/// Gives back a message reservation taken in `period` (the message failed for good
+/// before being sent, or was never stored). Never below zero.
+pub async fn release_message(svc: &Services, org: &OrgId, period: i64) -> Result<()> {
+    let (pk, sk) = counter_key(org, period, "accepted");
+    if svc.store.take(&pk, &sk, 1).await?.is_none() {
+        warn!(org_id = %org, period, "a reservation to give back was not on the counter");
     }
-    let billing = load_billing(svc, org)
-        .await?
-        .map(|b| b.record)
-        .unwrap_or_else(|| Billing::new(org, accepted_at));
-    let (pk, sk) = counter_key(org, billing.period_at(accepted_at), "accepted");
-    svc.store.increment(&pk, &sk, -1, None).await?;
     Ok(())
 }
 
@@ -744,10 +745,21 @@ struct ReportState {
     pending: Option<PendingReport>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A meter event about to be sent, with every parameter it is sent with. Stripe
+/// answers `idempotency_error` to a key reused with other parameters, so a retry must
+/// send exactly this — including the timestamp — never values recomputed later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct PendingReport {
     identifier: String,
     value: i64,
+    #[serde(default)]
+    event_name: Option<String>,
+    #[serde(default)]
+    customer: Option<String>,
+    /// The usage's own time, inside its period: a period's tail reported after the
+    /// renewal is still billed to that period's invoice.
+    #[serde(default)]
+    timestamp: Option<i64>,
 }
 
 impl Record for ReportState {
@@ -797,12 +809,8 @@ pub async fn report_usage(svc: &Services, cfg: &BillingConfig) -> Result<ReportS
             let Some(customer) = b.customer_id.clone() else {
                 continue;
             };
-            let periods: Vec<i64> = [b.previous_period_start, Some(b.period_at(svc.clock.now()))]
-                .into_iter()
-                .flatten()
-                .collect();
-            for period in periods {
-                match report_period(svc, cfg, &b.org_id, &customer, period).await {
+            for period in b.reportable_periods(svc.clock.now()) {
+                match report_period(svc, cfg, &b, &customer, period).await {
                     Ok(n) if n > 0 => {
                         summary.events += 1;
                         summary.messages += n;
@@ -825,10 +833,11 @@ pub async fn report_usage(svc: &Services, cfg: &BillingConfig) -> Result<ReportS
 async fn report_period(
     svc: &Services,
     cfg: &BillingConfig,
-    org: &OrgId,
+    billing: &Billing,
     customer: &str,
     period: i64,
 ) -> Result<i64> {
+    let org = &billing.org_id;
     let (pk, sk) = counter_key(org, period, "report");
     let mut state = load::<ReportState>(&*svc.store, &pk, &sk)
         .await?
@@ -846,21 +855,37 @@ async fn report_period(
         if delta <= 0 {
             return Ok(0);
         }
+        // Inside the period: now while it runs, its last second once it is over.
+        let timestamp = svc
+            .clock
+            .now()
+            .timestamp()
+            .min(billing.period_end(period) - 1)
+            .max(period);
         state.record.pending = Some(PendingReport {
             identifier: format!("sb-{org}-{period}-{}", state.record.reported),
             value: delta,
+            event_name: Some(cfg.meter_event_name.clone()),
+            customer: Some(customer.to_owned()),
+            timestamp: Some(timestamp),
         });
         svc.store.put(state.next_item()?, state.condition()).await?;
         state.version += 1;
     }
     let pending = state.record.pending.clone().expect("set above");
+    // Reports saved before every parameter was kept fall back to today's values.
     svc.stripe
         .create_meter_event(
-            &cfg.meter_event_name,
-            customer,
+            pending
+                .event_name
+                .as_deref()
+                .unwrap_or(&cfg.meter_event_name),
+            pending.customer.as_deref().unwrap_or(customer),
             pending.value as u64,
             &pending.identifier,
-            svc.clock.now().timestamp(),
+            pending
+                .timestamp
+                .unwrap_or_else(|| svc.clock.now().timestamp()),
         )
         .await
         .map_err(stripe_error)?;

@@ -244,6 +244,11 @@ async fn apply_message(
             attempts: 0,
             scheduled_at_us: None,
             sent_by: None,
+            awaiting_queue: false,
+            reserved_period: None,
+            next_attempt_at: None,
+            first_failed_at: None,
+            late_repaces: 0,
         };
         let wamid_route = WamidRoute {
             wamid: msg.id.clone(),

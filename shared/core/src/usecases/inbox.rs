@@ -1,12 +1,16 @@
 //! Reading the inbox: conversations (newest activity first), their messages (in
 //! conversation order) and contacts. Every read is scoped by the caller's org: the
 //! org is part of every key, so another org's id simply is not found.
+//!
+//! Each list hands its query to [`PageRequest::apply_to`], which checks the cursor's
+//! position against that query: a cursor tampered into one the store would refuse is
+//! the caller's 422, not a store error.
 
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::ids::{ContactId, ConversationId, OrgId};
-use crate::model::{Contact, Conversation, Message};
+use crate::model::{Contact, Conversation, Message, org_scope};
 use crate::page::{PageRequest, Paged, encode_cursor};
 use crate::record::{decode_all, load};
 use crate::services::Services;
@@ -36,10 +40,10 @@ pub async fn list_conversations(
     page: PageRequest,
 ) -> Result<Paged<Value>> {
     let now = svc.clock.now();
-    let query = Query::index(Index::Gsi1, Conversation::list_pk(org))
-        .descending()
-        .limit(page.limit)
-        .after(page.after);
+    let query = page.apply_to(
+        Query::index(Index::Gsi1, Conversation::list_pk(org)).descending(),
+        &org_scope(org),
+    )?;
     list::<Conversation>(svc, query, |c| c.view(now)).await
 }
 
@@ -64,18 +68,19 @@ pub async fn list_messages(
     page: PageRequest,
 ) -> Result<Paged<Value>> {
     get_conversation(svc, org, id).await?;
-    let query = Query::index(Index::Gsi1, Message::list_pk(org, id))
-        .limit(page.limit)
-        .after(page.after);
+    let query = page.apply_to(
+        Query::index(Index::Gsi1, Message::list_pk(org, id)),
+        &org_scope(org),
+    )?;
     list::<Message>(svc, query, Message::view).await
 }
 
 /// Contacts, newest first.
 pub async fn list_contacts(svc: &Services, org: &OrgId, page: PageRequest) -> Result<Paged<Value>> {
-    let query = Query::index(Index::Gsi1, Contact::list_pk(org))
-        .descending()
-        .limit(page.limit)
-        .after(page.after);
+    let query = page.apply_to(
+        Query::index(Index::Gsi1, Contact::list_pk(org)).descending(),
+        &org_scope(org),
+    )?;
     list::<Contact>(svc, query, Contact::view).await
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use switchboard_core::clock::Clock;
+use switchboard_core::clock::{Clock, FixedClock};
 use switchboard_core::store::{
     Condition, Index, IndexKey, Item, ItemStore, Query, SortKey, StoreError, Write,
 };
@@ -414,6 +414,119 @@ pub async fn expired_items_are_hidden(store: Arc<dyn ItemStore>, clock: Arc<dyn 
     );
 }
 
+/// An expired item is absent for conditions too, not only for reads: DynamoDB deletes
+/// expired items lazily and SQLite keeps them until the next open, so each backend
+/// compares the TTL with its clock.
+pub async fn expired_items_are_absent_for_conditions(
+    store: Arc<dyn ItemStore>,
+    clock: Arc<FixedClock>,
+) {
+    let now = clock.now().timestamp();
+    // Put with a past TTL, then put-if-absent succeeds.
+    store
+        .put(item("X", "past", 1).with_ttl(now - 1), Condition::Always)
+        .await
+        .unwrap();
+    store
+        .put(item("X", "past", 2), Condition::NotExists)
+        .await
+        .expect("an expired item does not block a create");
+    assert_eq!(store.get("X", "past").await.unwrap().unwrap().data["n"], 2);
+
+    // An item that expires by the clock moving on.
+    store
+        .put(
+            item("X", "idle", 1).with_ttl(now + 3600).with_version(4),
+            Condition::NotExists,
+        )
+        .await
+        .unwrap();
+    let err = store
+        .put(item("X", "idle", 2), Condition::NotExists)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err:?}");
+    clock.advance(chrono::Duration::hours(2));
+
+    // A version condition against an expired item fails as against a missing one...
+    let err = store
+        .put(item("X", "idle", 3).with_version(5), Condition::Version(4))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err:?}");
+    let err = store
+        .put(
+            item("X", "nothing", 3).with_version(5),
+            Condition::Version(4),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err:?}");
+    // ...so does "exists" and a conditional delete...
+    let err = store
+        .put(item("X", "idle", 3), Condition::Exists)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err:?}");
+    let err = store
+        .delete("X", "idle", Condition::Version(4))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err:?}");
+    // ...and "must not exist" passes, in a transaction as well.
+    store
+        .transact(vec![
+            Write::put(item("X", "idle", 9), Condition::NotExists),
+            Write::Check {
+                pk: "X".into(),
+                sk: "past".into(),
+                condition: Condition::Exists,
+            },
+        ])
+        .await
+        .expect("an expired item is absent inside a transaction");
+    let got = store.get("X", "idle").await.unwrap().unwrap();
+    assert_eq!((got.data["n"].as_i64(), got.ttl), (Some(9), None));
+}
+
+/// An expired counter starts again from zero; `take` never goes below zero and
+/// ignores expired counters.
+pub async fn counters_expire_and_never_go_negative(
+    store: Arc<dyn ItemStore>,
+    clock: Arc<FixedClock>,
+) {
+    let now = clock.now().timestamp();
+    assert_eq!(
+        store.increment("C", "n", 5, Some(now + 60)).await.unwrap(),
+        5
+    );
+    assert_eq!(store.take("C", "n", 2).await.unwrap(), Some(3));
+    assert_eq!(store.take("C", "n", 4).await.unwrap(), None, "only 3 left");
+    assert_eq!(store.take("C", "n", 3).await.unwrap(), Some(0));
+    assert_eq!(
+        store.take("C", "n", 1).await.unwrap(),
+        None,
+        "never below zero"
+    );
+    assert_eq!(store.take("C", "missing", 1).await.unwrap(), None);
+    assert_eq!(store.get("C", "n").await.unwrap().unwrap().n, Some(0));
+
+    assert_eq!(
+        store.increment("C", "n", 7, Some(now + 60)).await.unwrap(),
+        7
+    );
+    clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(store.take("C", "n", 1).await.unwrap(), None, "expired");
+    assert_eq!(
+        store.increment("C", "n", 1, Some(now + 600)).await.unwrap(),
+        1,
+        "an expired counter restarts"
+    );
+    let got = store.get("C", "n").await.unwrap().expect("live again");
+    assert_eq!((got.n, got.ttl), (Some(1), Some(now + 600)));
+    assert_eq!(store.increment("C", "n", 1, None).await.unwrap(), 2);
+}
+
 /// Items over 400 KB are refused before reaching the backend.
 pub async fn item_size_limit(store: Arc<dyn ItemStore>) {
     let big = Item::new("BIG", "x", json!({"blob": "x".repeat(401 * 1024)}));
@@ -433,8 +546,14 @@ macro_rules! store_contract {
             std::sync::Arc<dyn switchboard_core::store::ItemStore>,
             std::sync::Arc<dyn switchboard_core::clock::Clock>,
         ) {
-            let clock: std::sync::Arc<dyn switchboard_core::clock::Clock> =
-                $crate::backends::fixed_clock();
+            let (store, clock) = __store_fixed().await;
+            (store, clock)
+        }
+        async fn __store_fixed() -> (
+            std::sync::Arc<dyn switchboard_core::store::ItemStore>,
+            std::sync::Arc<switchboard_core::clock::FixedClock>,
+        ) {
+            let clock = $crate::backends::fixed_clock();
             ($factory(clock.clone()).await, clock)
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -475,6 +594,16 @@ macro_rules! store_contract {
         async fn expired_items_are_hidden() {
             let (s, c) = __store().await;
             $crate::contract::store::expired_items_are_hidden(s, c).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn expired_items_are_absent_for_conditions() {
+            let (s, c) = __store_fixed().await;
+            $crate::contract::store::expired_items_are_absent_for_conditions(s, c).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn counters_expire_and_never_go_negative() {
+            let (s, c) = __store_fixed().await;
+            $crate::contract::store::counters_expire_and_never_go_negative(s, c).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn item_size_limit() {

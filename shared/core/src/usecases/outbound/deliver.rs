@@ -1,0 +1,452 @@
+//! What the sender worker does with a queued message: pace it, send it through Graph
+//! with the account's token, and record the outcome.
+//!
+//! - **Pacing.** Every send reserves a slot from two limiters shared through the item
+//!   store (the recipient's pair rate, then the number's throughput). A slot within
+//!   `max_inline_wait` is waited for here; a later one is stored on the message and the
+//!   queue message is hidden until then. A message the queue hands back too late for
+//!   its slot gets a new one, at most [`MAX_LATE_REPACES`] times, then goes late: so a
+//!   message's receives are bounded by [`QueueName::receive_budget`] however long the
+//!   campaign, and pacing can never push it into the DLQ.
+//! - **Errors.** A closed window, an invalid recipient or a bad template fail the
+//!   message; a rejected token fails it and flags the account. Throughput limits, the
+//!   pair rate and server errors are transient: the message shows `retrying` with its
+//!   attempt count and next attempt time, and comes back after the retry policy's delay
+//!   (seconds doubling up to an hour, for about a day, so a provider incident of hours
+//!   loses nothing). When the policy's horizon is spent the message is `failed`
+//!   (retryable) and moved to the DLQ explicitly; a redrive tries again.
+//! - **Billing.** A sent message counts as usage of its period; a message that fails
+//!   for good gives back the reservation it took when it was accepted.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tracing::{debug, info, warn};
+
+use crate::error::{Error, Result};
+use crate::model::{
+    Account, AccountStatus, Conversation, EarlyStatus, Message, MessageError, MessageStatus,
+    WamidRoute,
+};
+use crate::queue::{MAX_LATE_REPACES, QueueName};
+use crate::record::{Record, Versioned, decode_all, item, load, update};
+use crate::retry::RetryPolicy;
+use crate::services::Services;
+use crate::store::{Condition, Query, SortKey, StoreError, Write};
+use crate::usecases::billing;
+use crate::usecases::inbound::apply_status;
+use crate::usecases::pacing::{self, Rate};
+use crate::whatsapp::{GraphError, OutboundMessage};
+
+use super::{
+    ErrorClass, MAX_ATTEMPTS, OutboundRef, TokenCache, classify, fail, graph_message_error,
+    mark_reauth, switchboard_error,
+};
+
+/// Sender settings.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryConfig {
+    /// Messages per second per number when the account sets none (Meta's default: 80).
+    pub default_messages_per_second: u32,
+    /// Fraction of the limit actually used (headroom for network jitter).
+    pub margin: f64,
+    /// Pacing per business number + recipient (Meta's pair rate: bursts, then about one
+    /// message per 6 s).
+    pub pair: Rate,
+    /// How transient send failures are retried.
+    pub retry: RetryPolicy,
+    /// Longest wait for a pacing slot inside the handler; later slots go back to the
+    /// queue with a delay.
+    pub max_inline_wait: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            default_messages_per_second: 80,
+            margin: 0.97,
+            pair: Rate::every(6, 5),
+            retry: RetryPolicy::DEFAULT,
+            max_inline_wait: Duration::from_millis(1500),
+        }
+    }
+}
+
+/// What the sender did with a queue message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// WhatsApp accepted it.
+    Sent {
+        /// WhatsApp's id.
+        wamid: String,
+    },
+    /// Nothing to do (already sent, failed for good, or gone).
+    Skipped,
+    /// Failed for good; the message says why.
+    Failed,
+    /// Not yet: come back after the delay (pacing or a retryable error).
+    Later(Duration),
+    /// Out of retries: the message is failed (retryable) and the queue message belongs
+    /// in the DLQ, from where a redrive tries again.
+    DeadLetter,
+}
+
+/// A queue message comes back this late for its slot before it is re-paced.
+const LATE_US: i64 = 2_000_000;
+
+fn now_us(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn waiting(m: &Message) -> bool {
+    matches!(m.status, MessageStatus::Queued | MessageStatus::Retrying)
+}
+
+/// Sends the message a queue body points at. `receive_count` is the queue's count of
+/// receives of this queue message, this one included.
+pub async fn deliver(
+    svc: &Services,
+    cfg: &DeliveryConfig,
+    tokens: &TokenCache,
+    body: &str,
+    receive_count: u32,
+) -> Result<Delivery> {
+    let r: OutboundRef = serde_json::from_str(body)
+        .map_err(|e| Error::Internal(format!("queue body is not an outbound reference: {e}")))?;
+    let (pk, sk) = Message::key_of(&r.org_id, &r.message_id);
+    let Some(message) = load::<Message>(&*svc.store, &pk, &sk).await? else {
+        return Err(Error::Internal(format!(
+            "outbound message {} is not stored",
+            r.message_id
+        )));
+    };
+    let reserved = message.record.reserved_period;
+    let delivery = deliver_message(svc, cfg, tokens, &r, message, receive_count).await?;
+    match &delivery {
+        Delivery::Sent { .. } => billing::record_sent(svc, &r.org_id, svc.clock.now()).await?,
+        Delivery::Failed => {
+            if let Some(period) = reserved {
+                billing::release_message(svc, &r.org_id, period).await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(delivery)
+}
+
+async fn deliver_message(
+    svc: &Services,
+    cfg: &DeliveryConfig,
+    tokens: &TokenCache,
+    r: &OutboundRef,
+    mut message: Versioned<Message>,
+    receive_count: u32,
+) -> Result<Delivery> {
+    match (&message.record.status, &message.record.error) {
+        (MessageStatus::Queued | MessageStatus::Retrying, _) => {}
+        // Dead-lettered after retryable failures, then redriven: a fresh run of retries.
+        (MessageStatus::Failed, Some(e)) if e.retryable => {
+            let (pk, sk) = Message::key_of(&r.org_id, &r.message_id);
+            let reset = update::<Message>(&*svc.store, &pk, &sk, |m| {
+                if m.status != MessageStatus::Failed
+                    || !m.error.as_ref().is_some_and(|e| e.retryable)
+                {
+                    return false;
+                }
+                m.status = MessageStatus::Queued;
+                m.attempts = 0;
+                m.first_failed_at = None;
+                m.next_attempt_at = None;
+                m.scheduled_at_us = None;
+                m.late_repaces = 0;
+                m.updated_at = svc.clock.now();
+                true
+            })
+            .await?;
+            match reset {
+                Some(m) if waiting(&m) => message.record = m,
+                _ => return Ok(Delivery::Skipped),
+            }
+        }
+        _ => return Ok(Delivery::Skipped),
+    }
+    let (a_pk, a_sk) = Account::key_of(&r.org_id, &message.record.account_id);
+    let Some(account) = load::<Account>(&*svc.store, &a_pk, &a_sk).await? else {
+        return fail_for_good(
+            svc,
+            r,
+            switchboard_error(
+                "account_disconnected",
+                "the business number was disconnected before the message was sent",
+            ),
+        )
+        .await;
+    };
+    let account = account.record;
+    if account.status == AccountStatus::ReauthRequired {
+        return fail_for_good(
+            svc,
+            r,
+            switchboard_error(
+                "reauth_required",
+                "the number's access token was rejected; reconnect it",
+            ),
+        )
+        .await;
+    }
+    let (c_pk, c_sk) = Conversation::key_of(&r.org_id, &message.record.conversation_id);
+    let conversation = load::<Conversation>(&*svc.store, &c_pk, &c_sk)
+        .await?
+        .ok_or_else(|| Error::Internal("outbound message without its conversation".into()))?
+        .record;
+
+    // Pacing: a reserved slot, the pair rate, then the number's throughput.
+    let now = now_us(svc.clock.now());
+    let inline = cfg.max_inline_wait.as_micros() as i64;
+    let mut late_repaces = message.record.late_repaces;
+    let slot = match message.record.scheduled_at_us {
+        // Back before its slot (an early redelivery): hide it until then.
+        Some(s) if s - now > inline => return defer(svc, r, s, late_repaces, receive_count).await,
+        Some(s) if now - s <= LATE_US => s,
+        // Late too often: go now rather than defer again (the slot was reserved).
+        Some(_) if late_repaces >= MAX_LATE_REPACES => now,
+        reserved => {
+            if reserved.is_some() {
+                late_repaces += 1;
+            }
+            let pair_key = format!(
+                "PACE#PAIR#{}#{}",
+                account.phone_number_id, conversation.wa_id
+            );
+            let pair_slot = pacing::reserve(&*svc.store, &pair_key, cfg.pair, now).await?;
+            let mps = account
+                .messages_per_second
+                .unwrap_or(cfg.default_messages_per_second);
+            let rate_key = format!("PACE#RATE#{}", account.phone_number_id);
+            let slot = pacing::reserve(
+                &*svc.store,
+                &rate_key,
+                Rate::per_second(mps, cfg.margin),
+                pair_slot,
+            )
+            .await?;
+            if slot - now > inline {
+                debug!(message_id = %r.message_id, wait_ms = (slot - now) / 1000, "paced: slot reserved");
+                return defer(svc, r, slot, late_repaces, receive_count).await;
+            }
+            slot
+        }
+    };
+    let wait = slot - now_us(svc.clock.now());
+    if wait > 0 {
+        // Sub-second pacing inside the handler; anything longer went back to the queue.
+        tokio::time::sleep(Duration::from_micros(wait as u64)).await;
+    }
+
+    let token = tokens.get(svc, &account).await?;
+    let outbound = OutboundMessage {
+        phone_number_id: &account.phone_number_id,
+        to: &conversation.wa_id,
+        content: &message.record.content,
+        reply_to: message.record.reply_to.as_deref(),
+        callback_data: Some(message.record.id.as_str()),
+    };
+    match svc.whatsapp.send_message(&token, &outbound).await {
+        Ok(wamid) => {
+            record_sent(svc, r, &wamid).await?;
+            info!(org_id = %r.org_id, message_id = %r.message_id, to = %conversation.wa_id.masked(), "sent");
+            Ok(Delivery::Sent { wamid })
+        }
+        Err(e) => {
+            let class = classify(&e);
+            warn!(org_id = %r.org_id, message_id = %r.message_id, error = %e, class = ?class, "send failed");
+            match class {
+                ErrorClass::WindowClosed | ErrorClass::Permanent | ErrorClass::TokenInvalid => {
+                    if class == ErrorClass::TokenInvalid {
+                        tokens.invalidate(&account.id);
+                        mark_reauth(svc, &account, &e).await?;
+                    }
+                    fail_for_good(svc, r, graph_message_error(&e)).await
+                }
+                ErrorClass::Throughput | ErrorClass::PairRate | ErrorClass::Transient => {
+                    retry_later(svc, cfg, r, &e, class, receive_count).await
+                }
+            }
+        }
+    }
+}
+
+/// Whether the queue's redrive policy would take the message on its next receive: the
+/// sender then gives up itself, so the message is never dead-lettered while it still
+/// reads `queued` or `retrying`.
+fn receives_spent(receive_count: u32) -> bool {
+    receive_count >= QueueName::Outbound.spec().max_receive_count
+}
+
+async fn fail_for_good(svc: &Services, r: &OutboundRef, error: MessageError) -> Result<Delivery> {
+    match fail(svc, &r.org_id, &r.message_id, error, false).await? {
+        Some(m) if m.status == MessageStatus::Failed => Ok(Delivery::Failed),
+        _ => Ok(Delivery::Skipped),
+    }
+}
+
+async fn give_up(svc: &Services, r: &OutboundRef, error: MessageError) -> Result<Delivery> {
+    warn!(org_id = %r.org_id, message_id = %r.message_id, "retries spent; moving the message to the DLQ");
+    fail(svc, &r.org_id, &r.message_id, error, true).await?;
+    Ok(Delivery::DeadLetter)
+}
+
+/// Stores the reserved pacing slot and hides the queue message until then.
+async fn defer(
+    svc: &Services,
+    r: &OutboundRef,
+    slot: i64,
+    late_repaces: u32,
+    receive_count: u32,
+) -> Result<Delivery> {
+    if receives_spent(receive_count) {
+        return give_up(
+            svc,
+            r,
+            switchboard_error(
+                "receives_spent",
+                "the queue handed this message back more often than its retry budget allows",
+            ),
+        )
+        .await;
+    }
+    let (pk, sk) = Message::key_of(&r.org_id, &r.message_id);
+    let now = svc.clock.now();
+    let stored = update::<Message>(&*svc.store, &pk, &sk, |m| {
+        if !waiting(m) {
+            return false;
+        }
+        m.scheduled_at_us = Some(slot);
+        m.late_repaces = late_repaces;
+        m.awaiting_queue = false;
+        m.updated_at = now;
+        true
+    })
+    .await?;
+    match stored {
+        Some(m) if waiting(&m) => Ok(Delivery::Later(Duration::from_micros(
+            (slot - now_us(now)).max(0) as u64,
+        ))),
+        _ => Ok(Delivery::Skipped),
+    }
+}
+
+/// Records a transient failure and schedules the next attempt, or gives up once the
+/// retry policy's horizon (counted from the first failure of this run) is spent.
+async fn retry_later(
+    svc: &Services,
+    cfg: &DeliveryConfig,
+    r: &OutboundRef,
+    e: &GraphError,
+    class: ErrorClass,
+    receive_count: u32,
+) -> Result<Delivery> {
+    let now = svc.clock.now();
+    let mut error = graph_message_error(e);
+    error.retryable = true;
+    let (pk, sk) = Message::key_of(&r.org_id, &r.message_id);
+    let mut decided: Option<Duration> = None;
+    let stored = update::<Message>(&*svc.store, &pk, &sk, |m| {
+        decided = None;
+        if !waiting(m) || receives_spent(receive_count) {
+            return false;
+        }
+        let attempts = m.attempts + 1;
+        let first = m.first_failed_at.unwrap_or(now);
+        let Some(mut delay) = cfg.retry.next(attempts, first, now) else {
+            return false;
+        };
+        if class == ErrorClass::PairRate {
+            // Meta's pair window is about 6 s; spread that recipient's retries beyond it.
+            delay = crate::retry::jitter(Duration::from_secs(6 * u64::from(attempts.min(600))))
+                .min(cfg.retry.max_delay);
+        }
+        m.status = MessageStatus::Retrying;
+        m.attempts = attempts;
+        m.first_failed_at = Some(first);
+        m.next_attempt_at = chrono::Duration::from_std(delay).ok().map(|d| now + d);
+        m.error = Some(error.clone());
+        m.scheduled_at_us = None;
+        m.awaiting_queue = false;
+        m.updated_at = now;
+        decided = Some(delay);
+        true
+    })
+    .await?;
+    match (decided, stored) {
+        (Some(delay), _) => Ok(Delivery::Later(delay)),
+        (None, Some(m)) if waiting(&m) => give_up(svc, r, error).await,
+        _ => Ok(Delivery::Skipped),
+    }
+}
+
+async fn record_sent(svc: &Services, r: &OutboundRef, wamid: &str) -> Result<()> {
+    let (pk, sk) = Message::key_of(&r.org_id, &r.message_id);
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(mut m) = load::<Message>(&*svc.store, &pk, &sk).await? else {
+            return Err(Error::Internal("message vanished while sending".into()));
+        };
+        let now = svc.clock.now();
+        m.record.wamid = Some(wamid.to_owned());
+        m.record.status = MessageStatus::Sent;
+        m.record.status_times.record(MessageStatus::Sent, now);
+        m.record.error = None;
+        m.record.attempts += 1;
+        m.record.scheduled_at_us = None;
+        m.record.next_attempt_at = None;
+        m.record.awaiting_queue = false;
+        m.record.updated_at = now;
+        let route = WamidRoute {
+            wamid: wamid.to_owned(),
+            org_id: r.org_id.clone(),
+            message_id: r.message_id.clone(),
+        };
+        match svc
+            .store
+            .transact(vec![
+                Write::put(m.next_item()?, m.condition()),
+                Write::put(item(&route, 1)?, Condition::Always),
+            ])
+            .await
+        {
+            Ok(()) => {
+                apply_early_statuses(svc, &route).await?;
+                return Ok(());
+            }
+            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Store(StoreError::Conflict))
+}
+
+/// Applies statuses that arrived before the wamid was stored, then forgets them.
+///
+/// The read is strongly consistent: the inbound consumer stores an early status and
+/// then looks for the wamid, the sender stores the wamid and then looks here; with an
+/// eventually consistent read both could miss the other's write made a moment earlier.
+pub async fn apply_early_statuses(svc: &Services, route: &WamidRoute) -> Result<()> {
+    let (pk, _) = WamidRoute::key_of(&route.wamid);
+    let page = svc
+        .store
+        .query(
+            Query::table(pk.clone())
+                .sort(SortKey::BeginsWith(EarlyStatus::SK_PREFIX.into()))
+                .consistent(),
+        )
+        .await?;
+    for early in decode_all::<EarlyStatus>(&page.items)? {
+        if early.org_id != route.org_id {
+            continue;
+        }
+        apply_status(svc, route, early.status, early.at, early.error.clone()).await?;
+        let (_, sk) = early.key();
+        svc.store.delete(&pk, &sk, Condition::Always).await?;
+    }
+    Ok(())
+}
