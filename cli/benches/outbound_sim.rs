@@ -11,7 +11,9 @@
 //! `WORKERS` pollers (default 8) stand in for concurrent Lambda instances; they share
 //! one pacing budget through the item store. Reports the achieved send rate as a
 //! fraction of the limit, the throughput and pair-rate errors received and duplicate
-//! sends (targets: ≥ 95 %, 0, 0), and writes them to `OUT`
+//! sends (targets: ≥ 95 %, 0, 0), the messages dead-lettered and the most receives any
+//! message took against the queue's `maxReceiveCount` (the embedded queue applies the
+//! same redrive rule as SQS; target: 0 dead-lettered), and writes them to `OUT`
 //! (default `bench-results/outbound.json`).
 //!
 //! Run with `cargo bench -p switchboard-cli --bench outbound_sim` or `scripts/bench.sh`.
@@ -270,7 +272,15 @@ async fn main() {
     eprintln!("sending with {workers} workers (limit {limit}/s)…");
     let started = Instant::now();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let handler = queue_fn(|app, batch| async move { worker_outbound::handle(&app, batch).await });
+    // The most receives any message took: SQS counts every one (pacing deferrals too)
+    // against the redrive policy's maxReceiveCount.
+    let max_receives = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let seen = max_receives.clone();
+    let handler = queue_fn(move |app, batch| {
+        let most = batch.iter().map(|m| m.receive_count).max().unwrap_or(0);
+        seen.fetch_max(most, std::sync::atomic::Ordering::Relaxed);
+        async move { worker_outbound::handle(&app, batch).await }
+    });
     let pollers: Vec<_> = (0..workers)
         .map(|_| {
             tokio::spawn(run_poller(
@@ -294,6 +304,12 @@ async fn main() {
     for p in pollers {
         let _ = p.await;
     }
+    let dead_lettered = svc
+        .queue
+        .dead_letters(QueueName::Outbound, recipients.max(1))
+        .await
+        .map(|d| d.len())
+        .unwrap_or(usize::MAX);
     let s = fake.state.lock().unwrap();
     let window = match (s.first, s.last) {
         (Some(a), Some(b)) if b > a => b.duration_since(a).as_secs_f64(),
@@ -315,6 +331,9 @@ async fn main() {
         "throughput_errors": s.throughput_errors,
         "pair_rate_errors": s.pair_errors,
         "duplicates": s.duplicates,
+        "dead_lettered": dead_lettered,
+        "max_receives_per_message": max_receives.load(std::sync::atomic::Ordering::Relaxed),
+        "max_receive_count": QueueName::Outbound.spec().max_receive_count,
         "elapsed_secs": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     });
     println!("{}", serde_json::to_string_pretty(&result).unwrap());

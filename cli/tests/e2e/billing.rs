@@ -886,6 +886,27 @@ impl Respond for StrictMeter {
     }
 }
 
+/// A setup on a clock the test moves, with `meter` standing in for Stripe's meter
+/// events endpoint.
+async fn metered(meter: &StrictMeter) -> (Setup, Arc<FixedClock>) {
+    let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
+    let s = setup_with(
+        true,
+        None,
+        Options {
+            clock: Some(clock.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/billing/meter_events"))
+        .respond_with(meter.clone())
+        .mount(&s.stripe)
+        .await;
+    (s, clock)
+}
+
 /// A subscription whose current period is `[start, end)`.
 fn subscription_between(price: &str, start: i64, end: i64) -> Value {
     json!({
@@ -906,22 +927,8 @@ async fn send_text(s: &Setup, conv: &str, text: &str) -> (StatusCode, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_at_the_renewal_boundary_is_billed_to_its_own_period() {
-    let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
-    let s = setup_with(
-        true,
-        None,
-        Options {
-            clock: Some(clock.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
     let meter = StrictMeter::default();
-    Mock::given(method("POST"))
-        .and(path("/v1/billing/meter_events"))
-        .respond_with(meter.clone())
-        .mount(&s.stripe)
-        .await;
+    let (s, clock) = metered(&meter).await;
     let t0 = clock.now().timestamp();
     let (p0, p1, p2) = (t0 - 29 * 86_400, t0 + 3600, t0 + 3600 + 30 * 86_400);
     *s.current.0.lock().unwrap() = subscription_between("price_pro", p0, p1);
@@ -1014,23 +1021,9 @@ async fn subscribe_current(s: &Setup) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_usage_report_resends_exactly_the_same_request() {
-    let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
-    let s = setup_with(
-        true,
-        None,
-        Options {
-            clock: Some(clock.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
     let meter = StrictMeter::default();
     *meter.lose_first.lock().unwrap() = true;
-    Mock::given(method("POST"))
-        .and(path("/v1/billing/meter_events"))
-        .respond_with(meter.clone())
-        .mount(&s.stripe)
-        .await;
+    let (s, clock) = metered(&meter).await;
     let t0 = clock.now().timestamp();
     *s.current.0.lock().unwrap() = subscription_between("price_pro", t0 - 86_400, t0 + 20 * 86_400);
     subscribe_current(&s).await;

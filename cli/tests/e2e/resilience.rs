@@ -2,65 +2,17 @@
 //! events reaching the DLQ and coming back, queued work surviving a restart.
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use switchboard_core::ids::{ConversationId, OrgId, PhoneNumberId, Role, WaId};
 use switchboard_core::page::PageRequest;
 use switchboard_core::queue::{OutgoingMessage, QueueName, ReceivedMessage};
-use switchboard_core::store::{Condition, Item, ItemStore, Page, Query, StoreError, Write};
+use switchboard_core::store::StoreError;
 use switchboard_core::usecases::{inbox, ingest, integrations};
 use switchboard_runtime::queue::settle;
 use switchboard_testkit::fixtures::{self, PHONE_NUMBER_ID, WABA_ID};
 
-use crate::support::{Harness, Options};
-
-/// A store whose n-th transactions fail (1-based), as a crash or throttle would.
-#[derive(Debug)]
-struct FlakyStore {
-    inner: Arc<dyn ItemStore>,
-    calls: AtomicUsize,
-    fail_on: HashSet<usize>,
-}
-
-#[async_trait]
-impl ItemStore for FlakyStore {
-    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
-        self.inner.get(pk, sk).await
-    }
-    async fn put(&self, item: Item, c: Condition) -> Result<(), StoreError> {
-        self.inner.put(item, c).await
-    }
-    async fn delete(&self, pk: &str, sk: &str, c: Condition) -> Result<(), StoreError> {
-        self.inner.delete(pk, sk, c).await
-    }
-    async fn query(&self, q: Query) -> Result<Page, StoreError> {
-        self.inner.query(q).await
-    }
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.fail_on.contains(&n) {
-            return Err(StoreError::Unavailable(format!(
-                "injected failure on transaction {n}"
-            )));
-        }
-        self.inner.transact(writes).await
-    }
-    async fn increment(
-        &self,
-        pk: &str,
-        sk: &str,
-        d: i64,
-        ttl: Option<i64>,
-    ) -> Result<i64, StoreError> {
-        self.inner.increment(pk, sk, d, ttl).await
-    }
-    async fn take(&self, pk: &str, sk: &str, amount: i64) -> Result<Option<i64>, StoreError> {
-        self.inner.take(pk, sk, amount).await
-    }
-}
+use crate::support::{Harness, Options, StoreHooks};
 
 async fn receive_all(h: &Harness) -> Vec<ReceivedMessage> {
     h.app
@@ -81,13 +33,19 @@ async fn failure_mid_batch_then_redelivery_leaves_one_message_per_wamid() {
     // Transaction 1 connects the number; the inbound consumer's 3rd transaction fails.
     let h = Harness::with(Options {
         serve: false,
-        wrap_store: Some(Box::new(|inner| {
-            Arc::new(FlakyStore {
-                inner,
-                calls: AtomicUsize::new(0),
-                fail_on: HashSet::from([3]),
-            }) as Arc<dyn ItemStore>
-        })),
+        // As a crash or a throttle would.
+        wrap_store: Some(
+            StoreHooks {
+                transact: Some(Box::new(|n| match n {
+                    3 => Err(StoreError::Unavailable(format!(
+                        "injected failure on transaction {n}"
+                    ))),
+                    _ => Ok(()),
+                })),
+                ..StoreHooks::default()
+            }
+            .wrap(),
+        ),
         ..Options::default()
     })
     .await;

@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use switchboard_cli::serve::{self, Running};
 use switchboard_core::clock::{Clock, FixedClock, SystemClock};
 use switchboard_core::ids::{OrgId, Role};
 use switchboard_core::queue::Queue;
 use switchboard_core::secrets::SecretName;
-use switchboard_core::store::ItemStore;
+
+use async_trait::async_trait;
+use switchboard_core::store::{Condition, Item, ItemStore, Page, Query, StoreError, Write};
 use switchboard_local::{EnvSecrets, LocalCipher, SqliteQueue, SqliteStore};
 use switchboard_runtime::App;
 use switchboard_runtime::auth::dev_claims;
@@ -27,6 +30,82 @@ pub enum Backend {
 
 /// Wraps the store of a harness (fault injection).
 pub type StoreWrapper = Box<dyn FnOnce(Arc<dyn ItemStore>) -> Arc<dyn ItemStore> + Send>;
+/// A check run before a store call; an error is returned instead of making the call.
+pub type Hook<T> = Box<dyn Fn(&T) -> Result<(), StoreError> + Send + Sync>;
+
+/// Hooks a test puts in front of a store, to inject faults or record calls.
+#[derive(Default)]
+pub struct StoreHooks {
+    /// Before each query.
+    pub query: Option<Hook<Query>>,
+    /// Before each transaction, with its 1-based number.
+    pub transact: Option<Hook<usize>>,
+}
+
+impl StoreHooks {
+    /// The wrapper putting these hooks in front of a harness's store.
+    pub fn wrap(self) -> StoreWrapper {
+        Box::new(move |inner| {
+            Arc::new(HookedStore {
+                inner,
+                hooks: self,
+                transactions: AtomicUsize::new(0),
+            }) as Arc<dyn ItemStore>
+        })
+    }
+}
+
+/// A store that runs [`StoreHooks`] before delegating.
+pub struct HookedStore {
+    inner: Arc<dyn ItemStore>,
+    hooks: StoreHooks,
+    transactions: AtomicUsize,
+}
+
+impl std::fmt::Debug for HookedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HookedStore({:?})", self.inner)
+    }
+}
+
+#[async_trait]
+impl ItemStore for HookedStore {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        self.inner.get(pk, sk).await
+    }
+    async fn put(&self, item: Item, c: Condition) -> Result<(), StoreError> {
+        self.inner.put(item, c).await
+    }
+    async fn delete(&self, pk: &str, sk: &str, c: Condition) -> Result<(), StoreError> {
+        self.inner.delete(pk, sk, c).await
+    }
+    async fn query(&self, q: Query) -> Result<Page, StoreError> {
+        if let Some(hook) = &self.hooks.query {
+            hook(&q)?;
+        }
+        self.inner.query(q).await
+    }
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let n = self.transactions.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(hook) = &self.hooks.transact {
+            hook(&n)?;
+        }
+        self.inner.transact(writes).await
+    }
+    async fn increment(
+        &self,
+        pk: &str,
+        sk: &str,
+        d: i64,
+        ttl: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        self.inner.increment(pk, sk, d, ttl).await
+    }
+    async fn take(&self, pk: &str, sk: &str, amount: i64) -> Result<Option<i64>, StoreError> {
+        self.inner.take(pk, sk, amount).await
+    }
+}
+
 /// Wraps the queue of a harness (fault injection).
 pub type QueueWrapper = Box<dyn FnOnce(Arc<dyn Queue>) -> Arc<dyn Queue> + Send>;
 

@@ -23,7 +23,7 @@ use crate::outbound::{
     Setup, accepted, drain, graph_error, graph_send_path, message, receive, send_one, setup_with,
     step,
 };
-use crate::support::{Backend, Options};
+use crate::support::{Backend, Options, StoreHooks};
 
 /// What the faulty queue does with sends to the outbound queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -596,5 +596,52 @@ async fn pacing_deferrals_cannot_exhaust_the_receive_budget() {
     assert_eq!(
         (m["status"].as_str(), m["error"]["retryable"].as_bool()),
         (Some("failed"), Some(true))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_that_correctness_depends_on_are_strongly_consistent() {
+    let queries = Arc::new(Mutex::new(Vec::new()));
+    let log = queries.clone();
+    let s = setup_with(
+        chrono::Duration::minutes(1),
+        Options {
+            wrap_store: Some(
+                StoreHooks {
+                    query: Some(Box::new(move |q| {
+                        log.lock().unwrap().push((q.pk.clone(), q.consistent));
+                        Ok(())
+                    })),
+                    ..StoreHooks::default()
+                }
+                .wrap(),
+            ),
+            ..Options::default()
+        },
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path(graph_send_path()))
+        .respond_with(accepted("wamid.consistent"))
+        .mount(&s.graph)
+        .await;
+    send_one(&s, "hello").await;
+    drain(&s.h, QueueName::Outbound).await;
+    s.h.get("/v1/integrations", &s.agent).await;
+    let queries = queries.lock().unwrap().clone();
+    // Early statuses of a wamid: the sender and the inbound consumer each look for the
+    // other's write made a moment earlier.
+    let early: Vec<_> = queries
+        .iter()
+        .filter(|(pk, _)| pk.starts_with("WAMID#"))
+        .collect();
+    assert!(!early.is_empty(), "{queries:?}");
+    assert!(early.iter().all(|(_, consistent)| *consistent), "{early:?}");
+    // The org's accounts (the connected-number limit counts them).
+    let accounts: Vec<_> = queries.iter().filter(|(pk, _)| pk == "ORG#acme").collect();
+    assert!(!accounts.is_empty(), "{queries:?}");
+    assert!(
+        accounts.iter().all(|(_, consistent)| *consistent),
+        "{accounts:?}"
     );
 }

@@ -144,3 +144,80 @@ mod secrets_manager {
         );
     }
 }
+
+mod dynamodb_reads {
+    //! Which reads are strongly consistent is decided by the port (`Query::consistent`);
+    //! this checks the adapter puts that on the wire, by looking at the requests the SDK
+    //! sends to DynamoDB (moto answers every read consistently, so only the request
+    //! shows the difference).
+
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+    use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+    use switchboard_core::store::{Index, ItemStore, Query};
+
+    #[derive(Debug, Default, Clone)]
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+
+    impl Intercept for Recorder {
+        fn name(&self) -> &'static str {
+            "Recorder"
+        }
+        fn read_before_transmit(
+            &self,
+            context: &BeforeTransmitInterceptorContextRef<'_>,
+            _: &RuntimeComponents,
+            _: &mut ConfigBag,
+        ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+            let body = context
+                .request()
+                .body()
+                .bytes()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            self.0.lock().unwrap().push(body);
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn table_queries_ask_for_consistent_reads_when_the_port_says_so() {
+        let clients = switchboard_testkit::moto::clients().await;
+        let deployment = switchboard_testkit::moto::deploy(&clients).await;
+        let recorder = Recorder::default();
+        let sdk = switchboard_testkit::moto::sdk_config().await;
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(recorder.clone())
+            .build();
+        let store = switchboard_aws::DynamoStore::new(
+            aws_sdk_dynamodb::Client::from_conf(config),
+            deployment.table,
+            switchboard_testkit::backends::fixed_clock(),
+        );
+        store.query(Query::table("P").consistent()).await.unwrap();
+        store.query(Query::table("P")).await.unwrap();
+        // Indexes cannot read consistently; asking is ignored rather than refused.
+        store
+            .query(Query::index(Index::Gsi1, "G").consistent())
+            .await
+            .unwrap();
+        let bodies = recorder.0.lock().unwrap().clone();
+        assert_eq!(bodies.len(), 3, "{bodies:?}");
+        assert!(
+            bodies[0].contains(r#""ConsistentRead":true"#),
+            "{}",
+            bodies[0]
+        );
+        assert!(
+            !bodies[1].contains(r#""ConsistentRead":true"#),
+            "{}",
+            bodies[1]
+        );
+        assert!(
+            !bodies[2].contains(r#""ConsistentRead":true"#),
+            "{}",
+            bodies[2]
+        );
+    }
+}

@@ -120,7 +120,8 @@ impl ConnectRequest {
     }
 }
 
-/// Lists an org's connected accounts.
+/// Lists an org's connected accounts. Strongly consistent: the plan limit on connected
+/// numbers counts this list, and a number connected a moment ago must count.
 pub async fn list(svc: &Services, org: &OrgId) -> Result<Vec<Account>> {
     let mut out = Vec::new();
     let mut after = None;
@@ -130,7 +131,8 @@ pub async fn list(svc: &Services, org: &OrgId) -> Result<Vec<Account>> {
             .query(
                 Query::table(org_pk(org))
                     .sort(SortKey::BeginsWith(Account::SK_PREFIX.to_owned()))
-                    .after(after),
+                    .after(after)
+                    .consistent(),
             )
             .await?;
         out.extend(decode_all::<Account>(&page.items)?);
