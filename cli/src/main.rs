@@ -15,6 +15,10 @@ use switchboard_runtime::telemetry;
     about = "Switchboard: the integrations backend of a WhatsApp-first CRM"
 )]
 struct Cli {
+    /// Global: accepted before or after the subcommand (`switchboard --backend aws dlq list
+    /// inbound` and `switchboard dlq list inbound --backend aws` are the same).
+    #[command(flatten)]
+    common: CommonArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,8 +49,6 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:3000")]
         addr: SocketAddr,
-        #[command(flatten)]
-        common: CommonArgs,
     },
     /// Print a JWT the dev server trusts (and nothing else), e.g. TOKEN=$(switchboard token --org acme --role admin).
     Token {
@@ -62,8 +64,6 @@ enum Command {
         /// Lifetime: 90s, 30m, 12h, 7d.
         #[arg(long, default_value = "12h")]
         ttl: String,
-        #[command(flatten)]
-        common: CommonArgs,
     },
     /// Dead-letter queues: list or redrive.
     Dlq {
@@ -103,16 +103,12 @@ enum DlqAction {
         queue: String,
         #[arg(long, default_value_t = 50)]
         limit: usize,
-        #[command(flatten)]
-        common: CommonArgs,
     },
     /// Move dead letters back to their queue.
     Redrive {
         queue: String,
         #[arg(long, default_value_t = 100)]
         limit: usize,
-        #[command(flatten)]
-        common: CommonArgs,
     },
 }
 
@@ -127,8 +123,6 @@ enum EventsAction {
         /// Queue them again (after connecting the number).
         #[arg(long)]
         redrive: bool,
-        #[command(flatten)]
-        common: CommonArgs,
     },
     /// List events stored but not yet processed; `--requeue` queues them again.
     Pending {
@@ -138,8 +132,6 @@ enum EventsAction {
         limit: usize,
         #[arg(long)]
         requeue: bool,
-        #[command(flatten)]
-        common: CommonArgs,
     },
 }
 
@@ -154,8 +146,6 @@ enum MessagesAction {
         older_than: String,
         #[arg(long)]
         requeue: bool,
-        #[command(flatten)]
-        common: CommonArgs,
     },
 }
 
@@ -168,9 +158,9 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { addr, common } => {
+        Command::Serve { addr } => {
             telemetry::init(telemetry::format_from_env(telemetry::Format::Pretty));
-            let app = match commands::app(&common.common()).await {
+            let app = match commands::app(&cli.common.common()).await {
                 Ok(app) => app,
                 Err(e) => return fail(e),
             };
@@ -193,13 +183,12 @@ async fn main() -> ExitCode {
             role,
             user,
             ttl,
-            common,
         } => {
             let ttl = match commands::parse_duration(&ttl) {
                 Ok(t) => t,
                 Err(e) => return fail(format!("--ttl: {e}")),
             };
-            match commands::token(&common.common(), &org, &role, &user, ttl) {
+            match commands::token(&cli.common.common(), &org, &role, &user, ttl) {
                 Ok(token) => {
                     println!("{token}");
                     ExitCode::SUCCESS
@@ -209,23 +198,15 @@ async fn main() -> ExitCode {
         }
         Command::Dlq { action } => {
             telemetry::init(telemetry::Format::Pretty);
-            let (queue, limit, common, redrive) = match &action {
-                DlqAction::List {
-                    queue,
-                    limit,
-                    common,
-                } => (queue, *limit, common, false),
-                DlqAction::Redrive {
-                    queue,
-                    limit,
-                    common,
-                } => (queue, *limit, common, true),
+            let (queue, limit, redrive) = match &action {
+                DlqAction::List { queue, limit } => (queue, *limit, false),
+                DlqAction::Redrive { queue, limit } => (queue, *limit, true),
             };
             let queue = match commands::queue_name(queue) {
                 Ok(q) => q,
                 Err(e) => return fail(e),
             };
-            let app = match commands::app(&common.common()).await {
+            let app = match commands::app(&cli.common.common()).await {
                 Ok(a) => a,
                 Err(e) => return fail(e),
             };
@@ -251,25 +232,23 @@ async fn main() -> ExitCode {
         }
         Command::Events { action } => {
             telemetry::init(telemetry::Format::Pretty);
-            let (provider, limit, act, pending, common) = match &action {
+            let (provider, limit, act, pending) = match &action {
                 EventsAction::Unroutable {
                     provider,
                     limit,
                     redrive,
-                    common,
-                } => (provider, *limit, *redrive, false, common),
+                } => (provider, *limit, *redrive, false),
                 EventsAction::Pending {
                     provider,
                     limit,
                     requeue,
-                    common,
-                } => (provider, *limit, *requeue, true, common),
+                } => (provider, *limit, *requeue, true),
             };
             let provider = match commands::provider(provider) {
                 Ok(p) => p,
                 Err(e) => return fail(e),
             };
-            let app = match commands::app(&common.common()).await {
+            let app = match commands::app(&cli.common.common()).await {
                 Ok(a) => a,
                 Err(e) => return fail(e),
             };
@@ -299,7 +278,6 @@ async fn main() -> ExitCode {
                     limit,
                     older_than,
                     requeue,
-                    common,
                 },
         } => {
             telemetry::init(telemetry::Format::Pretty);
@@ -307,7 +285,7 @@ async fn main() -> ExitCode {
                 Ok(d) => d,
                 Err(e) => return fail(format!("--older-than: {e}")),
             };
-            let app = match commands::app(&common.common()).await {
+            let app = match commands::app(&cli.common.common()).await {
                 Ok(a) => a,
                 Err(e) => return fail(e),
             };

@@ -5,6 +5,7 @@ mod support;
 
 mod bad_input;
 mod billing;
+mod cli_flags;
 mod inbound;
 mod integrations;
 mod outbound;
