@@ -10,7 +10,9 @@
 #   stripe_vs_python.json  Stripe event verify + parse against stripe-python's
 #                 Webhook.construct_event on the same payload, with the ratio
 #   outbound.json a 10,000-recipient campaign through worker-outbound against a fake Graph
-#                 enforcing 80 msg/s and the pair rate: achieved rate, errors, duplicates
+#                 enforcing 80 msg/s and the pair rate: achieved rate, errors, duplicates,
+#                 dead letters and receives per message (outbound_24_workers.json: the same
+#                 with 24 workers, so messages are deferred for their pacing slots)
 # Figures depend on the machine; the README records those of the reference machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,5 +58,8 @@ OUT="$PWD/bench-results/ingest.json" cargo bench -p switchboard-cli --bench inge
 
 echo "==> broadcast simulation (RECIPIENTS=${RECIPIENTS:-10000} WORKERS=${WORKERS:-8})"
 OUT="$PWD/bench-results/outbound.json" cargo bench -p switchboard-cli --bench outbound_sim
+
+echo "==> broadcast simulation with 24 workers (deferrals: messages come back for their slots)"
+WORKERS=24 OUT="$PWD/bench-results/outbound_24_workers.json" cargo bench -p switchboard-cli --bench outbound_sim
 
 echo "==> results in bench-results/"

@@ -147,7 +147,7 @@ impl fmt::Display for QueueName {
 /// How many times the sender reserves a new pacing slot for a message that came back
 /// from the queue too late for its slot; after that it is sent late rather than
 /// deferred again (see [`QueueName::receive_budget`]).
-pub const MAX_LATE_REPACES: u32 = 3;
+pub const MAX_LATE_REPACES: u32 = 20;
 
 /// SQS's maximum batch size for send and receive.
 pub const MAX_BATCH: usize = 10;

@@ -4,8 +4,9 @@
 //! - **Pacing.** Every send reserves a slot from two limiters shared through the item
 //!   store (the recipient's pair rate, then the number's throughput). A slot within
 //!   `max_inline_wait` is waited for here; a later one is stored on the message and the
-//!   queue message is hidden until then. A message the queue hands back too late for
-//!   its slot gets a new one, at most [`MAX_LATE_REPACES`] times, then goes late: so a
+//!   queue message is hidden until a second before it. A message the queue hands back
+//!   late for its slot anyway gets a new one (sending it late would bunch it with
+//!   on-time sends), at most [`MAX_LATE_REPACES`] times, then goes late: so a
 //!   message's receives are bounded by [`QueueName::receive_budget`] however long the
 //!   campaign, and pacing can never push it into the DLQ.
 //! - **Errors.** A closed window, an invalid recipient or a bad template fail the
@@ -91,8 +92,15 @@ pub enum Delivery {
     DeadLetter,
 }
 
-/// A queue message comes back this late for its slot before it is re-paced.
-const LATE_US: i64 = 2_000_000;
+/// How late for its slot a message may still be sent. Sends are spaced evenly at 97 % of
+/// the limit, so the 3 % headroom absorbs a delay of about 18 ms in any one-second window;
+/// a message later than this takes a new slot rather than bunch up with on-time ones (a
+/// 2-second tolerance let late messages triple a window's count).
+const LATE_US: i64 = 10_000;
+
+/// A deferred message comes back this long before its slot and waits the rest inline, so
+/// a queue that hands it back up to this late still makes the slot.
+const LEAD_US: i64 = 1_000_000;
 
 fn now_us(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
@@ -206,7 +214,9 @@ async fn deliver_message(
     let mut late_repaces = message.record.late_repaces;
     let slot = match message.record.scheduled_at_us {
         // Back before its slot (an early redelivery): hide it until then.
-        Some(s) if s - now > inline => return defer(svc, r, s, late_repaces, receive_count).await,
+        Some(s) if s - now > inline => {
+            return defer(svc, r, s, late_repaces, receive_count, inline).await;
+        }
         Some(s) if now - s <= LATE_US => s,
         // Late too often: go now rather than defer again (the slot was reserved).
         Some(_) if late_repaces >= MAX_LATE_REPACES => now,
@@ -232,7 +242,7 @@ async fn deliver_message(
             .await?;
             if slot - now > inline {
                 debug!(message_id = %r.message_id, wait_ms = (slot - now) / 1000, "paced: slot reserved");
-                return defer(svc, r, slot, late_repaces, receive_count).await;
+                return defer(svc, r, slot, late_repaces, receive_count, inline).await;
             }
             slot
         }
@@ -296,13 +306,15 @@ async fn give_up(svc: &Services, r: &OutboundRef, error: MessageError) -> Result
     Ok(Delivery::DeadLetter)
 }
 
-/// Stores the reserved pacing slot and hides the queue message until then.
+/// Stores the reserved pacing slot and hides the queue message until shortly before it
+/// (the rest is waited inline).
 async fn defer(
     svc: &Services,
     r: &OutboundRef,
     slot: i64,
     late_repaces: u32,
     receive_count: u32,
+    inline_us: i64,
 ) -> Result<Delivery> {
     if receives_spent(receive_count) {
         return give_up(
@@ -330,7 +342,7 @@ async fn defer(
     .await?;
     match stored {
         Some(m) if waiting(&m) => Ok(Delivery::Later(Duration::from_micros(
-            (slot - now_us(now)).max(0) as u64,
+            (slot - now_us(now) - LEAD_US.min(inline_us)).max(0) as u64,
         ))),
         _ => Ok(Delivery::Skipped),
     }
