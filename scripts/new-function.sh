@@ -24,6 +24,11 @@ name = "$name"
 path = "src/main.rs"
 test = false
 
+[features]
+# Runs this function on the embedded backend (SQLite) under \`cargo lambda watch\`; deployed
+# builds leave it off, so the package carries no SQLite (docs/operations.md).
+embedded = ["switchboard-runtime/embedded"]
+
 [dependencies]
 switchboard-core.workspace = true
 switchboard-runtime.workspace = true

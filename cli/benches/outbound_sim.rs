@@ -168,7 +168,7 @@ async fn main() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let config = switchboard_runtime::config::Config::local(dir.path());
-    let base = switchboard_runtime::App::build(config.clone())
+    let base = switchboard_cli::commands::build_app(config.clone())
         .await
         .expect("app");
     let fake = FakeGraph {
@@ -220,13 +220,9 @@ async fn main() {
             })
             .collect();
         let body = switchboard_testkit::fixtures::delivery(changes);
-        let events = ingest::whatsapp_events(
-            switchboard_webhooks::meta::split(&body).unwrap(),
-            svc.clock.now(),
-        );
-        ingest::store_and_enqueue(&*svc.store, &*svc.queue, events)
-            .await
-            .unwrap();
+        ingest::accept_whatsapp(&svc, switchboard_webhooks::meta::split(&body).unwrap(), None)
+        .await
+        .unwrap();
     }
     loop {
         let batch = svc
@@ -263,6 +259,7 @@ async fn main() {
                 idempotency_key: None,
                 sender: None,
                 billing: &Default::default(),
+                correlation_id: None,
             },
         )
         .await

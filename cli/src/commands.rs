@@ -2,13 +2,16 @@
 //! events, signing sample payloads, and creating AWS resources from the template.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use switchboard_core::clock::Clock;
 use switchboard_core::ids::{OrgId, Role};
 use switchboard_core::model::Provider;
 use switchboard_core::queue::QueueName;
 use switchboard_core::usecases::events;
 use switchboard_runtime::App;
+use switchboard_runtime::app::{StartupError, StoragePorts};
 use switchboard_runtime::auth::{dev_claims, load_dev_key};
 use switchboard_runtime::config::{Backend, Config, ConfigError};
 
@@ -114,7 +117,22 @@ pub fn token_with(
 /// Builds the app for a command.
 pub async fn app(common: &Common) -> Result<App, String> {
     let cfg = config(common).map_err(|e| e.to_string())?;
-    App::build(cfg).await.map_err(|e| e.to_string())
+    build_app(cfg).await.map_err(|e| e.to_string())
+}
+
+/// Builds the app for `config`, on the AWS backend or on the embedded one, which the CLI
+/// links and hands to the runtime (Lambda functions do not link it).
+pub async fn build_app(config: Config) -> Result<App, StartupError> {
+    App::build_with(config, Some(open_embedded)).await
+}
+
+/// Opens the embedded backend: [`switchboard_local::open`] in the runtime's terms.
+pub fn open_embedded(
+    data_dir: &Path,
+    dotenv: Option<&Path>,
+    clock: Arc<dyn Clock>,
+) -> Result<StoragePorts, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(switchboard_local::open(data_dir, dotenv, clock)?)
 }
 
 /// Parses a queue name argument.
@@ -236,15 +254,47 @@ pub fn sign_whatsapp(secret: &str, file: &Path) -> Result<String, String> {
 pub async fn aws_bootstrap(template: &Path, prefix: &str) -> Result<Vec<String>, String> {
     let text =
         std::fs::read_to_string(template).map_err(|e| format!("{}: {e}", template.display()))?;
-    let template = switchboard_aws::bootstrap::Template::parse(&text).map_err(|e| e.to_string())?;
+    let template = switchboard_bootstrap::Template::parse(&text).map_err(|e| e.to_string())?;
     let sdk = switchboard_aws::config::load().await;
     let clients = switchboard_aws::Clients::new(&sdk);
-    let deployment = switchboard_aws::bootstrap::create(&clients, &template, prefix)
+    aws_bootstrap_with(&clients, &template, prefix).await
+}
+
+/// [`aws_bootstrap`] with ready clients (tests pass moto's).
+///
+/// The key is found again by its alias `alias/<prefix>-tokens` on a second run, so what
+/// was encrypted under it still decrypts, and `KMS_KEY_ID` is that alias: a name known
+/// before the key exists, which is how `events/env.json` (for `sam local invoke`) can
+/// name it.
+pub async fn aws_bootstrap_with(
+    clients: &switchboard_aws::Clients,
+    template: &switchboard_bootstrap::Template,
+    prefix: &str,
+) -> Result<Vec<String>, String> {
+    let deployment = switchboard_bootstrap::create(clients, template, prefix)
         .await
         .map_err(|e| e.to_string())?;
-    let key = switchboard_aws::bootstrap::create_key(&clients, "switchboard dev")
+    let key = format!("alias/{prefix}-tokens");
+    if clients
+        .kms
+        .describe_key()
+        .key_id(&key)
+        .send()
         .await
-        .map_err(|e| e.to_string())?;
+        .is_err()
+    {
+        let id = switchboard_bootstrap::create_key(clients, "switchboard dev")
+            .await
+            .map_err(|e| e.to_string())?;
+        clients
+            .kms
+            .create_alias()
+            .alias_name(&key)
+            .target_key_id(&id)
+            .send()
+            .await
+            .map_err(|e| format!("creating {key}: {}", error_chain(&e)))?;
+    }
     let mut lines = vec![
         "export SWITCHBOARD_BACKEND=aws".to_owned(),
         // A dev stack (moto or a sandbox account): `serve --backend aws` and `token` use
@@ -265,6 +315,19 @@ pub async fn aws_bootstrap(template: &Path, prefix: &str) -> Result<Vec<String>,
         }
     }
     Ok(lines)
+}
+
+/// An error and its sources, `: `-separated (SDK errors keep the service's message in
+/// a source).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -94,6 +94,12 @@ enum Command {
         #[arg(long, default_value = "switchboard-dev")]
         prefix: String,
     },
+    /// Print exports for a deployed stack (its outputs and parameters): eval "$(switchboard aws-env --stack switchboard)".
+    AwsEnv {
+        /// The CloudFormation stack (samconfig.toml's stack_name).
+        #[arg(long)]
+        stack: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -334,6 +340,16 @@ async fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        // No logging set up: stdout carries only the exports.
+        Command::AwsEnv { stack } => match switchboard_cli::aws_env::aws_env(&stack).await {
+            Ok(lines) => {
+                for l in lines {
+                    println!("{l}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
     }
 }
 

@@ -147,6 +147,7 @@ pub fn router(app: App) -> Router {
     }
     router
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route("/metrics", axum::routing::get(metrics))
         .fallback(|| async {
             let rid = uuid::Uuid::now_v7().to_string();
             to_axum(
@@ -155,7 +156,102 @@ pub fn router(app: App) -> Router {
                 &rid,
             )
         })
+        .layer(axum::middleware::from_fn_with_state(app.clone(), cors))
         .with_state(app)
+}
+
+/// `GET /metrics`: what the process has counted since it started, in the Prometheus
+/// text format (the same counters a Lambda publishes as CloudWatch metrics).
+async fn metrics(State(app): State<App>) -> axum::response::Response {
+    let mut resp =
+        axum::response::Response::new(axum::body::Body::from(app.metrics().prometheus()));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+/// Whether `origin` matches one of `allowed`: exactly, or `scheme://host:*` for any port
+/// of that host.
+pub fn origin_allowed(allowed: &[String], origin: &str) -> bool {
+    allowed.iter().any(|pattern| {
+        if pattern == "*" || pattern == origin {
+            return true;
+        }
+        match pattern.strip_suffix(":*") {
+            Some(base) => {
+                origin == base
+                    || origin
+                        .strip_prefix(base)
+                        .and_then(|rest| rest.strip_prefix(':'))
+                        .is_some_and(|port| {
+                            !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                        })
+            }
+            None => false,
+        }
+    })
+}
+
+/// CORS for a frontend served from another origin (a dev server on another port): a
+/// preflight from an allowed origin gets its answer here; other requests from it get the
+/// headers a browser needs to read the response. Requests from other origins get no
+/// CORS headers, so the browser keeps their responses from the page.
+async fn cors(
+    State(app): State<App>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let origin = req
+        .headers()
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let allowed = origin
+        .as_deref()
+        .is_some_and(|o| origin_allowed(&app.config().cors_origins, o));
+    let preflight = req.method() == http::Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut resp = if preflight {
+        let status = if allowed {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        let mut r = axum::response::Response::new(axum::body::Body::empty());
+        *r.status_mut() = status;
+        if allowed {
+            let h = r.headers_mut();
+            h.insert(
+                http::header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+            );
+            h.insert(
+                http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("authorization, content-type, idempotency-key"),
+            );
+            h.insert(
+                http::header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+        }
+        r
+    } else {
+        next.run(req).await
+    };
+    let h = resp.headers_mut();
+    h.append(http::header::VARY, HeaderValue::from_static("Origin"));
+    if allowed && let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
+        h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("idempotent-replayed, retry-after, x-request-id"),
+        );
+    }
+    resp
 }
 
 /// Binds `addr` and starts the server, pollers and tickers.

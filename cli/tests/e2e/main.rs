@@ -3,11 +3,13 @@
 
 mod support;
 
+mod aws_env;
 mod bad_input;
 mod billing;
 mod cli_flags;
 mod inbound;
 mod integrations;
+mod observability;
 mod outbound;
 mod resilience;
 mod samples;

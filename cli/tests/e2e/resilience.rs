@@ -80,13 +80,13 @@ async fn failure_mid_batch_then_redelivery_leaves_one_message_per_wamid() {
         }
     }
     let body = fixtures::delivery(changes);
-    let events = ingest::whatsapp_events(
+    ingest::accept_whatsapp(
+        &svc,
         switchboard_webhooks::meta::split(&body).unwrap(),
-        svc.clock.now(),
-    );
-    ingest::store_and_enqueue(&*svc.store, &*svc.queue, events)
-        .await
-        .unwrap();
+        None,
+    )
+    .await
+    .unwrap();
 
     let batch = receive_all(&h).await;
     assert_eq!(batch.len(), 5);
@@ -246,13 +246,13 @@ async fn queued_work_survives_a_restart() {
         1_750_000_000,
         "while you were away",
     )]);
-    let events = ingest::whatsapp_events(
+    ingest::accept_whatsapp(
+        &svc,
         switchboard_webhooks::meta::split(&body).unwrap(),
-        svc.clock.now(),
-    );
-    ingest::store_and_enqueue(&*svc.store, &*svc.queue, events)
-        .await
-        .unwrap();
+        None,
+    )
+    .await
+    .unwrap();
 
     let running = switchboard_cli::serve::start(idle.app.clone(), "127.0.0.1:0".parse().unwrap())
         .await

@@ -141,6 +141,7 @@ impl Default for Options {
             secrets: vec![
                 (SecretName::WhatsAppAppSecret, TEST_APP_SECRET.into()),
                 (SecretName::WhatsAppVerifyToken, TEST_VERIFY_TOKEN.into()),
+                (SecretName::PseudonymKey, "e2e-pseudonym-key".into()),
             ],
             graph_url: None,
             wrap_store: None,
@@ -194,7 +195,7 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
         Backend::Aws => {
             let clients = switchboard_testkit::moto::clients().await;
             let deployment = switchboard_testkit::moto::deploy(&clients).await;
-            let key = switchboard_aws::bootstrap::create_key(&clients, "e2e")
+            let key = switchboard_bootstrap::create_key(&clients, "e2e")
                 .await
                 .unwrap();
             let prefix = format!("e2e{}/", uuid::Uuid::new_v4().simple());

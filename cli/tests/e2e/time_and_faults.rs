@@ -327,6 +327,7 @@ async fn a_send_stranded_between_store_and_queue_is_swept(backend: Backend) {
         idempotency_key: None,
         sender: Some("agent-1"),
         billing: &Default::default(),
+        correlation_id: None,
     };
     assert!(
         tokio::time::timeout(Duration::from_millis(300), outbound::send(&svc, request))

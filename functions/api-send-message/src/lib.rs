@@ -11,7 +11,8 @@ use switchboard_core::ids::{ConversationId, Role};
 use switchboard_core::usecases::outbound::{self, SendRequest};
 use switchboard_runtime::App;
 use switchboard_runtime::http::{
-    ApiError, Request, Response, header_str, json_body, json_response, path_param, respond,
+    ApiError, Request, Response, header_str, json_body, json_response, path_param, request_id,
+    respond,
 };
 
 /// Function name (Lambda, logs, template).
@@ -37,6 +38,7 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
             idempotency_key: header_str(req, "idempotency-key"),
             sender: caller.user.as_deref(),
             billing: &app.config().billing,
+            correlation_id: Some(&request_id(req)),
         },
     )
     .await?;

@@ -6,12 +6,13 @@
 
 use http::StatusCode;
 use serde_json::json;
+use switchboard_core::metrics::{Metric, incr};
 use switchboard_core::model::{EventStatus, Provider, WebhookEvent};
 use switchboard_core::secrets::SecretName;
 use switchboard_core::usecases::ingest;
 use switchboard_runtime::App;
 use switchboard_runtime::http::{
-    ApiError, Request, Response, header_str, is_json, json_response, respond,
+    ApiError, Request, Response, header_str, is_json, json_response, request_id, respond,
 };
 use switchboard_webhooks::stripe;
 
@@ -53,6 +54,7 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
         now.timestamp(),
         cfg.tolerance_secs,
     ) {
+        incr(&*svc.metrics, Metric::SignatureFailures, Some("stripe"));
         tracing::warn!(reason = %why, "refused an unsigned, mis-signed or stale Stripe delivery");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -111,8 +113,10 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
         note: None,
         received_at: now,
         updated_at: now,
+        correlation_id: Some(request_id(req)),
     };
     let summary = ingest::store_and_enqueue(&*svc.store, &*svc.queue, vec![stored]).await?;
+    ingest::count_delivery(&*svc.metrics, "stripe", &summary);
     tracing::info!(event = %event.id, kind = %event.kind, duplicate = summary.duplicates > 0, "Stripe event accepted");
     Ok(json_response(
         StatusCode::OK,

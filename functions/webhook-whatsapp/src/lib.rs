@@ -11,11 +11,13 @@
 
 use http::{Method, StatusCode};
 use serde_json::json;
+use switchboard_core::metrics::{Metric, incr};
 use switchboard_core::secrets::SecretName;
 use switchboard_core::usecases::ingest;
 use switchboard_runtime::App;
 use switchboard_runtime::http::{
-    ApiError, Request, Response, header_str, is_json, json_response, query_param, respond, text,
+    ApiError, Request, Response, header_str, is_json, json_response, query_param, request_id,
+    respond, text,
 };
 use switchboard_webhooks::meta;
 
@@ -92,6 +94,7 @@ async fn receive(app: &App, req: &Request) -> Result<Response, ApiError> {
         header_str(req, meta::SIGNATURE_HEADER),
         req.body(),
     ) {
+        incr(&*svc.metrics, Metric::SignatureFailures, Some("whatsapp"));
         tracing::warn!(reason = %why, bytes = req.body().len(), "refused an unsigned or mis-signed delivery");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -110,8 +113,8 @@ async fn receive(app: &App, req: &Request) -> Result<Response, ApiError> {
             format!("body is not a WhatsApp webhook envelope: {detail}"),
         ),
     })?;
-    let events = ingest::whatsapp_events(changes, svc.clock.now());
-    let summary = ingest::store_and_enqueue(&*svc.store, &*svc.queue, events).await?;
+    let summary = ingest::accept_whatsapp(svc, changes, Some(&request_id(req))).await?;
+    ingest::count_delivery(&*svc.metrics, "whatsapp", &summary);
     tracing::info!(
         events = summary.events,
         stored = summary.stored,

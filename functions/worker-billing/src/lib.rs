@@ -2,10 +2,13 @@
 //! order per customer (FIFO group), re-fetching subscriptions from Stripe so late,
 //! duplicate and reordered events all converge on Stripe's current state.
 
-use switchboard_core::queue::ReceivedMessage;
+use switchboard_core::metrics::{Metric, incr};
+use switchboard_core::queue::{QueueName, ReceivedMessage};
 use switchboard_core::usecases::billing;
 use switchboard_runtime::App;
-use switchboard_runtime::queue::{BatchOutcome, ItemOutcome, on_error, process_batch};
+use switchboard_runtime::queue::{
+    BatchOutcome, ItemOutcome, message_span, observe_age, on_error, process_batch,
+};
 use tracing::Instrument;
 
 /// Function name (Lambda, logs, template).
@@ -14,11 +17,15 @@ pub const FUNCTION: &str = "worker-billing";
 /// Processes a batch of billing-queue messages.
 pub async fn handle(app: &App, batch: Vec<ReceivedMessage>) -> BatchOutcome {
     let cfg = &app.config().billing;
+    let now_ms = app.services().clock.now().timestamp_millis();
     process_batch(&batch, |m| {
-        let span = tracing::info_span!("billing_event", function = FUNCTION, message_id = %m.id, group = ?m.group_id, receive_count = m.receive_count);
+        observe_age(&*app.services().metrics, QueueName::Billing, m, now_ms);
         async move {
             match billing::apply_event(app.services(), cfg, &m.body).await {
                 Ok(outcome) => {
+                    if matches!(outcome, billing::BillingOutcome::Applied(_)) {
+                        incr(&*app.services().metrics, Metric::BillingEventsApplied, None);
+                    }
                     tracing::info!(outcome = ?outcome, "billing event settled");
                     ItemOutcome::Done
                 }
@@ -32,7 +39,7 @@ pub async fn handle(app: &App, batch: Vec<ReceivedMessage>) -> BatchOutcome {
                 }
             }
         }
-        .instrument(span)
+        .instrument(message_span(FUNCTION, m))
     })
     .await
 }

@@ -4,10 +4,12 @@
 //! FIFO group) come back. Transient failures retry on the configured schedule (about a
 //! day); a poison event is moved to the DLQ after a few receives.
 
-use switchboard_core::queue::ReceivedMessage;
+use switchboard_core::queue::{QueueName, ReceivedMessage};
 use switchboard_core::usecases::inbound::{self, Outcome};
 use switchboard_runtime::App;
-use switchboard_runtime::queue::{BatchOutcome, ItemOutcome, on_error, process_batch};
+use switchboard_runtime::queue::{
+    BatchOutcome, ItemOutcome, message_span, observe_age, on_error, process_batch,
+};
 use tracing::Instrument;
 
 /// Function name (Lambda, logs, template).
@@ -15,8 +17,9 @@ pub const FUNCTION: &str = "worker-inbound";
 
 /// Processes a batch of inbound-queue messages.
 pub async fn handle(app: &App, batch: Vec<ReceivedMessage>) -> BatchOutcome {
+    let now_ms = app.services().clock.now().timestamp_millis();
     process_batch(&batch, |m| {
-        let span = tracing::info_span!("event", function = FUNCTION, message_id = %m.id, group = ?m.group_id, receive_count = m.receive_count);
+        observe_age(&*app.services().metrics, QueueName::Inbound, m, now_ms);
         async move {
             match inbound::process(app.services(), &m.body).await {
                 Ok(outcome) => {
@@ -38,7 +41,7 @@ pub async fn handle(app: &App, batch: Vec<ReceivedMessage>) -> BatchOutcome {
                 }
             }
         }
-        .instrument(span)
+        .instrument(message_span(FUNCTION, m))
     })
     .await
 }

@@ -9,10 +9,12 @@
 //! `reauth_required`. When the schedule is spent the message is `failed` and the queue
 //! message moves to the DLQ, from where a redrive tries again.
 
-use switchboard_core::queue::ReceivedMessage;
+use switchboard_core::queue::{QueueName, ReceivedMessage};
 use switchboard_core::usecases::outbound::{self, Delivery};
 use switchboard_runtime::App;
-use switchboard_runtime::queue::{BatchOutcome, ItemOutcome, on_error, process_batch};
+use switchboard_runtime::queue::{
+    BatchOutcome, ItemOutcome, message_span, observe_age, on_error, process_batch,
+};
 use tracing::Instrument;
 
 /// Function name (Lambda, logs, template).
@@ -21,8 +23,9 @@ pub const FUNCTION: &str = "worker-outbound";
 /// Sends a batch of outbound-queue messages.
 pub async fn handle(app: &App, batch: Vec<ReceivedMessage>) -> BatchOutcome {
     let cfg = app.config().delivery;
+    let now_ms = app.services().clock.now().timestamp_millis();
     process_batch(&batch, |m| {
-        let span = tracing::info_span!("send", function = FUNCTION, message_id = %m.id, group = ?m.group_id, receive_count = m.receive_count);
+        observe_age(&*app.services().metrics, QueueName::Outbound, m, now_ms);
         async move {
             match outbound::deliver(app.services(), &cfg, app.tokens(), &m.body, m.receive_count).await {
                 Ok(Delivery::Sent { .. } | Delivery::Skipped | Delivery::Failed) => ItemOutcome::Done,
@@ -38,7 +41,7 @@ pub async fn handle(app: &App, batch: Vec<ReceivedMessage>) -> BatchOutcome {
                 }
             }
         }
-        .instrument(span)
+        .instrument(message_span(FUNCTION, m))
     })
     .await
 }

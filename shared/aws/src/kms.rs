@@ -11,7 +11,6 @@ use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 use switchboard_core::cipher::{Cipher, CipherError, EncryptionContext, envelope};
-use switchboard_local::cipher::{open_with_data_key, seal_with_data_key};
 
 /// The KMS envelope cipher.
 #[derive(Clone)]
@@ -61,7 +60,7 @@ impl Cipher for KmsCipher {
         let (Some(key), Some(wrapped)) = (out.plaintext(), out.ciphertext_blob()) else {
             return Err(CipherError::Unavailable("KMS returned no data key".into()));
         };
-        seal_with_data_key(
+        envelope::seal(
             envelope::PROVIDER_KMS,
             key.as_ref(),
             wrapped.as_ref().to_vec(),
@@ -99,6 +98,6 @@ impl Cipher for KmsCipher {
         let key = out
             .plaintext()
             .ok_or_else(|| CipherError::Unavailable("KMS returned no plaintext".into()))?;
-        open_with_data_key(key.as_ref(), &parts, context)
+        envelope::open(key.as_ref(), &parts, context)
     }
 }

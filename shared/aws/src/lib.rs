@@ -1,15 +1,17 @@
 //! The AWS backend of Switchboard's ports: DynamoDB (item store), SQS (queues), KMS
 //! (envelope encryption), Secrets Manager (secrets, cached). Clients are built once per
 //! process from one SDK config; `AWS_ENDPOINT_URL` points them at moto_server in tests.
+//!
+//! This is what a Lambda function links: no template parsing (that is `switchboard-bootstrap`,
+//! for the CLI and tests) and no embedded backend.
 
-pub mod bootstrap;
 pub mod config;
 pub mod dynamodb;
 pub mod kms;
 pub mod secrets;
 pub mod sqs;
 
-pub use config::Clients;
+pub use config::{Clients, SdkSettings};
 pub use dynamodb::DynamoStore;
 pub use kms::KmsCipher;
 pub use secrets::SecretsManager;

@@ -98,6 +98,21 @@ impl SqsQueue {
         Ok(())
     }
 
+    /// A long poll legitimately holds the response for up to `wait`, so this call's
+    /// attempt and operation timeouts are the client's plus `wait`: the configured
+    /// timeouts still bound how long SQS may take beyond the wait it was asked for.
+    fn long_poll_timeouts(&self, wait: Duration) -> aws_sdk_sqs::config::Builder {
+        let base = self.client.config().timeout_config();
+        let mut timeouts = aws_sdk_sqs::config::timeout::TimeoutConfig::builder();
+        if let Some(t) = base.and_then(|t| t.operation_attempt_timeout()) {
+            timeouts = timeouts.operation_attempt_timeout(t + wait);
+        }
+        if let Some(t) = base.and_then(|t| t.operation_timeout()) {
+            timeouts = timeouts.operation_timeout(t + wait);
+        }
+        aws_sdk_sqs::config::Builder::default().timeout_config(timeouts.build())
+    }
+
     async fn receive_from(
         &self,
         url: &str,
@@ -105,14 +120,17 @@ impl SqsQueue {
         visibility: Duration,
         wait: Duration,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let wait_secs = wait.as_secs().min(20);
         let out = self
             .client
             .receive_message()
             .queue_url(url)
             .max_number_of_messages(max.clamp(1, MAX_BATCH) as i32)
             .visibility_timeout(visibility.as_secs().min(43_200) as i32)
-            .wait_time_seconds(wait.as_secs().min(20) as i32)
+            .wait_time_seconds(wait_secs as i32)
             .message_system_attribute_names(MessageSystemAttributeName::All)
+            .customize()
+            .config_override(self.long_poll_timeouts(Duration::from_secs(wait_secs)))
             .send()
             .await
             .map_err(unavailable)?;
@@ -131,6 +149,8 @@ impl SqsQueue {
                     receive_count: attr(MessageSystemAttributeName::ApproximateReceiveCount)
                         .and_then(|c| c.parse().ok())
                         .unwrap_or(1),
+                    sent_at_ms: attr(MessageSystemAttributeName::SentTimestamp)
+                        .and_then(|t| t.parse().ok()),
                 }
             })
             .collect())

@@ -88,11 +88,17 @@ pub trait Cipher: Send + Sync + std::fmt::Debug {
 /// 12 bytes    nonce of the payload
 /// ...         AES-256-GCM ciphertext || tag of the payload (AAD = canonical context)
 /// ```
+///
+/// The format and the AES-256-GCM layer live here, in the core, so that the local cipher
+/// and KMS share one implementation without either backend depending on the other (a
+/// Lambda function links the KMS cipher only, never the embedded backend).
 pub mod envelope {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
+    use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+    use ring::rand::{SecureRandom, SystemRandom};
 
-    use super::CipherError;
+    use super::{CipherError, EncryptionContext};
 
     /// Format version byte.
     pub const VERSION: u8 = 1;
@@ -151,9 +157,121 @@ pub mod envelope {
         })
     }
 
+    /// Length of an AES-256 key (data keys and the local master key).
+    pub const KEY_LEN: usize = 32;
+
+    fn aes_key(key: &[u8]) -> Result<LessSafeKey, CipherError> {
+        UnboundKey::new(&AES_256_GCM, key)
+            .map(LessSafeKey::new)
+            .map_err(|_| CipherError::Format)
+    }
+
+    /// Fills `N` bytes from the system's secure random source (nonces, data keys).
+    pub fn random<const N: usize>() -> Result<[u8; N], CipherError> {
+        let mut out = [0u8; N];
+        SystemRandom::new()
+            .fill(&mut out)
+            .map_err(|_| CipherError::Unavailable("no randomness".into()))?;
+        Ok(out)
+    }
+
+    /// AES-256-GCM: encrypts `plaintext` under `key` with `nonce`, authenticating `aad`;
+    /// returns ciphertext || tag. The caller guarantees the nonce is fresh (random).
+    pub fn seal_aes_gcm(
+        key: &[u8],
+        nonce: [u8; NONCE_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CipherError> {
+        let mut buf = plaintext.to_vec();
+        aes_key(key)?
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut buf,
+            )
+            .map_err(|_| CipherError::Unavailable("encryption failed".into()))?;
+        Ok(buf)
+    }
+
+    /// AES-256-GCM: decrypts ciphertext || tag. Any mismatch (key, nonce, `aad`, a flipped
+    /// bit) is [`CipherError::Decrypt`], never a partial plaintext.
+    pub fn open_aes_gcm(
+        key: &[u8],
+        nonce: [u8; NONCE_LEN],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CipherError> {
+        let mut buf = ciphertext.to_vec();
+        let plain = aes_key(key)
+            .map_err(|_| CipherError::Decrypt)?
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut buf,
+            )
+            .map_err(|_| CipherError::Decrypt)?;
+        Ok(plain.to_vec())
+    }
+
+    /// Encrypts `plaintext` under a data key the caller already has (its plaintext and
+    /// its wrapped form, from the local master key or KMS) into an envelope whose payload
+    /// is bound to `context`.
+    pub fn seal(
+        provider: u8,
+        data_key: &[u8],
+        wrapped_key: Vec<u8>,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<String, CipherError> {
+        let nonce = random::<NONCE_LEN>()?;
+        let ciphertext = seal_aes_gcm(data_key, nonce, &context.canonical(), plaintext)?;
+        Ok(encode(&Parts {
+            provider,
+            wrapped_key,
+            nonce,
+            ciphertext,
+        }))
+    }
+
+    /// Decrypts an envelope's payload with its unwrapped data key.
+    pub fn open(
+        data_key: &[u8],
+        parts: &Parts,
+        context: &EncryptionContext,
+    ) -> Result<Vec<u8>, CipherError> {
+        open_aes_gcm(
+            data_key,
+            parts.nonce,
+            &context.canonical(),
+            &parts.ciphertext,
+        )
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        #[test]
+        fn sealed_payload_opens_only_under_its_key_and_context() {
+            let org = crate::ids::OrgId::parse("acme").unwrap();
+            let ctx = EncryptionContext::new(&org, "token");
+            let key = random::<KEY_LEN>().unwrap();
+            let text = seal(PROVIDER_KMS, &key, vec![1, 2, 3], b"secret", &ctx).unwrap();
+            let parts = decode(&text).unwrap();
+            assert_eq!(parts.wrapped_key, [1, 2, 3]);
+            assert_eq!(open(&key, &parts, &ctx).unwrap(), b"secret");
+            let other = EncryptionContext::new(&org, "other");
+            assert!(matches!(
+                open(&key, &parts, &other),
+                Err(CipherError::Decrypt)
+            ));
+            let wrong = random::<KEY_LEN>().unwrap();
+            assert!(matches!(
+                open(&wrong, &parts, &ctx),
+                Err(CipherError::Decrypt)
+            ));
+        }
 
         #[test]
         fn round_trip_and_rejects_garbage() {

@@ -586,6 +586,10 @@ pub struct Message {
     /// late for its slot (bounded; see `queue::MAX_LATE_REPACES`).
     #[serde(default)]
     pub late_repaces: u32,
+    /// Outbound: the API request that accepted it, for following it through the logs to
+    /// the Graph call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
 }
 
 impl Message {
@@ -844,6 +848,9 @@ pub struct WebhookEvent {
     /// Last changed.
     #[serde(with = "rfc3339_millis")]
     pub updated_at: DateTime<Utc>,
+    /// The request that delivered it (kept so a requeue or redrive still follows it).
+    #[serde(default)]
+    pub correlation_id: Option<String>,
 }
 
 impl WebhookEvent {
@@ -899,6 +906,9 @@ pub struct EventRef {
     pub provider: Provider,
     /// Idempotency key.
     pub event: String,
+    /// The request that delivered the event, for following it through the logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
 }
 
 #[cfg(test)]

@@ -197,6 +197,9 @@ pub struct ReceivedMessage {
     pub group_id: Option<String>,
     /// How many times the message has been received, this time included.
     pub receive_count: u32,
+    /// When it was first sent to the queue (Unix milliseconds), if the backend says.
+    #[serde(default)]
+    pub sent_at_ms: Option<i64>,
 }
 
 /// A message in a dead-letter queue.

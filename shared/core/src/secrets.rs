@@ -45,15 +45,19 @@ pub enum SecretName {
     StripeWebhookSecret,
     /// Stripe API key (`sk_…`).
     StripeApiKey,
+    /// Key of the keyed hash that stands in for customer identities in FIFO group ids
+    /// and logs (see [`crate::privacy`]).
+    PseudonymKey,
 }
 
 impl SecretName {
     /// Every secret.
-    pub const ALL: [SecretName; 4] = [
+    pub const ALL: [SecretName; 5] = [
         SecretName::WhatsAppAppSecret,
         SecretName::WhatsAppVerifyToken,
         SecretName::StripeWebhookSecret,
         SecretName::StripeApiKey,
+        SecretName::PseudonymKey,
     ];
 
     /// The variable / secret name.
@@ -63,6 +67,7 @@ impl SecretName {
             SecretName::WhatsAppVerifyToken => "WHATSAPP_VERIFY_TOKEN",
             SecretName::StripeWebhookSecret => "STRIPE_WEBHOOK_SECRET",
             SecretName::StripeApiKey => "STRIPE_API_KEY",
+            SecretName::PseudonymKey => "PSEUDONYM_KEY",
         }
     }
 }

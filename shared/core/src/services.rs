@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::cipher::Cipher;
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::queue::Queue;
 use crate::secrets::Secrets;
 use crate::store::ItemStore;
@@ -30,4 +31,6 @@ pub struct Services {
     pub whatsapp_live: bool,
     /// Stripe's API (its key comes from the secrets port at call time).
     pub stripe: Arc<dyn StripeApi>,
+    /// Where counts and timings go (CloudWatch EMF on Lambda, Prometheus locally).
+    pub metrics: Arc<dyn Metrics>,
 }

@@ -4,22 +4,18 @@
 //!
 //! The master key is 32 random bytes in `<data dir>/master.key`, created on first run
 //! with mode 0600. Losing it loses every stored token; it is a development key and
-//! the AWS backend uses KMS instead, with the same envelope format.
+//! the AWS backend uses KMS instead, with the same envelope format
+//! ([`switchboard_core::cipher::envelope`]).
 
 use std::path::Path;
 
 use async_trait::async_trait;
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::rand::{SecureRandom, SystemRandom};
-use switchboard_core::cipher::{Cipher, CipherError, EncryptionContext, envelope};
-
-/// Length of AES-256 keys.
-pub const KEY_LEN: usize = 32;
+use switchboard_core::cipher::envelope::{self, KEY_LEN, NONCE_LEN};
+use switchboard_core::cipher::{Cipher, CipherError, EncryptionContext};
 
 /// The local envelope cipher.
 pub struct LocalCipher {
-    master: LessSafeKey,
-    rng: SystemRandom,
+    master: [u8; KEY_LEN],
 }
 
 impl std::fmt::Debug for LocalCipher {
@@ -47,11 +43,7 @@ pub enum KeyFileError {
 impl LocalCipher {
     /// Uses `key` as the master key.
     pub fn from_key(key: &[u8; KEY_LEN]) -> Self {
-        let unbound = UnboundKey::new(&AES_256_GCM, key).expect("AES-256 key has the right length");
-        Self {
-            master: LessSafeKey::new(unbound),
-            rng: SystemRandom::new(),
-        }
+        Self { master: *key }
     }
 
     /// Loads the master key file, creating it (mode 0600) with a random key if absent.
@@ -60,12 +52,10 @@ impl LocalCipher {
             path: path.display().to_string(),
             source,
         };
-        let bytes = crate::files::read_or_create_private(path, || {
-            let mut key = vec![0u8; KEY_LEN];
-            SystemRandom::new()
-                .fill(&mut key)
-                .map_err(|_| std::io::Error::other("no randomness"))?;
-            Ok(key)
+        let bytes = switchboard_core::files::read_or_create_private(path, || {
+            envelope::random::<KEY_LEN>()
+                .map(|k| k.to_vec())
+                .map_err(|_| std::io::Error::other("no randomness"))
         })
         .map_err(io)?;
         let key: [u8; KEY_LEN] = bytes
@@ -74,88 +64,6 @@ impl LocalCipher {
             .map_err(|_| KeyFileError::Invalid(path.display().to_string()))?;
         Ok(Self::from_key(&key))
     }
-
-    fn nonce(&self) -> Result<[u8; NONCE_LEN], CipherError> {
-        let mut n = [0u8; NONCE_LEN];
-        self.rng
-            .fill(&mut n)
-            .map_err(|_| CipherError::Unavailable("no randomness".into()))?;
-        Ok(n)
-    }
-}
-
-/// Seals `plaintext` under `key` with a random nonce; returns (nonce, ciphertext||tag).
-pub(crate) fn seal(
-    key: &LessSafeKey,
-    nonce: [u8; NONCE_LEN],
-    aad: &[u8],
-    plaintext: &[u8],
-) -> Result<Vec<u8>, CipherError> {
-    let mut buf = plaintext.to_vec();
-    key.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(nonce),
-        Aad::from(aad),
-        &mut buf,
-    )
-    .map_err(|_| CipherError::Unavailable("encryption failed".into()))?;
-    Ok(buf)
-}
-
-/// Opens ciphertext||tag.
-pub(crate) fn open(
-    key: &LessSafeKey,
-    nonce: [u8; NONCE_LEN],
-    aad: &[u8],
-    ciphertext: &[u8],
-) -> Result<Vec<u8>, CipherError> {
-    let mut buf = ciphertext.to_vec();
-    let plain = key
-        .open_in_place(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad),
-            &mut buf,
-        )
-        .map_err(|_| CipherError::Decrypt)?;
-    Ok(plain.to_vec())
-}
-
-/// Encrypts `plaintext` under a data key the caller already has (plaintext key and its
-/// wrapped form), producing the shared envelope. Used by both backends.
-pub fn seal_with_data_key(
-    provider: u8,
-    data_key: &[u8],
-    wrapped_key: Vec<u8>,
-    plaintext: &[u8],
-    context: &EncryptionContext,
-) -> Result<String, CipherError> {
-    let unbound = UnboundKey::new(&AES_256_GCM, data_key).map_err(|_| CipherError::Format)?;
-    let key = LessSafeKey::new(unbound);
-    let mut nonce = [0u8; NONCE_LEN];
-    SystemRandom::new()
-        .fill(&mut nonce)
-        .map_err(|_| CipherError::Unavailable("no randomness".into()))?;
-    let ciphertext = seal(&key, nonce, &context.canonical(), plaintext)?;
-    Ok(envelope::encode(&envelope::Parts {
-        provider,
-        wrapped_key,
-        nonce,
-        ciphertext,
-    }))
-}
-
-/// Decrypts an envelope's payload with the unwrapped data key.
-pub fn open_with_data_key(
-    data_key: &[u8],
-    parts: &envelope::Parts,
-    context: &EncryptionContext,
-) -> Result<Vec<u8>, CipherError> {
-    let unbound = UnboundKey::new(&AES_256_GCM, data_key).map_err(|_| CipherError::Decrypt)?;
-    open(
-        &LessSafeKey::new(unbound),
-        parts.nonce,
-        &context.canonical(),
-        &parts.ciphertext,
-    )
 }
 
 #[async_trait]
@@ -165,19 +73,17 @@ impl Cipher for LocalCipher {
         plaintext: &[u8],
         context: &EncryptionContext,
     ) -> Result<String, CipherError> {
-        let mut data_key = [0u8; KEY_LEN];
-        self.rng
-            .fill(&mut data_key)
-            .map_err(|_| CipherError::Unavailable("no randomness".into()))?;
-        let wrap_nonce = self.nonce()?;
+        let data_key = envelope::random::<KEY_LEN>()?;
+        // The wrapped key is nonce || AES-GCM(master, data key), bound to the context too.
+        let wrap_nonce = envelope::random::<NONCE_LEN>()?;
         let mut wrapped = wrap_nonce.to_vec();
-        wrapped.extend(seal(
+        wrapped.extend(envelope::seal_aes_gcm(
             &self.master,
             wrap_nonce,
             &context.canonical(),
             &data_key,
         )?);
-        seal_with_data_key(
+        envelope::seal(
             envelope::PROVIDER_LOCAL,
             &data_key,
             wrapped,
@@ -197,7 +103,7 @@ impl Cipher for LocalCipher {
         }
         let (nonce, wrapped) = parts.wrapped_key.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CipherError::Format)?;
-        let data_key = open(&self.master, nonce, &context.canonical(), wrapped)?;
-        open_with_data_key(&data_key, &parts, context)
+        let data_key = envelope::open_aes_gcm(&self.master, nonce, &context.canonical(), wrapped)?;
+        envelope::open(&data_key, &parts, context)
     }
 }

@@ -110,6 +110,7 @@ struct Candidate {
     body: String,
     group_id: Option<String>,
     receive_count: u32,
+    sent_at: i64,
 }
 
 fn receive_now(
@@ -136,7 +137,7 @@ fn receive_now(
     let candidates: Vec<Candidate> = {
         let mut stmt = tx
             .prepare_cached(&format!(
-                "SELECT m.seq, m.id, m.body, m.group_id, m.receive_count
+                "SELECT m.seq, m.id, m.body, m.group_id, m.receive_count, m.sent_at
                  FROM messages m WHERE m.queue = ?1 AND m.dead = 0 AND m.visible_at <= ?2 {fifo_guard}
                  ORDER BY m.seq LIMIT ?3"
             ))
@@ -148,6 +149,7 @@ fn receive_now(
                 body: r.get(2)?,
                 group_id: r.get(3)?,
                 receive_count: r.get::<_, i64>(4)? as u32,
+                sent_at: r.get(5)?,
             })
         })
         .map_err(unavailable)?
@@ -179,6 +181,7 @@ fn receive_now(
             body: c.body,
             group_id: c.group_id,
             receive_count: c.receive_count + 1,
+            sent_at_ms: Some(c.sent_at),
         });
         if taken.len() >= max {
             break;

@@ -59,9 +59,20 @@ impl EnvSecrets {
     }
 }
 
+/// The pseudonym key the embedded backend uses when `PSEUDONYM_KEY` is not set: local
+/// logs then still never show a phone number, with no setup. Deployments get a generated
+/// secret of their own (template.yaml).
+pub const DEVELOPMENT_PSEUDONYM_KEY: &str = "switchboard-development-pseudonym-key";
+
 #[async_trait]
 impl Secrets for EnvSecrets {
     async fn get(&self, name: SecretName) -> Result<Option<SecretString>, SecretsError> {
-        Ok(self.0.get(name.as_str()).cloned())
+        Ok(match (self.0.get(name.as_str()), name) {
+            (Some(v), _) => Some(v.clone()),
+            (None, SecretName::PseudonymKey) => {
+                Some(SecretString::new(DEVELOPMENT_PSEUDONYM_KEY))
+            }
+            (None, _) => None,
+        })
     }
 }

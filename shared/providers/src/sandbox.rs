@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use serde_json::json;
 use switchboard_core::clock::Clock;
 use switchboard_core::ids::PhoneNumberId;
+use switchboard_core::privacy::Pseudonyms;
 use switchboard_core::queue::Queue;
-use switchboard_core::secrets::SecretString;
+use switchboard_core::secrets::{SecretName, SecretString, Secrets};
 use switchboard_core::store::ItemStore;
 use switchboard_core::usecases::ingest;
 use switchboard_core::whatsapp::{
@@ -24,6 +25,7 @@ use switchboard_core::whatsapp::{
 pub struct Sandbox {
     store: Arc<dyn ItemStore>,
     queue: Arc<dyn Queue>,
+    secrets: Arc<dyn Secrets>,
     clock: Arc<dyn Clock>,
     status_delay: Duration,
 }
@@ -35,16 +37,19 @@ impl std::fmt::Debug for Sandbox {
 }
 
 impl Sandbox {
-    /// A sandbox that feeds statuses into `store`/`queue` after `status_delay`.
+    /// A sandbox that feeds statuses into `store`/`queue` after `status_delay` (with
+    /// group ids pseudonymised under the key in `secrets`, as the webhook does).
     pub fn new(
         store: Arc<dyn ItemStore>,
         queue: Arc<dyn Queue>,
+        secrets: Arc<dyn Secrets>,
         clock: Arc<dyn Clock>,
         status_delay: Duration,
     ) -> Self {
         Self {
             store,
             queue,
+            secrets,
             clock,
             status_delay,
         }
@@ -64,7 +69,19 @@ impl Sandbox {
         let Ok(changes) = switchboard_webhooks::meta::split(&bytes) else {
             return;
         };
-        let events = ingest::whatsapp_events(changes, self.clock.now());
+        let pseudonyms = match self.secrets.get(SecretName::PseudonymKey).await {
+            Ok(Some(key)) => Pseudonyms::new(key),
+            _ => {
+                tracing::warn!("sandbox: no pseudonym key; status not emitted");
+                return;
+            }
+        };
+        let origin = ingest::Origin {
+            received_at: self.clock.now(),
+            correlation_id: None,
+            pseudonyms: &pseudonyms,
+        };
+        let events = ingest::whatsapp_events(changes, &origin);
         if let Err(e) = ingest::store_and_enqueue(&*self.store, &*self.queue, events).await {
             tracing::warn!(error = %e, "sandbox could not emit a status");
         }

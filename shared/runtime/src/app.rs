@@ -1,6 +1,15 @@
 //! The `App`: ports, config and authenticator, built once per process (Lambda init or
 //! dev server start) and cloned cheaply into every request.
+//!
+//! The AWS backend is always linked. The embedded backend (SQLite, the local cipher,
+//! `.env`) is linked only by binaries that ask for it, so that no Lambda package carries
+//! it: the CLI hands it in through [`App::build_with`], and a function built with its
+//! `embedded` feature (this crate's `embedded` feature) gets it from [`App::build`]. The
+//! CLI deliberately does not use the feature: a feature one workspace member enables is
+//! enabled for every member cargo builds in the same run (`cargo lambda build --bin X`
+//! resolves the whole workspace), which would put SQLite back into every function.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use switchboard_aws::{Clients, DynamoStore, KmsCipher, SecretsManager, SqsQueue};
@@ -13,12 +22,12 @@ use switchboard_core::services::Services;
 use switchboard_core::store::ItemStore;
 use switchboard_core::usecases::outbound::TokenCache;
 use switchboard_core::whatsapp::WhatsAppApi;
-use switchboard_local::{EnvSecrets, LocalCipher, SqliteQueue, SqliteStore};
 use switchboard_providers::{GraphClient, Sandbox, StripeClient};
 
 use crate::auth::{Authenticator, Caller};
 use crate::config::{Backend, Config, ConfigError};
 use crate::http::{ApiError, Request, header_str};
+use crate::metrics::Registry;
 
 /// The storage ports a backend provides: item store, queues, cipher, secrets.
 pub type StoragePorts = (
@@ -39,11 +48,47 @@ pub enum StartupError {
     Backend(String),
 }
 
+/// Opens the embedded backend's storage ports in a data dir, reading secrets from the
+/// environment and the `.env` file: `switchboard_local::open`, handed in by the binaries
+/// that link the embedded backend (see the module docs).
+pub type OpenEmbedded = fn(
+    &Path,
+    Option<&Path>,
+    Arc<dyn Clock>,
+) -> Result<StoragePorts, Box<dyn std::error::Error + Send + Sync>>;
+
+/// The embedded backend when this crate was built with its `embedded` feature (a function
+/// run with `cargo lambda watch --features …/embedded`), else `None`.
+pub fn linked_embedded() -> Option<OpenEmbedded> {
+    #[cfg(feature = "embedded")]
+    {
+        Some(|dir, dotenv, clock| Ok(switchboard_local::open(dir, dotenv, clock)?))
+    }
+    #[cfg(not(feature = "embedded"))]
+    {
+        None
+    }
+}
+
+/// The start-up error of `SWITCHBOARD_BACKEND=local` (or unset) in a binary without the
+/// embedded backend, naming the variable and both ways out.
+fn embedded_not_linked() -> ConfigError {
+    ConfigError::Invalid {
+        var: "SWITCHBOARD_BACKEND",
+        reason: "`local` (the default when unset) needs the embedded backend (SQLite, \
+local cipher, .env), which this binary was built without, as deployed Lambda functions are; \
+set SWITCHBOARD_BACKEND=aws with TABLE_NAME, the queue URLs and KMS_KEY_ID, or rebuild with \
+the embedded backend: `cargo lambda watch --features switchboard-runtime/embedded`"
+            .into(),
+    }
+}
+
 struct Inner {
     config: Config,
     services: Services,
     auth: Authenticator,
     tokens: TokenCache,
+    metrics: Arc<Registry>,
 }
 
 /// Everything a handler needs, shared by all requests of a process.
@@ -65,44 +110,32 @@ pub fn http_client() -> reqwest::Client {
 }
 
 impl App {
-    /// Builds the app for `config`: opens the embedded backend's files, or the AWS
-    /// clients (no network calls: SDK clients connect lazily).
+    /// Builds the app for `config`: the AWS clients (no network calls: SDK clients
+    /// connect lazily), or the embedded backend if this binary links it
+    /// ([`linked_embedded`]); without it, `SWITCHBOARD_BACKEND=local` is a configuration
+    /// error naming the variable and the fix.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with(config, linked_embedded()).await
+    }
+
+    /// Builds the app for `config`, opening the embedded backend with `embedded` (the CLI
+    /// passes `switchboard_local::open`).
+    pub async fn build_with(
+        config: Config,
+        embedded: Option<OpenEmbedded>,
+    ) -> Result<Self, StartupError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let http = http_client();
         // Each backend provides the four storage ports; the provider clients on top are
         // the same for both.
         let (store, queue, cipher, secrets): StoragePorts = match config.backend {
             Backend::Local => {
-                let dir = &config.data_dir;
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StartupError::Backend(format!("creating data dir {}: {e}", dir.display()))
-                })?;
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt;
-                    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-                }
-                (
-                    Arc::new(
-                        SqliteStore::open(&dir.join("store.sqlite3"), clock.clone()).map_err(
-                            |e| StartupError::Backend(format!("opening the SQLite store: {e}")),
-                        )?,
-                    ),
-                    Arc::new(
-                        SqliteQueue::open(&dir.join("queue.sqlite3"), clock.clone()).map_err(
-                            |e| StartupError::Backend(format!("opening the SQLite queue: {e}")),
-                        )?,
-                    ),
-                    Arc::new(
-                        LocalCipher::open_or_create(&dir.join("master.key"))
-                            .map_err(|e| StartupError::Backend(e.to_string()))?,
-                    ),
-                    Arc::new(EnvSecrets::load(config.dotenv.as_deref())),
-                )
+                let open = embedded.ok_or_else(embedded_not_linked)?;
+                open(&config.data_dir, config.dotenv.as_deref(), clock.clone())
+                    .map_err(|e| StartupError::Backend(e.to_string()))?
             }
             Backend::Aws => {
-                let sdk = switchboard_aws::config::load().await;
+                let sdk = switchboard_aws::config::load_with(&config.aws_sdk).await;
                 let clients = Clients::new(&sdk);
                 let table = config
                     .table_name
@@ -147,8 +180,10 @@ impl App {
         clock: Arc<dyn Clock>,
         http: reqwest::Client,
     ) -> Result<Self, StartupError> {
-        let (whatsapp, whatsapp_live) = whatsapp(&config, &http, &store, &queue, &clock);
+        let (whatsapp, whatsapp_live) = whatsapp(&config, &http, &store, &queue, &secrets, &clock);
         let services = Services {
+            // Replaced by the app's own registry in `from_parts`.
+            metrics: Arc::new(switchboard_core::metrics::Discard),
             stripe: Arc::new(StripeClient::new(
                 http.clone(),
                 config.stripe_api_url.clone(),
@@ -168,9 +203,13 @@ impl App {
     /// Assembles an app from ready ports (tests inject fakes and fixed clocks here).
     pub fn from_parts(
         config: Config,
-        services: Services,
+        mut services: Services,
         http: reqwest::Client,
     ) -> Result<Self, StartupError> {
+        // Every app counts into a registry of its own, which its adapters flush (EMF on
+        // Lambda) or serve (`/metrics` on the dev server).
+        let metrics = Arc::new(Registry::default());
+        services.metrics = metrics.clone();
         // The JWKS cache ages by the app's clock, so tests that pin time pin it too.
         let auth =
             Authenticator::with_clock(config.auth.clone(), http.clone(), services.clock.clone())?;
@@ -179,6 +218,7 @@ impl App {
             services,
             auth,
             tokens: TokenCache::new(std::time::Duration::from_secs(300)),
+            metrics,
         })))
     }
 
@@ -202,6 +242,11 @@ impl App {
         &self.0.tokens
     }
 
+    /// What this process has counted (the same registry as `services().metrics`).
+    pub fn metrics(&self) -> &Registry {
+        &self.0.metrics
+    }
+
     /// Authenticates the request and checks the caller has at least `role`; records
     /// the org on the request span.
     pub async fn caller(&self, req: &Request, role: Role) -> Result<Caller, ApiError> {
@@ -223,6 +268,7 @@ pub fn whatsapp(
     http: &reqwest::Client,
     store: &Arc<dyn ItemStore>,
     queue: &Arc<dyn Queue>,
+    secrets: &Arc<dyn Secrets>,
     clock: &Arc<dyn Clock>,
 ) -> (Arc<dyn WhatsAppApi>, bool) {
     match &config.whatsapp_graph_url {
@@ -231,10 +277,39 @@ pub fn whatsapp(
             Arc::new(Sandbox::new(
                 store.clone(),
                 queue.clone(),
+                secrets.clone(),
                 clock.clone(),
                 std::time::Duration::from_millis(500),
             )),
             false,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_backend_without_the_embedded_backend_is_a_configuration_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = App::build_with(Config::local(dir.path()), None)
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(
+                err,
+                StartupError::Config(ConfigError::Invalid {
+                    var: "SWITCHBOARD_BACKEND",
+                    ..
+                })
+            ),
+            "{text}"
+        );
+        assert!(text.contains("SWITCHBOARD_BACKEND=aws"), "{text}");
+        assert!(text.contains("embedded"), "{text}");
+        // Nothing was created: the data dir belongs to a backend this binary lacks.
+        assert!(!dir.path().join("store.sqlite3").exists());
     }
 }

@@ -106,7 +106,7 @@ impl std::fmt::Debug for DevKey {
 impl DevKey {
     /// Loads the key file, creating it if absent.
     pub fn open_or_create(path: &Path) -> std::io::Result<Self> {
-        let pkcs8 = switchboard_local::files::read_or_create_private(path, || {
+        let pkcs8 = switchboard_core::files::read_or_create_private(path, || {
             EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
                 .map(|doc| doc.as_ref().to_vec())
                 .map_err(|_| std::io::Error::other("could not generate a key"))

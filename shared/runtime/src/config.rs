@@ -99,6 +99,8 @@ pub struct Config {
     pub queue_urls: HashMap<QueueName, QueueUrls>,
     /// KMS key (AWS).
     pub kms_key_id: Option<String>,
+    /// Timeouts and retries of every AWS SDK call (`AWS_SDK_*`).
+    pub aws_sdk: switchboard_aws::SdkSettings,
     /// Prefix of Secrets Manager secret ids (AWS).
     pub secrets_prefix: String,
     /// `.env` file read by the embedded backend for secrets.
@@ -123,7 +125,14 @@ pub struct Config {
     pub stripe_api_url: String,
     /// How often the dev server runs the usage report.
     pub usage_report_every: std::time::Duration,
+    /// Origins the dev server answers CORS requests from (`SWITCHBOARD_CORS_ORIGINS`,
+    /// comma-separated; `http://host:*` matches any port). API Gateway has its own
+    /// setting in `template.yaml`.
+    pub cors_origins: Vec<String>,
 }
+
+/// Origins the dev server allows by default: a frontend on any local port.
+pub const DEFAULT_CORS_ORIGINS: &str = "http://localhost:*,http://127.0.0.1:*";
 
 /// Meta documents deliveries of up to 3 MB; 4 MiB leaves headroom.
 pub const DEFAULT_MAX_WEBHOOK_BODY: usize = 4 * 1024 * 1024;
@@ -229,6 +238,7 @@ impl Config {
             table_name,
             queue_urls,
             kms_key_id,
+            aws_sdk: aws_sdk_settings(&var)?,
             secrets_prefix: var("SECRETS_PREFIX").unwrap_or_default(),
             dotenv: Some(PathBuf::from(
                 var("SWITCHBOARD_DOTENV").unwrap_or_else(|| ".env".into()),
@@ -267,6 +277,12 @@ impl Config {
             usage_report_every: std::time::Duration::from_secs(
                 size("USAGE_REPORT_INTERVAL_SECS", 3600)?.max(10) as u64,
             ),
+            cors_origins: var("SWITCHBOARD_CORS_ORIGINS")
+                .unwrap_or_else(|| DEFAULT_CORS_ORIGINS.to_owned())
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
         })
     }
 
@@ -326,6 +342,43 @@ fn retry_policy(
         }
     }
     Ok(policy)
+}
+
+/// The AWS SDK's timeouts and retries (`AWS_SDK_CONNECT_TIMEOUT_MS`,
+/// `AWS_SDK_ATTEMPT_TIMEOUT_MS`, `AWS_SDK_OPERATION_TIMEOUT_MS`, `AWS_SDK_MAX_ATTEMPTS`),
+/// defaulting to [`switchboard_aws::SdkSettings::DEFAULT`]. Read on both backends so a
+/// typo fails the same way everywhere, though only the AWS backend uses them.
+fn aws_sdk_settings(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<switchboard_aws::SdkSettings, ConfigError> {
+    use std::time::Duration;
+    let d = switchboard_aws::SdkSettings::DEFAULT;
+    let number = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+        var(name)
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    var: name,
+                    reason: "must be a whole number".into(),
+                })
+            })
+            .transpose()
+    };
+    let millis = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+        Ok(number(name)?.map_or(default, Duration::from_millis))
+    };
+    let settings = switchboard_aws::SdkSettings {
+        connect_timeout: millis("AWS_SDK_CONNECT_TIMEOUT_MS", d.connect_timeout)?,
+        attempt_timeout: millis("AWS_SDK_ATTEMPT_TIMEOUT_MS", d.attempt_timeout)?,
+        operation_timeout: millis("AWS_SDK_OPERATION_TIMEOUT_MS", d.operation_timeout)?,
+        max_attempts: match number("AWS_SDK_MAX_ATTEMPTS")? {
+            None => d.max_attempts,
+            Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
+        },
+    };
+    settings
+        .validate()
+        .map_err(|(var, reason)| ConfigError::Invalid { var, reason })?;
+    Ok(settings)
 }
 
 /// Checks a provider base URL (`AUTH_JWKS_URL`, `WHATSAPP_GRAPH_URL`, `STRIPE_API_URL`):
@@ -505,6 +558,33 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn aws_sdk_timeouts_default_below_the_function_timeout_and_are_checked() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.aws_sdk, switchboard_aws::SdkSettings::DEFAULT);
+        let c = from(&[
+            ("AWS_SDK_CONNECT_TIMEOUT_MS", "500"),
+            ("AWS_SDK_ATTEMPT_TIMEOUT_MS", "1000"),
+            ("AWS_SDK_OPERATION_TIMEOUT_MS", "4000"),
+            ("AWS_SDK_MAX_ATTEMPTS", "2"),
+        ])
+        .unwrap();
+        assert_eq!(c.aws_sdk.connect_timeout.as_millis(), 500);
+        assert_eq!(c.aws_sdk.attempt_timeout.as_millis(), 1000);
+        assert_eq!(c.aws_sdk.operation_timeout.as_millis(), 4000);
+        assert_eq!(c.aws_sdk.max_attempts, 2);
+        for (var, value) in [
+            ("AWS_SDK_CONNECT_TIMEOUT_MS", "soon"),
+            ("AWS_SDK_OPERATION_TIMEOUT_MS", "100"),
+            ("AWS_SDK_MAX_ATTEMPTS", "0"),
+        ] {
+            match from(&[(var, value)]) {
+                Err(ConfigError::Invalid { var: v, .. }) => assert_eq!(v, var),
+                other => panic!("{var}={value}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -318,6 +318,9 @@ where
         "request",
         function,
         request_id = %rid,
+        // An API request or webhook delivery starts the work it names: its id follows
+        // that work through the queues (see `telemetry`).
+        correlation_id = %rid,
         method = %req.method(),
         path = %req.uri().path(),
         org_id = tracing::field::Empty,

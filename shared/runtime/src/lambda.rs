@@ -35,6 +35,15 @@ async fn init(function: &'static str) -> Result<App, Error> {
     Ok(app)
 }
 
+/// Writes what the invocation counted as CloudWatch embedded-metric documents on stdout
+/// (the function's log), where CloudWatch turns them into metrics.
+fn flush_metrics(app: &App, function: &str) {
+    let now_ms = app.services().clock.now().timestamp_millis();
+    for document in app.metrics().flush_emf(function, now_ms) {
+        println!("{document}");
+    }
+}
+
 /// Converts an API Gateway request into a handler request.
 pub fn from_lambda(event: lambda_http::Request) -> Request {
     let params: HashMap<String, String> = event
@@ -95,7 +104,9 @@ where
         let app = app.clone();
         let handler = handler.clone();
         async move {
-            Ok::<_, std::convert::Infallible>(to_lambda(handler(app, from_lambda(event)).await))
+            let resp = to_lambda(handler(app.clone(), from_lambda(event)).await);
+            flush_metrics(&app, function);
+            Ok::<_, std::convert::Infallible>(resp)
         }
     }))
     .await
@@ -113,6 +124,10 @@ pub fn from_sqs(event: SqsEvent) -> Vec<ReceivedMessage> {
                 .get("ApproximateReceiveCount")
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1),
+            sent_at_ms: r
+                .attributes
+                .get("SentTimestamp")
+                .and_then(|t| t.parse().ok()),
             id: r.message_id.unwrap_or_default(),
             receipt: r.receipt_handle.unwrap_or_default(),
             body: r.body.unwrap_or_default(),
@@ -171,7 +186,9 @@ where
         async move {
             let batch = from_sqs(event.payload);
             let outcome = handler(app.clone(), batch.clone()).await;
-            Ok::<_, Error>(finish_batch(&*app.services().queue, queue, &batch, &outcome).await)
+            let resp = finish_batch(&*app.services().queue, queue, &batch, &outcome).await;
+            flush_metrics(&app, function);
+            Ok::<_, Error>(resp)
         }
     }))
     .await
@@ -190,10 +207,12 @@ where
             let handler = handler.clone();
             async move {
                 let now = event.payload.time.unwrap_or_else(Utc::now);
-                handler(app, now).await.map_err(|e| {
+                let result = handler(app.clone(), now).await.map_err(|e| {
                     tracing::error!(error = %e, "scheduled run failed");
                     Error::from(e.to_string())
-                })
+                });
+                flush_metrics(&app, function);
+                result
             }
         },
     ))
@@ -265,6 +284,7 @@ mod tests {
             body: "{}".into(),
             group_id: Some(id.into()),
             receive_count: 1,
+            sent_at_ms: None,
         }
     }
 

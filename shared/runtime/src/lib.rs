@@ -11,6 +11,7 @@ pub mod config;
 pub mod http;
 pub mod lambda;
 pub mod local;
+pub mod metrics;
 pub mod queue;
 pub mod telemetry;
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
+use switchboard_core::metrics::{Metric, Metrics};
 use switchboard_core::queue::{Queue, QueueName, ReceivedMessage};
 use switchboard_core::retry::RetryPolicy;
 
@@ -93,6 +94,43 @@ where
     outcome
 }
 
+/// The span a consumer handles one queue message in: the function, the message's ids,
+/// its receive count, and the correlation id its body carries (the webhook delivery or
+/// API request that started the work), so the consumer's logs — and the provider calls
+/// made inside — join the request's.
+pub fn message_span(function: &'static str, m: &ReceivedMessage) -> tracing::Span {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        #[serde(default)]
+        correlation_id: Option<String>,
+    }
+    let correlation_id = serde_json::from_str::<Peek>(&m.body)
+        .ok()
+        .and_then(|p| p.correlation_id);
+    tracing::info_span!(
+        "message",
+        function,
+        queue_message_id = %m.id,
+        group = m.group_id.as_deref().unwrap_or(""),
+        receive_count = m.receive_count,
+        correlation_id = correlation_id.as_deref().unwrap_or(""),
+        org_id = tracing::field::Empty,
+        message_id = tracing::field::Empty,
+    )
+}
+
+/// Records how long a message waited in its queue (from its first send to this
+/// receive): a growing age means a consumer falls behind or a FIFO group is stuck.
+pub fn observe_age(metrics: &dyn Metrics, queue: QueueName, m: &ReceivedMessage, now_ms: i64) {
+    if let Some(sent) = m.sent_at_ms {
+        metrics.observe(
+            Metric::QueueAge,
+            Some(queue.as_str()),
+            (now_ms - sent).max(0) as f64,
+        );
+    }
+}
+
 /// Receives after which a message that fails with a non-retryable error is given up on.
 /// More than one, because a misclassified transient error should get a second chance;
 /// far fewer than a retryable failure's budget, because retrying poison only delays
@@ -178,6 +216,7 @@ mod tests {
             body: id.into(),
             group_id: Some(group.into()),
             receive_count: 1,
+            sent_at_ms: None,
         }
     }
 

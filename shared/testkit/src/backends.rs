@@ -67,7 +67,7 @@ pub async fn local_cipher() -> Arc<dyn Cipher> {
 /// KMS on moto with a fresh key.
 pub async fn aws_cipher() -> Arc<dyn Cipher> {
     let clients = moto::clients().await;
-    let key = switchboard_aws::bootstrap::create_key(&clients, "switchboard test")
+    let key = switchboard_bootstrap::create_key(&clients, "switchboard test")
         .await
         .expect("create key");
     Arc::new(KmsCipher::new(clients.kms.clone(), key))

@@ -7,9 +7,9 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use switchboard_aws::Clients;
-use switchboard_aws::bootstrap::{self, Deployment, Template};
+use switchboard_bootstrap::{self as bootstrap, Deployment, Template};
 
 static URL: OnceLock<String> = OnceLock::new();
 static WATCHDOG: OnceLock<std::sync::Mutex<std::process::Child>> = OnceLock::new();
@@ -60,7 +60,7 @@ pub fn endpoint() -> &'static str {
 /// SDK config pointing at moto with dummy credentials.
 pub async fn sdk_config() -> SdkConfig {
     let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "testkit");
-    aws_config::defaults(BehaviorVersion::latest())
+    aws_config::defaults(switchboard_aws::config::behavior_version())
         .http_client(switchboard_aws::config::http_client())
         .endpoint_url(endpoint())
         .region(Region::new("us-east-1"))

@@ -11,7 +11,7 @@ pub mod stripe;
 
 mod mac;
 
-pub use mac::{constant_time_eq, sha256_hex};
+pub use mac::{constant_time_eq, hmac_sha256_hex, sha256_hex};
 
 /// Most signatures a header may carry for the scheme a verifier checks (`v1` in both
 /// Stripe's and Standard Webhooks' lists); a header with more is refused before any MAC

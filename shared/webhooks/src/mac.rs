@@ -59,6 +59,13 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
+/// Lower-case hex HMAC-SHA256 of `parts` concatenated under `key`: keyed pseudonyms of
+/// customer identities (FIFO group ids, log fields) that cannot be reversed by hashing
+/// every phone number.
+pub fn hmac_sha256_hex(key: &[u8], parts: &[&[u8]]) -> String {
+    hex::encode(HmacSha256::new(key).sign(parts))
+}
+
 /// Lower-case hex SHA-256 of `parts` concatenated: the idempotency key of stored events.
 pub fn sha256_hex(parts: &[&[u8]]) -> String {
     let mut ctx = digest::Context::new(&digest::SHA256);

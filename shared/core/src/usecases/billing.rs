@@ -19,6 +19,7 @@ use crate::billing::{
 };
 use crate::error::{Error, Result};
 use crate::ids::OrgId;
+use crate::metrics::Metric;
 use crate::model::{EventStatus, WebhookEvent};
 use crate::record::{Record, Versioned, decode_all, item, load, upsert};
 use crate::services::Services;
@@ -814,11 +815,13 @@ pub async fn report_usage(svc: &Services, cfg: &BillingConfig) -> Result<ReportS
                     Ok(n) if n > 0 => {
                         summary.events += 1;
                         summary.messages += n;
+                        svc.metrics.count(Metric::UsageReports, None, 1);
                     }
                     Ok(_) => {}
                     Err(e) => {
                         warn!(org_id = %b.org_id, period, error = %e, "usage report failed; the next run retries it");
                         summary.failures += 1;
+                        svc.metrics.count(Metric::UsageReportFailures, None, 1);
                     }
                 }
             }

@@ -249,6 +249,7 @@ async fn apply_message(
             next_attempt_at: None,
             first_failed_at: None,
             late_repaces: 0,
+            correlation_id: None,
         };
         let wamid_route = WamidRoute {
             wamid: msg.id.clone(),

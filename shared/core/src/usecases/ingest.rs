@@ -11,10 +11,13 @@ use futures::{StreamExt, TryStreamExt, stream};
 use switchboard_webhooks::meta;
 
 use crate::error::Result;
+use crate::metrics::{Metric, Metrics};
 use crate::model::{EventRef, EventStatus, Provider, WebhookEvent};
+use crate::privacy::Pseudonyms;
 use crate::queue::Queue;
 use crate::queue::{OutgoingMessage, QueueName};
 use crate::record::{Versioned, item, load};
+use crate::services::Services;
 use crate::store::{Condition, ItemStore, StoreError};
 
 /// How many store writes one delivery issues at once (DynamoDB handles far more; this
@@ -34,15 +37,28 @@ pub struct IngestSummary {
     pub enqueued: usize,
 }
 
+/// Where a delivery came from: what every event of it records.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// When it was received.
+    pub received_at: DateTime<Utc>,
+    /// The request that delivered it (the Lambda or dev-server request id): follows the
+    /// event through the queue into the consumer's logs.
+    pub correlation_id: Option<&'a str>,
+    /// Keyed pseudonyms for customer identities in FIFO group ids.
+    pub pseudonyms: &'a Pseudonyms,
+}
+
 /// Builds the stored events of a Meta delivery.
-pub fn whatsapp_events(changes: Vec<meta::Change>, now: DateTime<Utc>) -> Vec<WebhookEvent> {
+pub fn whatsapp_events(changes: Vec<meta::Change>, origin: &Origin<'_>) -> Vec<WebhookEvent> {
     changes
         .into_iter()
         .map(|c| {
             // One FIFO group per business number and customer keeps each conversation
-            // in order while different conversations proceed in parallel.
+            // in order while different conversations proceed in parallel. The customer
+            // appears as a keyed pseudonym: group ids are queue metadata and log fields.
             let group_id = match (&c.phone_number_id, &c.subject) {
-                (Some(pn), Some(who)) => format!("wa:{pn}:{who}"),
+                (Some(pn), Some(who)) => format!("wa:{pn}:{}", origin.pseudonyms.of(who)),
                 (Some(pn), None) => format!("wa:{pn}"),
                 (None, _) => format!("wa:waba:{}", c.entry_id),
             };
@@ -57,11 +73,29 @@ pub fn whatsapp_events(changes: Vec<meta::Change>, now: DateTime<Utc>) -> Vec<We
                 status: EventStatus::Pending,
                 org_id: None,
                 note: None,
-                received_at: now,
-                updated_at: now,
+                received_at: origin.received_at,
+                updated_at: origin.received_at,
+                correlation_id: origin.correlation_id.map(str::to_owned),
             }
         })
         .collect()
+}
+
+/// Stores and queues the changes of a verified Meta delivery: what the webhook does once
+/// the signature holds. `correlation_id` is the request that delivered it.
+pub async fn accept_whatsapp(
+    svc: &Services,
+    changes: Vec<meta::Change>,
+    correlation_id: Option<&str>,
+) -> Result<IngestSummary> {
+    let pseudonyms = crate::privacy::pseudonyms(svc).await?;
+    let origin = Origin {
+        received_at: svc.clock.now(),
+        correlation_id,
+        pseudonyms: &pseudonyms,
+    };
+    let events = whatsapp_events(changes, &origin);
+    store_and_enqueue(&*svc.store, &*svc.queue, events).await
 }
 
 /// Stores events idempotently and queues those not yet processed, in delivery order.
@@ -121,6 +155,19 @@ pub async fn store_and_enqueue(
     Ok(summary)
 }
 
+/// Counts an accepted delivery: the delivery, its events and the duplicates among them.
+pub fn count_delivery(metrics: &dyn Metrics, provider: &str, summary: &IngestSummary) {
+    metrics.count(Metric::WebhookDeliveries, Some(provider), 1);
+    metrics.count(Metric::WebhookEvents, Some(provider), summary.events as u64);
+    if summary.duplicates > 0 {
+        metrics.count(
+            Metric::WebhookDuplicates,
+            Some(provider),
+            summary.duplicates as u64,
+        );
+    }
+}
+
 /// The queue a provider's events go to.
 pub fn queue_of(provider: Provider) -> QueueName {
     match provider {
@@ -135,6 +182,7 @@ pub fn queue_message(event: &WebhookEvent, dedupe_id: String) -> OutgoingMessage
     let body = serde_json::to_string(&EventRef {
         provider: event.provider,
         event: event.key.clone(),
+        correlation_id: event.correlation_id.clone(),
     })
     .unwrap_or_default();
     OutgoingMessage::fifo(body, event.group_id.clone(), dedupe_id)
@@ -174,8 +222,19 @@ mod tests {
             {"field":"messages","value":{"metadata":{"phone_number_id":"10654"}}},
             {"field":"account_update","value":{"event":"VERIFIED_ACCOUNT"}}]}]}"#;
         let now = Utc.timestamp_opt(1_750_000_000, 0).unwrap();
-        let events = whatsapp_events(meta::split(body).unwrap(), now);
-        assert_eq!(events[0].group_id, "wa:10654:16505551234");
+        let pseudonyms = Pseudonyms::new(crate::secrets::SecretString::new("k"));
+        let origin = Origin {
+            received_at: now,
+            correlation_id: Some("req-1"),
+            pseudonyms: &pseudonyms,
+        };
+        let events = whatsapp_events(meta::split(body).unwrap(), &origin);
+        assert_eq!(
+            events[0].group_id,
+            format!("wa:10654:{}", pseudonyms.of("16505551234")),
+            "the customer's number never appears in the group id"
+        );
+        assert_eq!(events[0].correlation_id.as_deref(), Some("req-1"));
         assert_eq!(events[1].group_id, "wa:10654");
         assert_eq!(events[2].group_id, "wa:waba:555");
         assert!(events.iter().all(|e| e.status == EventStatus::Pending));

@@ -28,6 +28,7 @@ use crate::billing::BillingConfig;
 use crate::clock::{fmt_time, rfc3339_millis};
 use crate::error::{Error, Result};
 use crate::ids::{ConversationId, MessageId, OrgId};
+use crate::metrics::Metric;
 use crate::model::{Conversation, Direction, Message, MessageStatus, PhoneRoute};
 use crate::record::{Record, decode_all, item, load, update};
 use crate::services::Services;
@@ -83,6 +84,8 @@ pub struct SendRequest<'a> {
     pub sender: Option<&'a str>,
     /// Plan limits and subscription rules.
     pub billing: &'a BillingConfig,
+    /// The API request (follows the message through the queue to the Graph call).
+    pub correlation_id: Option<&'a str>,
 }
 
 /// The outcome of a send request.
@@ -303,6 +306,7 @@ async fn accept(
             next_attempt_at: None,
             first_failed_at: None,
             late_repaces: 0,
+            correlation_id: req.correlation_id.map(str::to_owned),
         };
         conversation.record.record_message(
             &message.id,
@@ -571,6 +575,8 @@ pub async fn requeue_pending(svc: &Services, older_than: Duration, limit: usize)
         info!(org_id = %message.org_id, message_id = %message.id, "handed a stranded send to the queue");
         count += 1;
     }
+    svc.metrics
+        .count(Metric::StrandedSendsRequeued, None, count as u64);
     Ok(count)
 }
 

@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
 use crate::error::{Error, Result};
+use crate::metrics::{Metric, incr};
 use crate::model::{
     Account, AccountStatus, Conversation, EarlyStatus, Message, MessageError, MessageStatus,
     WamidRoute,
@@ -128,16 +129,27 @@ pub async fn deliver(
             r.message_id
         )));
     };
+    let span = tracing::Span::current();
+    span.record("org_id", r.org_id.as_str());
+    span.record("message_id", r.message_id.as_str());
     let reserved = message.record.reserved_period;
     let delivery = deliver_message(svc, cfg, tokens, &r, message, receive_count).await?;
-    match &delivery {
-        Delivery::Sent { .. } => billing::record_sent(svc, &r.org_id, svc.clock.now()).await?,
+    let outcome = match &delivery {
+        Delivery::Sent { .. } => {
+            billing::record_sent(svc, &r.org_id, svc.clock.now()).await?;
+            Some("sent")
+        }
         Delivery::Failed => {
             if let Some(period) = reserved {
                 billing::release_message(svc, &r.org_id, period).await?;
             }
+            Some("failed")
         }
-        _ => {}
+        Delivery::DeadLetter => Some("dead_lettered"),
+        Delivery::Later(_) | Delivery::Skipped => None,
+    };
+    if let Some(outcome) = outcome {
+        incr(&*svc.metrics, Metric::Sends, Some(outcome));
     }
     Ok(delivery)
 }
@@ -269,7 +281,8 @@ async fn deliver_message(
         }
         Err(e) => {
             let class = classify(&e);
-            warn!(org_id = %r.org_id, message_id = %r.message_id, error = %e, class = ?class, "send failed");
+            incr(&*svc.metrics, Metric::GraphErrors, Some(class.as_str()));
+            warn!(org_id = %r.org_id, message_id = %r.message_id, error = %e, class = class.as_str(), "send failed");
             match class {
                 ErrorClass::WindowClosed | ErrorClass::Permanent | ErrorClass::TokenInvalid => {
                     if class == ErrorClass::TokenInvalid {
@@ -341,9 +354,12 @@ async fn defer(
     })
     .await?;
     match stored {
-        Some(m) if waiting(&m) => Ok(Delivery::Later(Duration::from_micros(
-            (slot - now_us(now) - LEAD_US.min(inline_us)).max(0) as u64,
-        ))),
+        Some(m) if waiting(&m) => {
+            incr(&*svc.metrics, Metric::PacingDeferrals, None);
+            Ok(Delivery::Later(Duration::from_micros(
+                (slot - now_us(now) - LEAD_US.min(inline_us)).max(0) as u64,
+            )))
+        }
         _ => Ok(Delivery::Skipped),
     }
 }
@@ -391,7 +407,10 @@ async fn retry_later(
     })
     .await?;
     match (decided, stored) {
-        (Some(delay), _) => Ok(Delivery::Later(delay)),
+        (Some(delay), _) => {
+            incr(&*svc.metrics, Metric::Sends, Some("retrying"));
+            Ok(Delivery::Later(delay))
+        }
         (None, Some(m)) if waiting(&m) => give_up(svc, r, error).await,
         _ => Ok(Delivery::Skipped),
     }

@@ -22,6 +22,7 @@ use crate::ids::{AccountId, MessageId, OrgId};
 use crate::model::{
     Account, AccountStatus, Conversation, Message, MessageError, MessageStatus, PhoneRoute,
 };
+use crate::privacy::Pseudonyms;
 use crate::queue::{OutgoingMessage, QueueName};
 use crate::record::{load, update};
 use crate::secrets::SecretString;
@@ -49,22 +50,32 @@ pub struct OutboundRef {
     pub org_id: OrgId,
     /// The message.
     pub message_id: MessageId,
+    /// The API request that accepted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
 }
 
 /// The FIFO group of a message: its business account and recipient, so each
 /// recipient's messages keep their order while recipients proceed in parallel. Taken
-/// from the message itself, so every enqueue of one message lands in one group.
-fn outbound_group(message: &Message, conversation: &Conversation) -> String {
-    format!("{}:{}", message.account_id, conversation.wa_id)
+/// from the message itself, so every enqueue of one message lands in one group; the
+/// recipient appears as a keyed pseudonym (group ids are queue metadata and log fields).
+fn outbound_group(message: &Message, conversation: &Conversation, p: &Pseudonyms) -> String {
+    format!(
+        "{}:{}",
+        message.account_id,
+        p.of(conversation.wa_id.as_str())
+    )
 }
 
 /// Hands a stored message to the outbound queue. The dedupe id is the message id, so
 /// a repeat within SQS's five-minute window is dropped, and a later one is skipped by
 /// the sender (it only sends messages that are still waiting).
 async fn enqueue(svc: &Services, message: &Message, conversation: &Conversation) -> Result<()> {
+    let pseudonyms = crate::privacy::pseudonyms(svc).await?;
     let body = serde_json::to_string(&OutboundRef {
         org_id: message.org_id.clone(),
         message_id: message.id.clone(),
+        correlation_id: message.correlation_id.clone(),
     })
     .unwrap_or_default();
     svc.queue
@@ -72,7 +83,7 @@ async fn enqueue(svc: &Services, message: &Message, conversation: &Conversation)
             QueueName::Outbound,
             vec![OutgoingMessage::fifo(
                 body,
-                outbound_group(message, conversation),
+                outbound_group(message, conversation, &pseudonyms),
                 message.id.to_string(),
             )],
         )
@@ -139,6 +150,20 @@ pub enum ErrorClass {
     TokenInvalid,
     /// 5xx, timeouts, Graph's generic errors (131000, 1, 2, 131016): retry.
     Transient,
+}
+
+impl ErrorClass {
+    /// The name in metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Throughput => "throughput",
+            ErrorClass::PairRate => "pair_rate",
+            ErrorClass::WindowClosed => "window_closed",
+            ErrorClass::Permanent => "permanent",
+            ErrorClass::TokenInvalid => "token_invalid",
+            ErrorClass::Transient => "transient",
+        }
+    }
 }
 
 /// Classifies a Graph error (codes from Meta's Cloud API error reference).

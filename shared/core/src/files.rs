@@ -1,4 +1,6 @@
-//! Private key files in the data dir: read if present, else created with mode 0600.
+//! Private key files (the local master key, the dev signing key): read if present, else
+//! created with mode 0600. In the core because the embedded backend and the runtime's dev
+//! key both keep one, and the runtime must not depend on the embedded backend.
 
 use std::io::Write as _;
 use std::path::Path;

@@ -2,6 +2,11 @@
 //! itself, on any SQS/DynamoDB endpoint (moto_server in tests, a sandbox account by
 //! hand). One source of truth: a GSI or redrive policy added to the template shows up
 //! in the contract tests without touching this code.
+//!
+//! A crate of its own, used by the CLI (`switchboard aws-bootstrap`) and the tests only,
+//! so that no Lambda function links a YAML parser. The parser is `yaml_serde`, the YAML
+//! organization's maintained continuation of `serde_yaml` (same `Value`, including the
+//! tagged values CloudFormation's short forms such as `!GetAtt` parse into).
 
 use std::collections::HashMap;
 
@@ -10,11 +15,10 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use serde_yaml::Value;
+use switchboard_aws::{Clients, QueueUrls};
 use switchboard_core::queue::QueueName;
-
-use crate::config::Clients;
-use crate::sqs::QueueUrls;
+/// A parsed YAML value, as [`Template::document`] returns it (for consistency tests).
+pub use yaml_serde::Value;
 
 /// Errors reading the template or creating resources.
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +134,7 @@ impl Template {
     /// Parses template text.
     pub fn parse(yaml: &str) -> Result<Self, BootstrapError> {
         let doc: Value =
-            serde_yaml::from_str(yaml).map_err(|e| BootstrapError::Template(e.to_string()))?;
+            yaml_serde::from_str(yaml).map_err(|e| BootstrapError::Template(e.to_string()))?;
         Ok(Self { doc })
     }
 

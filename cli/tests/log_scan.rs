@@ -1,0 +1,401 @@
+//! No personal data in logs: drives the end-to-end flows — connect a number, inbound
+//! messages, replies (sent, failed, retried), statuses, mark-read, media, Stripe billing,
+//! usage reports, refused input — with every log line captured at debug level in the
+//! production JSON format, then fails if any line holds a customer's full phone number,
+//! a provider token or secret, a bearer token, or message text from the fixtures.
+//!
+//! Its own test binary: the capturing subscriber is process-global.
+
+#[path = "e2e/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::io;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::{Value, json};
+use switchboard_core::ids::Role;
+use switchboard_core::queue::QueueName;
+use switchboard_core::secrets::SecretName;
+use switchboard_testkit::fixtures::{self, PHONE_NUMBER_ID, TEST_APP_SECRET, TEST_VERIFY_TOKEN};
+use tracing_subscriber::layer::SubscriberExt;
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use support::{Harness, Options};
+
+const CUSTOMER: &str = "16505551234";
+const OTHER_CUSTOMER: &str = "447700900123";
+const ACCESS_TOKEN: &str = "EAAGm0PX4ZCpsBAKZAuUwBhG9Tn3fQZDZD";
+const STRIPE_SECRET: &str = "whsec_logscan_9f8e7d6c5b4a";
+const STRIPE_KEY: &str = "sk_test_logscan_51HxYzAbCdEf";
+const PSEUDONYM_KEY: &str = "logscan-pseudonym-key-do-not-print";
+const INBOUND_TEXT: &str = "My booking reference is QX7-PLUM-4471";
+const OUTBOUND_TEXT: &str = "Your table for four is confirmed at 19:30";
+const CAPTION: &str = "Photo of the scratched parcel";
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+fn capture() -> Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        // Debug for everything Switchboard runs; the test's own fakes (wiremock, which
+        // logs the requests it receives) are not Switchboard's logs.
+        let filter = tracing_subscriber::EnvFilter::new("debug,wiremock=off");
+        let subscriber = tracing_subscriber::registry()
+            .with(filter)
+            .with(switchboard_runtime::telemetry::json_layer(logs.clone()));
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+        logs
+    })
+    .clone()
+}
+
+fn stripe_event(id: &str, kind: &str, created: i64, object: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({"id": id, "object": "event", "api_version": "2025-09-30.clover", "created": created, "livemode": false, "type": kind, "data": {"object": object}})).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_hold_no_phone_numbers_tokens_secrets_or_message_text() {
+    let logs = capture();
+    let graph = MockServer::start().await;
+    let stripe = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v23.0/{PHONE_NUMBER_ID}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"display_phone_number": "+1 555-078-3881", "verified_name": "Acme"}),
+        ))
+        .mount(&graph)
+        .await;
+    // First send: Graph is down (retried); then accepted; a second recipient's send is
+    // refused for good with Meta's details, which quote the recipient.
+    Mock::given(method("POST"))
+        .and(path(format!("/v23.0/{PHONE_NUMBER_ID}/messages")))
+        .respond_with(ResponseTemplate::new(500).set_body_json(
+            json!({"error": {"message": "Service temporarily unavailable", "code": 131000}}),
+        ))
+        .up_to_n_times(1)
+        .mount(&graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v23.0/{PHONE_NUMBER_ID}/messages")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"messaging_product": "whatsapp", "contacts": [{"input": CUSTOMER, "wa_id": CUSTOMER}], "messages": [{"id": "wamid.logscan1"}]})))
+        .up_to_n_times(1)
+        .mount(&graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v23.0/{PHONE_NUMBER_ID}/messages")))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {"message": "Message undeliverable", "code": 131026, "error_data": {"details": format!("Message failed to send because {OTHER_CUSTOMER} is not on WhatsApp")}}})))
+        .mount(&graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v23.0/{PHONE_NUMBER_ID}/messages/mark_read")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
+        .mount(&graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/v23.0/media-1$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"url": format!("{}/download/media-1", graph.uri()), "mime_type": "image/jpeg", "file_size": 4})))
+        .mount(&graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/download/media-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"jpeg".to_vec()))
+        .mount(&graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/v1/subscriptions/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "sub_logscan", "object": "subscription", "customer": "cus_logscan", "status": "active", "created": 1_763_856_000, "metadata": {"org_id": "acme"}, "items": {"data": [{"price": {"id": "price_pro"}, "current_period_start": chrono::Utc::now().timestamp() - 86_400, "current_period_end": chrono::Utc::now().timestamp() + 86_400}]}})))
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/billing/meter_events"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"object": "billing.meter_event"})),
+        )
+        .mount(&stripe)
+        .await;
+
+    let h = Harness::with(Options {
+        graph_url: Some(format!("{}/v23.0", graph.uri())),
+        stripe_url: Some(stripe.uri()),
+        workers: false,
+        secrets: vec![
+            (SecretName::WhatsAppAppSecret, TEST_APP_SECRET.into()),
+            (SecretName::WhatsAppVerifyToken, TEST_VERIFY_TOKEN.into()),
+            (SecretName::StripeWebhookSecret, STRIPE_SECRET.into()),
+            (SecretName::StripeApiKey, STRIPE_KEY.into()),
+            (SecretName::PseudonymKey, PSEUDONYM_KEY.into()),
+        ],
+        billing: Some(
+            switchboard_core::billing::BillingConfig::default().with_prices(
+                switchboard_core::billing::Plan::Professional,
+                &["price_pro"],
+            ),
+        ),
+        delivery: Some(switchboard_core::usecases::outbound::DeliveryConfig {
+            pair: switchboard_core::usecases::pacing::Rate::every(1, 100),
+            ..Default::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    let admin = h.token("acme", Role::Admin);
+    let agent = h.token("acme", Role::Agent);
+
+    // Connect (the access token goes to Graph and into the store, encrypted).
+    let (st, _) = h
+        .post(
+            "/v1/integrations/whatsapp/connect",
+            &admin,
+            &json!({"phone_number_id": PHONE_NUMBER_ID, "waba_id": fixtures::WABA_ID, "access_token": ACCESS_TOKEN}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    // Meta verifies the URL, then delivers messages from two customers (text, image).
+    let verify = h
+        .http
+        .get(h.url(&format!("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={TEST_VERIFY_TOKEN}&hub.challenge=77")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verify.status(), 200);
+    let now = chrono::Utc::now().timestamp();
+    let body = fixtures::delivery(vec![
+        fixtures::text_change(
+            PHONE_NUMBER_ID,
+            CUSTOMER,
+            "Sheena",
+            "wamid.in1",
+            now,
+            INBOUND_TEXT,
+        ),
+        fixtures::message_change(
+            PHONE_NUMBER_ID,
+            OTHER_CUSTOMER,
+            "wamid.in2",
+            now,
+            "image",
+            json!({"id": "media-1", "mime_type": "image/jpeg", "sha256": "x", "caption": CAPTION}),
+        ),
+    ]);
+    assert_eq!(h.webhook(&body).await.status(), 200);
+    // A duplicate, a forged one and a malformed one.
+    assert_eq!(h.webhook(&body).await.status(), 200);
+    let forged = h
+        .http
+        .post(h.url("/webhooks/whatsapp"))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", "sha256=00")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    h.drain(QueueName::Inbound).await;
+
+    let (_, convs) = h.get("/v1/conversations", &agent).await;
+    let items = convs["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2);
+    let conv_of = |who: &str| {
+        items
+            .iter()
+            .find(|c| c["contact"]["wa_id"] == who || c["wa_id"] == who)
+            .and_then(|c| c["id"].as_str())
+            .map(str::to_owned)
+    };
+    let first = conv_of(CUSTOMER).unwrap_or_else(|| items[0]["id"].as_str().unwrap().to_owned());
+    let second =
+        conv_of(OTHER_CUSTOMER).unwrap_or_else(|| items[1]["id"].as_str().unwrap().to_owned());
+    h.get(&format!("/v1/conversations/{first}/messages"), &agent)
+        .await;
+    h.get("/v1/contacts", &agent).await;
+
+    // Replies: one retried after a 500 then sent; one refused for good.
+    let (st, sent) = h
+        .post(
+            &format!("/v1/conversations/{first}/messages"),
+            &agent,
+            &json!({"type": "text", "text": {"body": OUTBOUND_TEXT}}),
+        )
+        .await;
+    assert_eq!(st, 202, "{sent}");
+    let (st, _) = h
+        .post(
+            &format!("/v1/conversations/{second}/messages"),
+            &agent,
+            &json!({"type": "text", "text": {"body": OUTBOUND_TEXT}}),
+        )
+        .await;
+    assert_eq!(st, 202);
+    for _ in 0..3 {
+        for outcome in h.drain(QueueName::Outbound).await {
+            for f in &outcome.failures {
+                let _ = f;
+            }
+        }
+        // Retries wait on the queue; make them due now.
+        let q = &h.app.services().queue;
+        for m in q
+            .receive(
+                QueueName::Outbound,
+                10,
+                std::time::Duration::ZERO,
+                std::time::Duration::from_millis(50),
+            )
+            .await
+            .unwrap()
+        {
+            let _ = q
+                .retry_later(QueueName::Outbound, &m.receipt, std::time::Duration::ZERO)
+                .await;
+        }
+    }
+    // Meta's statuses for the sent reply.
+    let status = fixtures::delivery(vec![fixtures::status_change(
+        PHONE_NUMBER_ID,
+        "wamid.logscan1",
+        "delivered",
+        CUSTOMER,
+        now + 5,
+        json!([]),
+    )]);
+    assert_eq!(h.webhook(&status).await.status(), 200);
+    h.drain(QueueName::Inbound).await;
+    // Mark read, and the image through the media proxy.
+    h.post(
+        &format!("/v1/conversations/{first}/read"),
+        &agent,
+        &json!({}),
+    )
+    .await;
+    let (_, msgs) = h
+        .get(&format!("/v1/conversations/{second}/messages"), &agent)
+        .await;
+    if let Some(image) = msgs["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|m| m["type"] == "image"))
+    {
+        let media = h
+            .http
+            .get(h.url(&format!(
+                "/v1/messages/{}/media",
+                image["id"].as_str().unwrap()
+            )))
+            .bearer_auth(&agent)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(media.status(), 200);
+    }
+    // Refused input: a bad bearer token.
+    let bad = h
+        .http
+        .get(h.url("/v1/conversations"))
+        .bearer_auth("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+
+    // Stripe: checkout completed, then the usage report.
+    let event = stripe_event(
+        "evt_logscan",
+        "checkout.session.completed",
+        now,
+        json!({"id": "cs_1", "object": "checkout.session", "client_reference_id": "acme", "customer": "cus_logscan", "subscription": "sub_logscan"}),
+    );
+    let sig = switchboard_webhooks::stripe::sign(STRIPE_SECRET.as_bytes(), &event, now);
+    let r = h
+        .http
+        .post(h.url("/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .header("stripe-signature", sig)
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    h.drain(QueueName::Billing).await;
+    cron_usage_report::handle(&h.app, chrono::Utc::now())
+        .await
+        .unwrap();
+    cron_outbound_sweep::handle(&h.app, chrono::Utc::now())
+        .await
+        .unwrap();
+    // The CLI's operator views log too.
+    switchboard_cli::commands::dlq_list(&h.app, QueueName::Outbound, 10)
+        .await
+        .unwrap();
+    switchboard_cli::commands::messages_pending(&h.app, std::time::Duration::ZERO, 10)
+        .await
+        .unwrap();
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines.len() > 50,
+        "the flows were logged: {} lines",
+        lines.len()
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("\"correlation_id\"")),
+        "lines carry correlation ids"
+    );
+    let forbidden: Vec<(&str, String)> = vec![
+        ("a customer's phone number", CUSTOMER.to_owned()),
+        ("a customer's phone number", CUSTOMER[1..].to_owned()),
+        ("a customer's phone number", OTHER_CUSTOMER.to_owned()),
+        ("a customer's phone number", OTHER_CUSTOMER[2..].to_owned()),
+        ("the WhatsApp access token", ACCESS_TOKEN.to_owned()),
+        ("the app secret", TEST_APP_SECRET.to_owned()),
+        ("the verify token", TEST_VERIFY_TOKEN.to_owned()),
+        ("the Stripe webhook secret", STRIPE_SECRET.to_owned()),
+        ("the Stripe API key", STRIPE_KEY.to_owned()),
+        ("the pseudonym key", PSEUDONYM_KEY.to_owned()),
+        ("a bearer token", admin.clone()),
+        ("a bearer token", agent.clone()),
+        ("a bearer token", "eyJhbGciOiJFUzI1NiJ9".to_owned()),
+        ("message text", INBOUND_TEXT.to_owned()),
+        ("message text", OUTBOUND_TEXT.to_owned()),
+        ("message text", CAPTION.to_owned()),
+        ("a customer's name", "Sheena".to_owned()),
+    ];
+    let mut leaks = Vec::new();
+    for line in &lines {
+        for (what, needle) in &forbidden {
+            if line.contains(needle.as_str()) {
+                leaks.push(format!("{what}: {line}"));
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} leaking lines:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+    // Every line is one JSON object.
+    for line in &lines {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
+}

@@ -1,0 +1,202 @@
+//! The metrics port: what Switchboard counts, named once.
+//!
+//! Use cases and handlers count through [`Metrics`]; the runtime decides where the
+//! numbers go — CloudWatch embedded metric format in a Lambda's log, a Prometheus page on
+//! the dev server. Names, units and dimensions are fixed here because alarms and the
+//! dashboard in `template.yaml` refer to them.
+
+use std::fmt;
+
+/// Every metric Switchboard emits (namespace `Switchboard`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    /// Webhook deliveries accepted (signature verified, stored, queued). `Provider`.
+    WebhookDeliveries,
+    /// Events in accepted deliveries. `Provider`.
+    WebhookEvents,
+    /// Events seen before (provider redeliveries). `Provider`.
+    WebhookDuplicates,
+    /// Deliveries refused for a missing or wrong signature. `Provider`.
+    SignatureFailures,
+    /// What the sender did with a message. `Outcome`: sent, failed, retrying,
+    /// dead_lettered.
+    Sends,
+    /// Graph errors on sends. `Class`: throughput, pair_rate, window_closed, permanent,
+    /// token_invalid, transient.
+    GraphErrors,
+    /// Sends hidden on the queue until their pacing slot.
+    PacingDeferrals,
+    /// Age of a queue message when a consumer took it, milliseconds. `Queue`.
+    QueueAge,
+    /// Stripe events applied to an org's billing state.
+    BillingEventsApplied,
+    /// Usage reports sent to Stripe's meter.
+    UsageReports,
+    /// Usage reports that failed (retried on the next run).
+    UsageReportFailures,
+    /// Stored sends the sweep handed to the queue (a crash or queue outage stranded them).
+    StrandedSendsRequeued,
+}
+
+/// How a metric's values add up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A count of events.
+    Count,
+    /// A distribution of values (in the unit given by [`Metric::unit`]).
+    Distribution,
+}
+
+impl Metric {
+    /// Every metric.
+    pub const ALL: [Metric; 12] = [
+        Metric::WebhookDeliveries,
+        Metric::WebhookEvents,
+        Metric::WebhookDuplicates,
+        Metric::SignatureFailures,
+        Metric::Sends,
+        Metric::GraphErrors,
+        Metric::PacingDeferrals,
+        Metric::QueueAge,
+        Metric::BillingEventsApplied,
+        Metric::UsageReports,
+        Metric::UsageReportFailures,
+        Metric::StrandedSendsRequeued,
+    ];
+
+    /// The CloudWatch metric name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::WebhookDeliveries => "WebhookDeliveries",
+            Metric::WebhookEvents => "WebhookEvents",
+            Metric::WebhookDuplicates => "WebhookDuplicates",
+            Metric::SignatureFailures => "SignatureFailures",
+            Metric::Sends => "Sends",
+            Metric::GraphErrors => "GraphErrors",
+            Metric::PacingDeferrals => "PacingDeferrals",
+            Metric::QueueAge => "QueueAge",
+            Metric::BillingEventsApplied => "BillingEventsApplied",
+            Metric::UsageReports => "UsageReports",
+            Metric::UsageReportFailures => "UsageReportFailures",
+            Metric::StrandedSendsRequeued => "StrandedSendsRequeued",
+        }
+    }
+
+    /// The Prometheus name (snake case, `switchboard_` prefix, unit suffix).
+    pub fn prometheus_name(self) -> &'static str {
+        match self {
+            Metric::WebhookDeliveries => "switchboard_webhook_deliveries_total",
+            Metric::WebhookEvents => "switchboard_webhook_events_total",
+            Metric::WebhookDuplicates => "switchboard_webhook_duplicates_total",
+            Metric::SignatureFailures => "switchboard_signature_failures_total",
+            Metric::Sends => "switchboard_sends_total",
+            Metric::GraphErrors => "switchboard_graph_errors_total",
+            Metric::PacingDeferrals => "switchboard_pacing_deferrals_total",
+            Metric::QueueAge => "switchboard_queue_age_milliseconds",
+            Metric::BillingEventsApplied => "switchboard_billing_events_applied_total",
+            Metric::UsageReports => "switchboard_usage_reports_total",
+            Metric::UsageReportFailures => "switchboard_usage_report_failures_total",
+            Metric::StrandedSendsRequeued => "switchboard_stranded_sends_requeued_total",
+        }
+    }
+
+    /// The dimension a metric is split by, if any.
+    pub fn dimension(self) -> Option<&'static str> {
+        match self {
+            Metric::WebhookDeliveries
+            | Metric::WebhookEvents
+            | Metric::WebhookDuplicates
+            | Metric::SignatureFailures => Some("Provider"),
+            Metric::Sends => Some("Outcome"),
+            Metric::GraphErrors => Some("Class"),
+            Metric::QueueAge => Some("Queue"),
+            _ => None,
+        }
+    }
+
+    /// Count or distribution.
+    pub fn kind(self) -> Kind {
+        match self {
+            Metric::QueueAge => Kind::Distribution,
+            _ => Kind::Count,
+        }
+    }
+
+    /// The CloudWatch unit.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::QueueAge => "Milliseconds",
+            _ => "Count",
+        }
+    }
+
+    /// One line of help for the Prometheus page.
+    pub fn help(self) -> &'static str {
+        match self {
+            Metric::WebhookDeliveries => "Webhook deliveries accepted (verified, stored, queued).",
+            Metric::WebhookEvents => "Events in accepted webhook deliveries.",
+            Metric::WebhookDuplicates => "Webhook events seen before (provider redeliveries).",
+            Metric::SignatureFailures => {
+                "Webhook deliveries refused for a missing or wrong signature."
+            }
+            Metric::Sends => "What the sender did with a message, by outcome.",
+            Metric::GraphErrors => "Graph API errors on sends, by class.",
+            Metric::PacingDeferrals => "Sends hidden on the queue until their pacing slot.",
+            Metric::QueueAge => "Age of queue messages when a consumer took them.",
+            Metric::BillingEventsApplied => "Stripe events applied to billing state.",
+            Metric::UsageReports => "Usage reports sent to Stripe's meter.",
+            Metric::UsageReportFailures => "Usage reports that failed (retried next run).",
+            Metric::StrandedSendsRequeued => "Stored sends the sweep handed to the queue.",
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where metrics go. Recording never fails and never blocks on I/O: a backend buffers
+/// and flushes on its own schedule.
+pub trait Metrics: Send + Sync + fmt::Debug {
+    /// Adds `n` to a count (`value` of the metric's dimension, if it has one).
+    fn count(&self, metric: Metric, value: Option<&str>, n: u64);
+
+    /// Records one value of a distribution.
+    fn observe(&self, metric: Metric, value: Option<&str>, sample: f64);
+}
+
+/// Shorthand: counts one.
+pub fn incr(metrics: &dyn Metrics, metric: Metric, value: Option<&str>) {
+    metrics.count(metric, value, 1);
+}
+
+/// Metrics that go nowhere (tools that do not report).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Discard;
+
+impl Metrics for Discard {
+    fn count(&self, _: Metric, _: Option<&str>, _: u64) {}
+    fn observe(&self, _: Metric, _: Option<&str>, _: f64) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_dimensions_fixed() {
+        let mut names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Metric::ALL.len());
+        assert_eq!(Metric::Sends.dimension(), Some("Outcome"));
+        assert_eq!(Metric::QueueAge.unit(), "Milliseconds");
+        assert!(
+            Metric::ALL
+                .iter()
+                .all(|m| m.prometheus_name().starts_with("switchboard_"))
+        );
+    }
+}
