@@ -77,7 +77,9 @@ async fn main() {
         Err(_) => {
             let mut cfg = switchboard_runtime::config::Config::local(dir.path());
             cfg.dotenv = None;
-            let app = switchboard_cli::commands::build_app(cfg).await.expect("app");
+            let app = switchboard_cli::commands::build_app(cfg)
+                .await
+                .expect("app");
             let app = rebuild_with_secret(app, dir.path()).await;
             let running =
                 switchboard_cli::serve::start(app.clone(), "127.0.0.1:0".parse().unwrap())

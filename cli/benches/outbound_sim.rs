@@ -220,7 +220,11 @@ async fn main() {
             })
             .collect();
         let body = switchboard_testkit::fixtures::delivery(changes);
-        ingest::accept_whatsapp(&svc, switchboard_webhooks::meta::split(&body).unwrap(), None)
+        ingest::accept_whatsapp(
+            &svc,
+            switchboard_webhooks::meta::split(&body).unwrap(),
+            None,
+        )
         .await
         .unwrap();
     }

@@ -69,9 +69,7 @@ impl Secrets for EnvSecrets {
     async fn get(&self, name: SecretName) -> Result<Option<SecretString>, SecretsError> {
         Ok(match (self.0.get(name.as_str()), name) {
             (Some(v), _) => Some(v.clone()),
-            (None, SecretName::PseudonymKey) => {
-                Some(SecretString::new(DEVELOPMENT_PSEUDONYM_KEY))
-            }
+            (None, SecretName::PseudonymKey) => Some(SecretString::new(DEVELOPMENT_PSEUDONYM_KEY)),
             (None, _) => None,
         })
     }
