@@ -75,6 +75,7 @@ pub fn http_routes() -> Vec<Route> {
         route!(GET, "/v1/billing", api_get_billing),
         route!(POST, "/v1/billing/checkout", api_create_checkout),
         route!(POST, "/v1/billing/portal", api_create_portal),
+        route!(GET, "/v1/audit", api_list_audit),
     ]
 }
 

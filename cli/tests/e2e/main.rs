@@ -4,6 +4,7 @@
 mod support;
 
 mod aws_env;
+mod audit;
 mod bad_input;
 mod billing;
 mod cli_flags;

@@ -62,6 +62,7 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("cron-usage-report", "scheduled.json", 0),
     ("cron-outbound-sweep", "scheduled.json", 0),
     ("api-disconnect-integration", "unknown-id.json", 404),
+    ("api-list-audit", "list.json", 200),
 ];
 
 /// The Stripe endpoint secret the samples are signed with (test-only, documented).
@@ -472,6 +473,11 @@ async fn regenerate_sample_events() {
         &get("/v1/billing", "/v1/billing", json!({})),
     );
     write(
+        "api-list-audit",
+        "list.json",
+        &get("/v1/audit", "/v1/audit", json!({})),
+    );
+    write(
         "api-create-checkout",
         "checkout.json",
         &post(
@@ -711,6 +717,19 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
                 assert_eq!(
                     v["items"][0]["unread_count"], 1,
                     "the base64 copy was a duplicate"
+                );
+            }
+            ("api-list-audit", _) => {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                let actions: Vec<&str> = v["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|e| e["action"].as_str())
+                    .collect();
+                assert!(
+                    actions.contains(&"connect-integration") && actions.contains(&"send-message"),
+                    "the samples' changes were audited: {v}"
                 );
             }
             ("api-get-billing", _) => {

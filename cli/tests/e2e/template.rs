@@ -562,7 +562,8 @@ fn every_schedule_has_an_on_failure_destination() {
             assert_eq!(str_of(get(on_failure, "Type")), "SQS", "{binary}");
             let queue = tagged_text(get(on_failure, "Destination"), "GetAtt").unwrap();
             assert_eq!(queue, "ScheduleFailuresQueue.Arn", "{binary}");
-            let dlq = get(get(&e, "Properties").unwrap(), "DeadLetterConfig").unwrap();
+            let dlq = get(get(&e, "Properties").unwrap(), "DeadLetterConfig")
+                .unwrap_or_else(|| panic!("{binary}: a rule that cannot start it dead-letters"));
             assert_eq!(
                 tagged_text(get(dlq, "Arn"), "GetAtt").as_deref(),
                 Some(queue.as_str())
@@ -1164,5 +1165,37 @@ fn samconfig_has_no_dead_build_cache_and_sync_ignores_build_output() {
             sync.contains(&format!("\"{id}=target\"")),
             "{id}: a build would trigger the next sync"
         );
+    }
+}
+
+/// Every change made through the API appends an audit entry (a conditional put on the
+/// table), whatever the function does otherwise: each function behind a `/v1` route that
+/// is not a read may `dynamodb:PutItem` on the table.
+#[test]
+fn every_function_that_changes_something_may_write_its_audit_entry() {
+    let writers: BTreeSet<String> = switchboard_cli::routes::http_routes()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/v1/") && r.method != http::Method::GET)
+        .map(|r| r.function.to_owned())
+        .collect();
+    assert!(writers.len() >= 5, "{writers:?}");
+    for function in writers {
+        let may_put = function_statements().iter().any(|(f, s)| {
+            f == &function
+                && str_of(get(s, "Effect")) == "Allow"
+                && (strings(get(s, "Action")).iter().any(|a| a == "dynamodb:PutItem"))
+                && {
+                    let resources = seq(get(s, "Resource"));
+                    let resources = if resources.is_empty() {
+                        get(s, "Resource").cloned().into_iter().collect()
+                    } else {
+                        resources
+                    };
+                    resources.iter().any(|r| {
+                        matches!(intrinsic(Some(r)), Some((tag, v)) if tag == "GetAtt" && str_of(Some(v)).starts_with("Table"))
+                    })
+                }
+        });
+        assert!(may_put, "{function} changes something but may not append its audit entry (dynamodb:PutItem on Table)");
     }
 }

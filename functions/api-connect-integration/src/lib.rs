@@ -14,7 +14,7 @@ pub const FUNCTION: &str = "api-connect-integration";
 
 /// Connects a number; 201 with the integration, 409 if the number is connected already.
 pub async fn handle(app: &App, req: Request) -> Response {
-    respond(FUNCTION, &req, run(app, &req)).await
+    respond(app, FUNCTION, &req, run(app, &req)).await
 }
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {

@@ -13,7 +13,7 @@ pub const FUNCTION: &str = "api-disconnect-integration";
 
 /// Disconnects; 204, or 404 for an id not in the caller's org.
 pub async fn handle(app: &App, req: Request) -> Response {
-    respond(FUNCTION, &req, run(app, &req)).await
+    respond(app, FUNCTION, &req, run(app, &req)).await
 }
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {

@@ -11,7 +11,7 @@ pub const FUNCTION: &str = "api-get-contact";
 
 /// Reads one contact (any role); 404 for ids not in the caller's org.
 pub async fn handle(app: &App, req: Request) -> Response {
-    respond(FUNCTION, &req, run(app, &req)).await
+    respond(app, FUNCTION, &req, run(app, &req)).await
 }
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {

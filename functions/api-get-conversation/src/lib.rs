@@ -12,7 +12,7 @@ pub const FUNCTION: &str = "api-get-conversation";
 
 /// Reads one conversation (any role); 404 for ids not in the caller's org.
 pub async fn handle(app: &App, req: Request) -> Response {
-    respond(FUNCTION, &req, run(app, &req)).await
+    respond(app, FUNCTION, &req, run(app, &req)).await
 }
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {

@@ -14,7 +14,7 @@ pub const FUNCTION: &str = "api-get-media";
 
 /// Serves a message's media (any role).
 pub async fn handle(app: &App, req: Request) -> Response {
-    respond(FUNCTION, &req, run(app, &req)).await
+    respond(app, FUNCTION, &req, run(app, &req)).await
 }
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {

@@ -14,7 +14,7 @@ pub const FUNCTION: &str = "api-list-messages";
 
 /// Lists messages (any role); 404 for conversations not in the caller's org.
 pub async fn handle(app: &App, req: Request) -> Response {
-    respond(FUNCTION, &req, run(app, &req)).await
+    respond(app, FUNCTION, &req, run(app, &req)).await
 }
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {

@@ -13,7 +13,7 @@ pub const FUNCTION: &str = "api-mark-read";
 
 /// Marks read (agent or above); answers the updated conversation.
 pub async fn handle(app: &App, req: Request) -> Response {
-    respond(FUNCTION, &req, run(app, &req)).await
+    respond(app, FUNCTION, &req, run(app, &req)).await
 }
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {

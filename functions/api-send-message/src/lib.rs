@@ -20,7 +20,7 @@ pub const FUNCTION: &str = "api-send-message";
 
 /// Accepts a message for sending (agent or above).
 pub async fn handle(app: &App, req: Request) -> Response {
-    respond(FUNCTION, &req, run(app, &req)).await
+    respond(app, FUNCTION, &req, run(app, &req)).await
 }
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {

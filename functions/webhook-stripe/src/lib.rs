@@ -21,7 +21,7 @@ pub const FUNCTION: &str = "webhook-stripe";
 
 /// Handles a Stripe delivery.
 pub async fn handle(app: &App, req: Request) -> Response {
-    respond(FUNCTION, &req, run(app, &req)).await
+    respond(app, FUNCTION, &req, run(app, &req)).await
 }
 
 fn valid_event_id(id: &str) -> bool {

@@ -26,7 +26,7 @@ pub const FUNCTION: &str = "webhook-whatsapp";
 
 /// Handles both methods of the webhook URL.
 pub async fn handle(app: &App, req: Request) -> Response {
-    respond(FUNCTION, &req, run(app, &req)).await
+    respond(app, FUNCTION, &req, run(app, &req)).await
 }
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {

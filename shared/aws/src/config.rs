@@ -1,5 +1,5 @@
-//! Building the SDK configuration once per process, with a rustls + ring HTTPS client
-//! (no OpenSSL, no aws-lc build). `AWS_ENDPOINT_URL` is honoured by the SDK itself, which
+//! Building the SDK configuration once per process, on the reqwest HTTPS client of
+//! [`crate::http`] (rustls + ring: no OpenSSL, no aws-lc build). `AWS_ENDPOINT_URL` is honoured by the SDK itself, which
 //! is how the dev server and tests reach moto_server.
 //!
 //! Every client gets explicit timeouts and a bounded retry policy ([`SdkSettings`]): a
@@ -13,7 +13,6 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_http_client::{Builder, tls};
 
 /// The SDK behaviour version every client is built with: the newest dated one the SDK
 /// offers (retries on by default, a connect timeout). Pinned rather than `latest()`, so
@@ -96,13 +95,10 @@ impl Default for SdkSettings {
     }
 }
 
-/// The HTTPS client every SDK client uses: hyper + rustls with the ring provider.
+/// The HTTPS client every SDK client uses: reqwest with rustls, ring and the compiled-in
+/// webpki roots ([`crate::http`] says why not the SDK's hyper client).
 pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
+    crate::http::ReqwestHttpClient::shared()
 }
 
 /// Loads the shared SDK config from the environment (region, credentials, endpoint) with

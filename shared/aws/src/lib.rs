@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod dynamodb;
+pub mod http;
 pub mod kms;
 pub mod secrets;
 pub mod sqs;

@@ -256,6 +256,8 @@ impl App {
             .authenticate(header_str(req, "authorization"))
             .await?;
         tracing::Span::current().record("org_id", caller.org.as_str());
+        // Recorded before the role check: a refused attempt is audited too.
+        crate::http::note_caller(&caller);
         caller.require(role)?;
         Ok(caller)
     }

@@ -306,10 +306,36 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
     })
 }
 
+tokio::task_local! {
+    /// The authenticated caller of the request being handled, recorded by
+    /// [`crate::App::caller`] for the audit entry written when the handler returns.
+    static CALLER: std::cell::RefCell<Option<crate::auth::Caller>>;
+}
+
+/// Records the request's authenticated caller (outside a request: nothing to do).
+pub(crate) fn note_caller(caller: &crate::auth::Caller) {
+    let _ = CALLER.try_with(|c| *c.borrow_mut() = Some(caller.clone()));
+}
+
+/// Whether a request changes something through the API (and so is audited): every
+/// `/v1` method but reads.
+fn audited(req: &Request) -> bool {
+    !matches!(
+        *req.method(),
+        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+    ) && req.uri().path().starts_with("/v1/")
+}
+
 /// Runs a handler body inside a span named after the function, and turns its error into
 /// the JSON error response. 5xx causes are logged by the error conversion; the body
-/// stays opaque.
-pub async fn respond<Fut>(function: &'static str, req: &Request, fut: Fut) -> Response
+/// stays opaque. A change made through the API by an authenticated caller — whatever
+/// its outcome — is appended to the org's audit log.
+pub async fn respond<Fut>(
+    app: &crate::App,
+    function: &'static str,
+    req: &Request,
+    fut: Fut,
+) -> Response
 where
     Fut: Future<Output = Result<Response, ApiError>>,
 {
@@ -328,10 +354,15 @@ where
     );
     async move {
         let started = std::time::Instant::now();
-        let resp = match fut.await {
-            Ok(resp) => resp,
-            Err(e) => e.into_response(&rid),
-        };
+        let (resp, caller) = CALLER
+            .scope(std::cell::RefCell::new(None), async {
+                let resp = match fut.await {
+                    Ok(resp) => resp,
+                    Err(e) => e.into_response(&rid),
+                };
+                (resp, CALLER.with(|c| c.borrow_mut().take()))
+            })
+            .await;
         let status = resp.status().as_u16();
         tracing::Span::current().record("status", status);
         if status >= 500 {
@@ -347,10 +378,44 @@ where
                 "request done"
             );
         }
+        if let Some(caller) = caller
+            && audited(req)
+        {
+            audit(app, function, req, &rid, &caller, status).await;
+        }
         resp
     }
     .instrument(span)
     .await
+}
+
+async fn audit(
+    app: &crate::App,
+    function: &str,
+    req: &Request,
+    request_id: &str,
+    caller: &crate::auth::Caller,
+    status: u16,
+) {
+    use switchboard_core::usecases::audit::{self, AuditEntry};
+    let svc = app.services();
+    let entry = AuditEntry {
+        org_id: caller.org.clone(),
+        id: uuid::Uuid::now_v7().to_string(),
+        at: svc.clock.now(),
+        actor: caller.user.clone().unwrap_or_else(|| "unknown".into()),
+        role: caller.role.to_string(),
+        action: function.strip_prefix("api-").unwrap_or(function).to_owned(),
+        resource: format!("{} {}", req.method(), req.uri().path()),
+        request_id: request_id.to_owned(),
+        outcome: AuditEntry::outcome_of(status).to_owned(),
+        status,
+    };
+    // The change has happened; a lost audit entry is an operator's alarm, not the
+    // caller's error.
+    if let Err(e) = audit::append(svc, &entry).await {
+        tracing::error!(error = %e, action = %entry.action, "could not append to the audit log");
+    }
 }
 
 #[cfg(test)]
