@@ -74,6 +74,9 @@ def blocks(name: str, kind: str, args: list, description: str) -> str:
     c = camel(name)
     if kind == "http":
         method, path = args
+        # `{id}` inside a flow mapping must be quoted, or YAML reads a nested mapping.
+        if "{" in path:
+            path = '"' + path + '"'
         extra = ""
         events = (
             "      Events:\n        Api:\n          Type: HttpApi\n"
@@ -105,6 +108,10 @@ def blocks(name: str, kind: str, args: list, description: str) -> str:
         )
     quoted = '"' + description.replace("\\", "\\\\").replace('"', '\\"') + '"'
     queue_poller = ""
+    # Every API function records its callers in the org's user directory (App::caller).
+    caller_directory = ""
+    if kind == "http" and args[1].startswith("/v1/"):
+        caller_directory = "        - !Ref CallerDirectoryPolicy\n"
     if kind == "queue":
         queue_poller = f"        - SQSPollerPolicy:\n            QueueName: !GetAtt {args[0]}.QueueName\n"
     return f"""  {c}Function:
@@ -119,7 +126,7 @@ def blocks(name: str, kind: str, args: list, description: str) -> str:
         LogGroup: !Ref {c}LogGroup
       Description: {quoted}
 {extra}      Policies:
-        - Statement:
+{caller_directory}        - Statement:
             - Effect: Allow
               Action: dynamodb:GetItem
               Resource: !GetAtt Table.Arn

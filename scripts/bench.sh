@@ -13,6 +13,8 @@
 #                 enforcing 80 msg/s and the pair rate: achieved rate, errors, duplicates,
 #                 dead letters and receives per message (outbound_24_workers.json: the same
 #                 with 24 workers, so messages are deferred for their pacing slots)
+#   import.json   a 100,000-row contact import through the dev server: rows per second
+#                 from the POST to `completed`, and the same file again (nothing changes)
 # Figures depend on the machine; the README records those of the reference machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,5 +63,8 @@ OUT="$PWD/bench-results/outbound.json" cargo bench -p switchboard-cli --bench ou
 
 echo "==> broadcast simulation with 24 workers (deferrals: messages come back for their slots)"
 WORKERS=24 OUT="$PWD/bench-results/outbound_24_workers.json" cargo bench -p switchboard-cli --bench outbound_sim
+
+echo "==> contact import (ROWS=${ROWS:-100000})"
+OUT="$PWD/bench-results/import.json" cargo bench -p switchboard-cli --bench import_load
 
 echo "==> results in bench-results/"

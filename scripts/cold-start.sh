@@ -11,11 +11,16 @@
 #
 # Usage: scripts/cold-start.sh [runs]            (default 21; results in bench-results/)
 #   RELEASE_FLAGS="--config profile.release.opt-level='s'" scripts/cold-start.sh   # try a profile
+#   BIN_DIR=/elsewhere/target/release OUT=... scripts/cold-start.sh   # time other builds of the
+#     same functions (an older checkout, say) against this tree's minimal-lambda
+#   COMPARE_DIR=/elsewhere/target/release scripts/cold-start.sh   # both, interleaved in one run:
+#     the other build's functions appear as `<function>@compare`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS="${1:-21}"
 OUT="${OUT:-bench-results/cold-start.json}"
+BIN_DIR="${BIN_DIR:-target/release}"
 MOTO_VERSION="5.2.1"
 FUNCTIONS=(webhook-whatsapp api-list-conversations)
 
@@ -63,9 +68,9 @@ for name, value in {
 PY
 
 echo "==> ${RUNS} cold starts each (interleaved)"
-python3 - "$work/spec.json" "$RUNS" "$app_secret" "$token" "${FUNCTIONS[@]}" <<'PY'
+python3 - "$work/spec.json" "$RUNS" "$app_secret" "$token" "$BIN_DIR" "${COMPARE_DIR:-}" "${FUNCTIONS[@]}" <<'PY'
 import json, os, sys
-spec_path, runs, app_secret, token, *functions = sys.argv[1:]
+spec_path, runs, app_secret, token, bin_dir, compare_dir, *functions = sys.argv[1:]
 names = ["SWITCHBOARD_BACKEND", "SWITCHBOARD_STAGE", "SWITCHBOARD_TRUST_DEV_KEY",
          "SWITCHBOARD_DEV_KEY_FILE", "WHATSAPP_GRAPH_URL", "TABLE_NAME", "KMS_KEY_ID",
          "SECRETS_PREFIX", "AWS_ENDPOINT_URL"]
@@ -80,7 +85,10 @@ targets = [{"name": "minimal-lambda", "binary": "target/release/minimal-lambda",
             "event": "events/api-list-conversations/list.json", "env": {}}]
 for f in functions:
     event, extra = events[f]
-    targets.append({"name": f, "binary": f"target/release/{f}", "event": event, "env": env, **extra})
+    targets.append({"name": f, "binary": f"{bin_dir}/{f}", "event": event, "env": env, **extra})
+    if compare_dir:
+        targets.append({"name": f"{f}@compare", "binary": f"{compare_dir}/{f}", "event": event,
+                        "env": env, **extra})
 json.dump({"runs": int(runs), "baseline": "minimal-lambda", "targets": targets,
            "log": "target/cold-start.log"}, open(spec_path, "w"), indent=2)
 PY

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 GOAL_MB="${GOAL_MB:-3}"
 OUT="${OUT:-bench-results/lambda-size}"
 CARGO_LAMBDA_VERSION="1.9.2"
-ZIGLANG_VERSION="0.15.2"
+ZIGLANG_VERSION="0.17.1"
 
 echo "==> tools (.venv-tools: cargo-lambda ${CARGO_LAMBDA_VERSION}, ziglang ${ZIGLANG_VERSION})"
 if [ ! -x .venv-tools/bin/cargo-lambda ] || ! .venv-tools/bin/python -c 'import ziglang' 2>/dev/null; then

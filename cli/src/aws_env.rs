@@ -28,6 +28,8 @@ pub const OUTPUTS: &[(&str, &str)] = &[
     ("OUTBOUND_DLQ_URL", "OutboundDeadLetterQueueUrl"),
     ("BILLING_QUEUE_URL", "BillingQueueUrl"),
     ("BILLING_DLQ_URL", "BillingDeadLetterQueueUrl"),
+    ("IMPORT_QUEUE_URL", "ImportQueueUrl"),
+    ("IMPORT_DLQ_URL", "ImportDeadLetterQueueUrl"),
 ];
 
 /// `(variable, stack parameter)`: variables whose value is a stack parameter. A
@@ -41,6 +43,8 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("AUTH_JWKS_MAX_STALE_SECS", "AuthJwksMaxStaleSecs"),
     ("AUTH_ORG_CLAIM", "AuthOrgClaim"),
     ("AUTH_ROLE_CLAIM", "AuthRoleClaim"),
+    ("AUTH_NAME_CLAIM", "AuthNameClaim"),
+    ("AUTH_EMAIL_CLAIM", "AuthEmailClaim"),
     ("WHATSAPP_GRAPH_URL", "WhatsAppGraphUrl"),
     ("STRIPE_PRICE_STARTER", "StripePriceStarter"),
     ("STRIPE_PRICE_PROFESSIONAL", "StripePriceProfessional"),
@@ -50,6 +54,7 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("BILLING_ENFORCED", "BillingEnforced"),
     ("BILLING_PAST_DUE_GRACE_DAYS", "BillingPastDueGraceDays"),
     ("PLAN_LIMITS", "PlanLimits"),
+    ("WEBHOOK_EVENT_RETENTION_DAYS", "WebhookEventRetentionDays"),
 ];
 
 /// What `aws-env` reads of a stack.

@@ -232,6 +232,15 @@ pub async fn messages_pending(
         .collect())
 }
 
+/// Writes the filtered inbox's list entries of every conversation of `org`; returns how
+/// many conversations were indexed.
+pub async fn conversations_reindex(app: &App, org: &str) -> Result<usize, String> {
+    let org = OrgId::parse(org).map_err(|e| format!("--org: {e}"))?;
+    switchboard_core::usecases::triage::reindex_conversations(app.services(), &org)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Hands sends stored but never queued to the outbound queue.
 pub async fn messages_requeue(
     app: &App,

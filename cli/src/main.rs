@@ -80,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         action: MessagesAction,
     },
+    /// Conversations: `reindex --org <org>` writes the filtered inbox's list entries of conversations stored before they existed.
+    Conversations {
+        #[command(subcommand)]
+        action: ConversationsAction,
+    },
     /// Print the X-Hub-Signature-256 header for a payload file, using WHATSAPP_APP_SECRET.
     Sign {
         /// The payload file.
@@ -152,6 +157,16 @@ enum MessagesAction {
         older_than: String,
         #[arg(long)]
         requeue: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConversationsAction {
+    /// Write the list entries (status, priority, assignee, labels) of every conversation of an org.
+    Reindex {
+        /// Org id.
+        #[arg(long)]
+        org: String,
     },
 }
 
@@ -313,6 +328,22 @@ async fn main() -> ExitCode {
                     }
                     Err(e) => fail(e),
                 }
+            }
+        }
+        Command::Conversations {
+            action: ConversationsAction::Reindex { org },
+        } => {
+            telemetry::init(telemetry::Format::Pretty);
+            let app = match commands::app(&cli.common.common()).await {
+                Ok(a) => a,
+                Err(e) => return fail(e),
+            };
+            match commands::conversations_reindex(&app, &org).await {
+                Ok(n) => {
+                    println!("indexed {n} conversation(s) of {org}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
             }
         }
         Command::Sign { file } => {

@@ -76,6 +76,23 @@ pub fn http_routes() -> Vec<Route> {
         route!(POST, "/v1/billing/checkout", api_create_checkout),
         route!(POST, "/v1/billing/portal", api_create_portal),
         route!(GET, "/v1/audit", api_list_audit),
+        route!(POST, "/v1/contacts/imports", api_create_import),
+        route!(GET, "/v1/contacts/imports/{id}", api_get_import),
+        route!(GET, "/v1/contacts/{id}/export", api_export_contact),
+        route!(DELETE, "/v1/contacts/{id}", api_erase_contact),
+        route!(GET, "/v1/contacts/{id}/erasure", api_get_erasure),
+        route!(PATCH, "/v1/contacts/{id}", api_update_contact),
+        route!(POST, "/v1/contacts/{id}/notes", api_create_note),
+        route!(GET, "/v1/contacts/{id}/notes", api_list_notes),
+        route!(DELETE, "/v1/contacts/{id}/notes/{note_id}", api_delete_note),
+        route!(GET, "/v1/settings/opt-out", api_opt_out_settings),
+        route!(PUT, "/v1/settings/opt-out", api_opt_out_settings),
+        route!(GET, "/v1/users", api_list_users),
+        route!(PATCH, "/v1/conversations/{id}", api_update_conversation),
+        route!(GET, "/v1/quick-replies", api_list_quick_replies),
+        route!(POST, "/v1/quick-replies", api_create_quick_reply),
+        route!(PATCH, "/v1/quick-replies/{id}", api_update_quick_reply),
+        route!(DELETE, "/v1/quick-replies/{id}", api_delete_quick_reply),
     ]
 }
 
@@ -103,11 +120,17 @@ pub fn consumers() -> Vec<Consumer> {
                 |app, batch| async move { worker_billing::handle(&app, batch).await },
             ),
         },
+        Consumer {
+            queue: QueueName::Import,
+            function: worker_import::FUNCTION,
+            handler: queue_fn(|app, batch| async move { worker_import::handle(&app, batch).await }),
+        },
     ]
 }
 
 /// The scheduled jobs: the usage report every `USAGE_REPORT_INTERVAL_SECS`, the
-/// outbound sweep every five minutes (as `template.yaml` schedules it).
+/// outbound sweep every five minutes, the erasures' continuation and the snooze sweep
+/// every minute (as `template.yaml` schedules them).
 pub fn schedules(usage_report_every: Duration) -> Vec<Schedule> {
     vec![
         Schedule {
@@ -121,6 +144,16 @@ pub fn schedules(usage_report_every: Duration) -> Vec<Schedule> {
             handler: cron_fn(
                 |app, now| async move { cron_outbound_sweep::handle(&app, now).await },
             ),
+        },
+        Schedule {
+            function: cron_erasure::FUNCTION,
+            every: Duration::from_secs(60),
+            handler: cron_fn(|app, now| async move { cron_erasure::handle(&app, now).await }),
+        },
+        Schedule {
+            function: cron_snooze_sweep::FUNCTION,
+            every: Duration::from_secs(60),
+            handler: cron_fn(|app, now| async move { cron_snooze_sweep::handle(&app, now).await }),
         },
     ]
 }

@@ -74,8 +74,8 @@ fn filter(method: &http::Method) -> MethodFilter {
 type AxumFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>>;
 
-/// Adapts a handler to axum: reads the body (413 past the webhook limit, the largest any
-/// route accepts), attaches path parameters and a request id, and converts back.
+/// Adapts a handler to axum: reads the body (413 past the largest limit any route
+/// accepts: webhooks' or contact imports'), attaches path parameters and a request id, and converts back.
 fn endpoint(
     handler: HttpFn,
 ) -> impl Fn(State<App>, RawPathParams, axum::extract::Request) -> AxumFuture
@@ -91,7 +91,10 @@ fn endpoint(
             .collect();
         Box::pin(async move {
             let request_id = uuid::Uuid::now_v7().to_string();
-            let limit = app.config().max_webhook_body;
+            let limit = app
+                .config()
+                .max_webhook_body
+                .max(app.config().max_import_body);
             let (parts, body) = req.into_parts();
             let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
                 Ok(b) => b,
@@ -231,7 +234,7 @@ async fn cors(
             );
             h.insert(
                 http::header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("authorization, content-type, idempotency-key"),
+                HeaderValue::from_static("authorization, content-type, idempotency-key, if-match"),
             );
             h.insert(
                 http::header::ACCESS_CONTROL_MAX_AGE,
@@ -248,7 +251,7 @@ async fn cors(
         h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         h.insert(
             http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("idempotent-replayed, retry-after, x-request-id"),
+            HeaderValue::from_static("idempotent-replayed, retry-after, x-request-id, etag"),
         );
     }
     resp

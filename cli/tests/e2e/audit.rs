@@ -50,10 +50,17 @@ async fn changes_are_audited_with_actor_action_and_outcome() {
     let (st, log) = h.get("/v1/audit", &admin).await;
     assert_eq!(st, 200, "{log}");
     let items = log["items"].as_array().unwrap();
-    let actions: Vec<&str> = items.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = items
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(
         actions,
-        ["send-message", "disconnect-integration", "connect-integration"],
+        [
+            "send-message",
+            "disconnect-integration",
+            "connect-integration"
+        ],
         "newest first, reads left out: {log}"
     );
     let send = &items[0];
@@ -61,15 +68,30 @@ async fn changes_are_audited_with_actor_action_and_outcome() {
     assert_eq!(send["role"], "agent");
     assert_eq!(send["outcome"], "succeeded");
     assert_eq!(send["status"], 202);
-    assert_eq!(send["resource"], format!("POST /v1/conversations/{conv}/messages"));
+    assert_eq!(
+        send["resource"],
+        format!("POST /v1/conversations/{conv}/messages")
+    );
     assert!(send["request_id"].as_str().is_some_and(|r| !r.is_empty()));
     let refused = &items[1];
-    assert_eq!((refused["outcome"].as_str(), refused["status"].as_u64(), refused["role"].as_str()), (Some("refused"), Some(403), Some("viewer")));
+    assert_eq!(
+        (
+            refused["outcome"].as_str(),
+            refused["status"].as_u64(),
+            refused["role"].as_str()
+        ),
+        (Some("refused"), Some(403), Some("viewer"))
+    );
 
     // Filters.
     let (_, only) = h.get("/v1/audit?action=send-message", &admin).await;
     assert_eq!(only["items"].as_array().unwrap().len(), 1);
-    let (_, by) = h.get("/v1/audit?actor=test-user&action=connect-integration", &admin).await;
+    let (_, by) = h
+        .get(
+            "/v1/audit?actor=test-user&action=connect-integration",
+            &admin,
+        )
+        .await;
     assert_eq!(by["items"].as_array().unwrap().len(), 1);
     let (st, _) = h.get("/v1/audit?action=a%23b", &admin).await;
     assert_eq!(st, 422);
@@ -79,8 +101,23 @@ async fn changes_are_audited_with_actor_action_and_outcome() {
     let (_, other) = h.get("/v1/audit", &h.token("other", Role::Admin)).await;
     assert_eq!(other["items"].as_array().unwrap().len(), 0);
     // Nothing changes it: no route takes a write.
-    for method in [reqwest::Method::DELETE, reqwest::Method::PUT, reqwest::Method::PATCH, reqwest::Method::POST] {
-        let r = h.http.request(method.clone(), h.url("/v1/audit")).bearer_auth(&admin).send().await.unwrap();
-        assert!(r.status() == 404 || r.status() == 405, "{method}: {}", r.status());
+    for method in [
+        reqwest::Method::DELETE,
+        reqwest::Method::PUT,
+        reqwest::Method::PATCH,
+        reqwest::Method::POST,
+    ] {
+        let r = h
+            .http
+            .request(method.clone(), h.url("/v1/audit"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status() == 404 || r.status() == 405,
+            "{method}: {}",
+            r.status()
+        );
     }
 }

@@ -3,16 +3,22 @@
 
 mod support;
 
-mod aws_env;
 mod audit;
+mod aws_env;
 mod bad_input;
 mod billing;
 mod cli_flags;
+mod contacts;
+mod imports;
 mod inbound;
 mod integrations;
 mod observability;
+mod opt_out;
 mod outbound;
+mod personal_data;
+mod quick_replies;
 mod resilience;
 mod samples;
 mod template;
 mod time_and_faults;
+mod triage;

@@ -31,6 +31,17 @@ const ORG: &str = "acme";
 const SEND_KEY: &str = "sample-order-1042-update";
 const INBOUND_WAMID: &str = "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUY3NjdDMjYzMEU0NTNFRDE5RAA=";
 const CUSTOMER: &str = "16505551234";
+/// The `Idempotency-Key` of the sample import (its id derives from it).
+const IMPORT_KEY: &str = "sample-contacts-2026-11";
+const IMPORT_CSV: &str = "phone,name,email,tags,status,cf_plan\n+1 650 555 1234,Sheena Nelson,sheena@example.com,vip;linen,customer,gold\n+44 20 7946 0958,Oliver Bennett,,,lead,\n";
+
+fn sample_import_id() -> switchboard_core::ids::ImportId {
+    switchboard_core::ids::ImportId::from_uuid(switchboard_core::ids::derived_uuid(&[
+        "import",
+        ORG,
+        &switchboard_webhooks::sha256_hex(&[IMPORT_KEY.as_bytes()]),
+    ]))
+}
 
 /// What each sample must produce: (function, file, expected status). For SQS samples the
 /// status is the number of reported batch item failures.
@@ -48,10 +59,25 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("api-list-messages", "list.json", 200),
     ("api-list-contacts", "list.json", 200),
     ("api-get-contact", "get.json", 200),
+    ("api-update-contact", "update.json", 200),
+    ("api-list-contacts", "filtered.json", 200),
+    ("api-create-note", "create.json", 201),
+    ("api-list-notes", "list.json", 200),
+    ("api-delete-note", "unknown-id.json", 404),
+    ("api-opt-out-settings", "put.json", 200),
+    ("api-opt-out-settings", "get.json", 200),
+    ("api-list-users", "list.json", 200),
     ("api-send-message", "send-template.json", 202),
     ("api-send-message", "send-text-outside-window.json", 422),
     ("worker-outbound", "send.json", 0),
     ("api-mark-read", "read.json", 200),
+    ("api-update-conversation", "update.json", 200),
+    ("api-list-conversations", "filtered.json", 200),
+    ("cron-snooze-sweep", "scheduled.json", 0),
+    ("api-create-quick-reply", "create.json", 201),
+    ("api-list-quick-replies", "list.json", 200),
+    ("api-update-quick-reply", "unknown-id.json", 404),
+    ("api-delete-quick-reply", "unknown-id.json", 404),
     ("api-get-media", "not-media.json", 404),
     ("webhook-stripe", "subscription-updated.json", 200),
     ("webhook-stripe", "bad-signature.json", 401),
@@ -63,6 +89,14 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("cron-outbound-sweep", "scheduled.json", 0),
     ("api-disconnect-integration", "unknown-id.json", 404),
     ("api-list-audit", "list.json", 200),
+    ("api-create-import", "create.json", 202),
+    ("worker-import", "chunk.json", 0),
+    ("api-get-import", "get.json", 200),
+    // Last: the sample customer is exported, then erased (a short history: 204).
+    ("api-export-contact", "export.json", 200),
+    ("api-erase-contact", "erase.json", 204),
+    ("api-get-erasure", "get.json", 200),
+    ("cron-erasure", "scheduled.json", 0),
 ];
 
 /// The Stripe endpoint secret the samples are signed with (test-only, documented).
@@ -173,6 +207,8 @@ async fn regenerate_sample_events() {
         jwks_url: None,
         org_claim: "org_id".into(),
         role_claim: "org_role".into(),
+        name_claim: "name".into(),
+        email_claim: "email".into(),
         dev_key_file: None,
         dev_key_base64: None,
         refuse_test_key: false,
@@ -364,6 +400,97 @@ async fn regenerate_sample_events() {
             json!({"id": contact.as_str()}),
         ),
     );
+    write(
+        "api-update-contact",
+        "update.json",
+        &Api {
+            method: "PATCH",
+            route: "/v1/contacts/{id}",
+            path: &format!("/v1/contacts/{contact}"),
+            params: json!({"id": contact.as_str()}),
+            headers: bearer.clone(),
+            body: Some(
+                json!({"email": "sheena@example.com", "tags": ["vip", "linen"], "status": "customer", "score": 80, "custom_fields": {"size": "M"}})
+                    .to_string(),
+            ),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-list-contacts",
+        "filtered.json",
+        &Api {
+            method: "GET",
+            route: "/v1/contacts",
+            path: "/v1/contacts",
+            query: "tag=vip&status=customer&q=she",
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
+    let notes_route = "/v1/contacts/{id}/notes";
+    let notes_path = format!("/v1/contacts/{contact}/notes");
+    write(
+        "api-create-note",
+        "create.json",
+        &Api {
+            method: "POST",
+            route: notes_route,
+            path: &notes_path,
+            params: json!({"id": contact.as_str()}),
+            headers: bearer.clone(),
+            body: Some(json!({"body": "Prefers linen; asked about size M restock."}).to_string()),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-list-notes",
+        "list.json",
+        &get(notes_route, &notes_path, json!({"id": contact.as_str()})),
+    );
+    let unknown_note = "nt_00000000000000000000000000000000";
+    write(
+        "api-delete-note",
+        "unknown-id.json",
+        &Api {
+            method: "DELETE",
+            route: "/v1/contacts/{id}/notes/{note_id}",
+            path: &format!("{notes_path}/{unknown_note}"),
+            params: json!({"id": contact.as_str(), "note_id": unknown_note}),
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-opt-out-settings",
+        "put.json",
+        &Api {
+            method: "PUT",
+            route: "/v1/settings/opt-out",
+            path: "/v1/settings/opt-out",
+            headers: bearer.clone(),
+            body: Some(
+                json!({"opt_out_keywords": ["STOP", "UNSUBSCRIBE", "STOPP", "AFMELDEN", "PARAR"], "opt_in_keywords": ["START", "EMPEZAR"]})
+                    .to_string(),
+            ),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-opt-out-settings",
+        "get.json",
+        &get("/v1/settings/opt-out", "/v1/settings/opt-out", json!({})),
+    );
+    write(
+        "api-list-users",
+        "list.json",
+        &get("/v1/users", "/v1/users", json!({})),
+    );
 
     let post = |route: &str, path: &str, params: Value, headers: Value, body: Value| {
         Api {
@@ -419,6 +546,95 @@ async fn regenerate_sample_events() {
             bearer.clone(),
             json!({}),
         ),
+    );
+    write(
+        "api-update-conversation",
+        "update.json",
+        &Api {
+            method: "PATCH",
+            route: "/v1/conversations/{id}",
+            path: &format!("/v1/conversations/{conv}"),
+            params: json!({"id": conv.as_str()}),
+            headers: bearer.clone(),
+            body: Some(
+                json!({"status": "pending", "assignee": "sample-user", "labels": ["vip", "order:1042"], "priority": "high"})
+                    .to_string(),
+            ),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-list-conversations",
+        "filtered.json",
+        &Api {
+            method: "GET",
+            route: "/v1/conversations",
+            path: "/v1/conversations",
+            query: "status=pending&assignee=me&label=vip&limit=20",
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "cron-snooze-sweep",
+        "scheduled.json",
+        &json!({
+            "version": "0",
+            "id": "3c9e1f27-6a4b-4d8e-9f10-2b7c5d4e6a83",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": "2026-11-23T10:01:00Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/switchboard-CronSnoozeSweepEveryMinute"],
+            "detail": {}
+        }),
+    );
+    write(
+        "api-create-quick-reply",
+        "create.json",
+        &post(
+            "/v1/quick-replies",
+            "/v1/quick-replies",
+            json!({}),
+            bearer.clone(),
+            json!({"shortcut": "hours", "body": "We are open 9:00-18:00, Monday to Saturday."}),
+        ),
+    );
+    write(
+        "api-list-quick-replies",
+        "list.json",
+        &get("/v1/quick-replies", "/v1/quick-replies", json!({})),
+    );
+    let unknown_reply = "qr_00000000000000000000000000000000";
+    write(
+        "api-update-quick-reply",
+        "unknown-id.json",
+        &Api {
+            method: "PATCH",
+            route: "/v1/quick-replies/{id}",
+            path: &format!("/v1/quick-replies/{unknown_reply}"),
+            params: json!({"id": unknown_reply}),
+            headers: bearer.clone(),
+            body: Some(json!({"body": "We are open 9:00-19:00."}).to_string()),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-delete-quick-reply",
+        "unknown-id.json",
+        &Api {
+            method: "DELETE",
+            route: "/v1/quick-replies/{id}",
+            path: &format!("/v1/quick-replies/{unknown_reply}"),
+            params: json!({"id": unknown_reply}),
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
     );
     let inbound = switchboard_core::ids::MessageId::for_wamid(&org, INBOUND_WAMID);
     write(
@@ -477,6 +693,37 @@ async fn regenerate_sample_events() {
         "list.json",
         &get("/v1/audit", "/v1/audit", json!({})),
     );
+    let mut csv_headers = bearer.clone();
+    csv_headers["content-type"] = json!("text/csv");
+    csv_headers["idempotency-key"] = json!(IMPORT_KEY);
+    write(
+        "api-create-import",
+        "create.json",
+        &Api {
+            method: "POST",
+            route: "/v1/contacts/imports",
+            path: "/v1/contacts/imports",
+            headers: csv_headers,
+            body: Some(IMPORT_CSV.to_owned()),
+            ..Api::default()
+        }
+        .event(),
+    );
+    let import = sample_import_id();
+    let chunk_ref = json!({"org_id": ORG, "import_id": import, "chunk": 0}).to_string();
+    let mut import_sqs = sqs_event(&chunk_ref, import.as_str());
+    import_sqs["Records"][0]["eventSourceARN"] =
+        json!("arn:aws:sqs:us-east-1:123456789012:switchboard-import.fifo");
+    write("worker-import", "chunk.json", &import_sqs);
+    write(
+        "api-get-import",
+        "get.json",
+        &get(
+            "/v1/contacts/imports/{id}",
+            &format!("/v1/contacts/imports/{import}"),
+            json!({"id": import.as_str()}),
+        ),
+    );
     write(
         "api-create-checkout",
         "checkout.json",
@@ -511,6 +758,54 @@ async fn regenerate_sample_events() {
             "time": "2026-11-23T10:00:00Z",
             "region": "us-east-1",
             "resources": ["arn:aws:events:us-east-1:123456789012:rule/switchboard-CronUsageReportHourly"],
+            "detail": {}
+        }),
+    );
+    let contact =
+        ContactId::for_wa_id(&OrgId::parse(ORG).unwrap(), &WaId::parse(CUSTOMER).unwrap());
+    write(
+        "api-export-contact",
+        "export.json",
+        &get(
+            "/v1/contacts/{id}/export",
+            &format!("/v1/contacts/{contact}/export"),
+            json!({"id": contact.as_str()}),
+        ),
+    );
+    write(
+        "api-erase-contact",
+        "erase.json",
+        &Api {
+            method: "DELETE",
+            route: "/v1/contacts/{id}",
+            path: &format!("/v1/contacts/{contact}"),
+            params: json!({"id": contact.as_str()}),
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-get-erasure",
+        "get.json",
+        &get(
+            "/v1/contacts/{id}/erasure",
+            &format!("/v1/contacts/{contact}/erasure"),
+            json!({"id": contact.as_str()}),
+        ),
+    );
+    write(
+        "cron-erasure",
+        "scheduled.json",
+        &json!({
+            "version": "0",
+            "id": "7a1f3c52-9d4e-4b8a-8e21-5c6d7f8a9b01",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": "2026-11-23T10:06:00Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/switchboard-CronErasureEveryMinute"],
             "detail": {}
         }),
     );
@@ -646,10 +941,12 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
                 serde_json::from_str(&text).unwrap();
             let summary = (schedule.handler)(h.app.clone(), event.time.unwrap()).await;
             let summary = summary.unwrap_or_else(|e| panic!("{function}/{file}: {e}"));
-            // The usage report counts failures; the sweep counts sends it handed over.
+            // The usage report and the erasures count failures; the outbound sweep counts
+            // sends it handed over, the snooze sweep conversations it reopened.
             let count = summary
                 .get("failures")
                 .or_else(|| summary.get("requeued"))
+                .or_else(|| summary.get("reopened"))
                 .cloned()
                 .unwrap_or(Value::Null);
             assert_eq!(count, *expected as i64, "{function}/{file}: {summary}");
@@ -711,6 +1008,19 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
         assert_eq!(lambda_resp.status().as_u16(), status);
         match (*function, *file) {
             ("webhook-whatsapp", "verify.json") => assert_eq!(body, "1158201444"),
+            ("api-list-conversations", "filtered.json") => {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                let c = &v["items"][0];
+                assert_eq!(
+                    (
+                        v["items"].as_array().map(Vec::len),
+                        c["status"].as_str(),
+                        c["priority"].as_str()
+                    ),
+                    (Some(1), Some("pending"), Some("high")),
+                    "the sample patch put it on these lists: {v}"
+                );
+            }
             ("api-list-conversations", _) => {
                 let v: Value = serde_json::from_str(&body).unwrap();
                 assert_eq!(v["items"].as_array().unwrap().len(), 1, "{v}");
@@ -731,6 +1041,31 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
                     actions.contains(&"connect-integration") && actions.contains(&"send-message"),
                     "the samples' changes were audited: {v}"
                 );
+            }
+            ("api-get-import", _) => {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                // Sheena wrote in earlier (an update); Oliver is new.
+                assert_eq!(
+                    (
+                        v["status"].as_str(),
+                        v["created"].as_u64(),
+                        v["updated"].as_u64()
+                    ),
+                    (Some("completed"), Some(1), Some(1)),
+                    "the sample import was applied by the worker sample: {v}"
+                );
+            }
+            ("api-list-contacts", "filtered.json") => {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(
+                    v["items"].as_array().map(Vec::len),
+                    Some(1),
+                    "the sample patch tagged the customer: {v}"
+                );
+            }
+            ("api-list-users", _) => {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(v["items"][0]["id"], "sample-user", "{v}");
             }
             ("api-get-billing", _) => {
                 let v: Value = serde_json::from_str(&body).unwrap();

@@ -281,6 +281,11 @@ impl Harness {
         self.app.auth().dev_key().unwrap().sign(&claims).unwrap()
     }
 
+    /// The harness's data dir (the embedded backend's files, `store.sqlite3` among them).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -354,7 +359,18 @@ impl Harness {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
     {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        self.eventually_within(what, Duration::from_secs(15), f)
+            .await
+    }
+
+    /// [`Harness::eventually`] with a longer wait, for work that is large on purpose
+    /// (thousands of writes against moto while the rest of the suite runs).
+    pub async fn eventually_within<T, F, Fut>(&self, what: &str, wait: Duration, f: F) -> T
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             if let Some(v) = f().await {
                 return v;

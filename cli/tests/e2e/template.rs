@@ -742,12 +742,22 @@ fn the_http_api_has_cors_an_access_log_without_query_strings_and_webhook_throttl
             "Retry-After",
             "RateLimit-Limit",
             "RateLimit-Remaining",
-            "RateLimit-Reset"
+            "RateLimit-Reset",
+            "ETag"
         ]
     );
     let allow: BTreeSet<String> = strings(get(cors, "allowHeaders")).into_iter().collect();
-    for h in ["authorization", "content-type", "idempotency-key"] {
+    for h in [
+        "authorization",
+        "content-type",
+        "idempotency-key",
+        "if-match",
+    ] {
         assert!(allow.contains(h), "{h}");
+    }
+    let methods: BTreeSet<String> = strings(get(cors, "allowMethods")).into_iter().collect();
+    for m in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+        assert!(methods.contains(m), "{m}");
     }
     assert!(number(get(cors, "maxAge")).unwrap() > 0.0);
 
@@ -1089,7 +1099,7 @@ fn the_dashboard_shows_every_metric_function_and_queue() {
                 "transient",
             ][..],
         ),
-        ("Queue", &["inbound", "outbound", "billing"][..]),
+        ("Queue", &["inbound", "outbound", "billing", "import"][..]),
     ]);
     for m in Metric::ALL {
         match m.dimension() {
@@ -1196,6 +1206,9 @@ fn every_function_that_changes_something_may_write_its_audit_entry() {
                     })
                 }
         });
-        assert!(may_put, "{function} changes something but may not append its audit entry (dynamodb:PutItem on Table)");
+        assert!(
+            may_put,
+            "{function} changes something but may not append its audit entry (dynamodb:PutItem on Table)"
+        );
     }
 }

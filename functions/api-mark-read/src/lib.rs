@@ -24,6 +24,8 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
     let conversation = outbound::mark_read(app.services(), app.tokens(), &caller.org, &id).await?;
     Ok(json_response(
         StatusCode::OK,
-        &conversation.view(app.services().clock.now()),
+        &conversation
+            .record
+            .view_versioned(app.services().clock.now(), conversation.version),
     ))
 }

@@ -114,6 +114,7 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
         received_at: now,
         updated_at: now,
         correlation_id: Some(request_id(req)),
+        expires_at: None,
     };
     let summary = ingest::store_and_enqueue(&*svc.store, &*svc.queue, vec![stored]).await?;
     ingest::count_delivery(&*svc.metrics, "stripe", &summary);

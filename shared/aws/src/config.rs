@@ -14,6 +14,8 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use crate::lazy::SdkClient;
+
 /// The SDK behaviour version every client is built with: the newest dated one the SDK
 /// offers (retries on by default, a connect timeout). Pinned rather than `latest()`, so
 /// that a new behaviour version arrives by a reviewed change, not by `cargo update`.
@@ -138,6 +140,41 @@ impl Clients {
             sqs: aws_sdk_sqs::Client::new(config),
             kms: aws_sdk_kms::Client::new(config),
             secrets: aws_sdk_secretsmanager::Client::new(config),
+        }
+    }
+}
+
+/// The same four clients, each built the first time it is used ([`crate::lazy`]): what
+/// the runtime hands the adapters, so a function's init builds none and its first call
+/// builds only the ones it needs.
+#[derive(Clone, Debug)]
+pub struct LazyClients {
+    /// DynamoDB.
+    pub dynamodb: SdkClient<aws_sdk_dynamodb::Client>,
+    /// SQS.
+    pub sqs: SdkClient<aws_sdk_sqs::Client>,
+    /// KMS.
+    pub kms: SdkClient<aws_sdk_kms::Client>,
+    /// Secrets Manager.
+    pub secrets: SdkClient<aws_sdk_secretsmanager::Client>,
+}
+
+impl LazyClients {
+    /// Clients of `config`, none built yet.
+    pub fn new(config: &SdkConfig) -> Self {
+        let c = config.clone();
+        let dynamodb = SdkClient::lazy(move || aws_sdk_dynamodb::Client::new(&c));
+        let c = config.clone();
+        let sqs = SdkClient::lazy(move || aws_sdk_sqs::Client::new(&c));
+        let c = config.clone();
+        let kms = SdkClient::lazy(move || aws_sdk_kms::Client::new(&c));
+        let c = config.clone();
+        let secrets = SdkClient::lazy(move || aws_sdk_secretsmanager::Client::new(&c));
+        Self {
+            dynamodb,
+            sqs,
+            kms,
+            secrets,
         }
     }
 }

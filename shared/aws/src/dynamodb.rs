@@ -17,12 +17,14 @@ use switchboard_core::store::{
     SortKey, StoreError, Write,
 };
 
+use crate::lazy::SdkClient;
+
 type Attrs = HashMap<String, AttributeValue>;
 
 /// The DynamoDB item store.
 #[derive(Clone)]
 pub struct DynamoStore {
-    client: Client,
+    client: SdkClient<Client>,
     table: Arc<str>,
     clock: Arc<dyn Clock>,
 }
@@ -39,9 +41,13 @@ impl DynamoStore {
     }
 
     /// A store on `table`.
-    pub fn new(client: Client, table: impl Into<Arc<str>>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        client: impl Into<SdkClient<Client>>,
+        table: impl Into<Arc<str>>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             table: table.into(),
             clock,
         }

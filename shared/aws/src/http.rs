@@ -31,11 +31,14 @@ use aws_smithy_types::body::SdkBody;
 /// when it does, the SDK retries the I/O error on a new connection.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 
+/// The (connect, read) timeouts a connector was built for.
+type TimeoutKey = (Option<Duration>, Option<Duration>);
+
 /// An SDK `HttpClient` on reqwest. Builds one reqwest client per distinct (connect, read)
 /// timeout pair the SDK asks for — in practice one per process — and shares it.
 #[derive(Debug, Default)]
 pub struct ReqwestHttpClient {
-    connectors: Mutex<HashMap<(Option<Duration>, Option<Duration>), SharedHttpConnector>>,
+    connectors: Mutex<HashMap<TimeoutKey, SharedHttpConnector>>,
 }
 
 impl ReqwestHttpClient {

@@ -12,10 +12,12 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 use switchboard_core::cipher::{Cipher, CipherError, EncryptionContext, envelope};
 
+use crate::lazy::SdkClient;
+
 /// The KMS envelope cipher.
 #[derive(Clone)]
 pub struct KmsCipher {
-    client: Client,
+    client: SdkClient<Client>,
     key_id: String,
 }
 
@@ -27,9 +29,9 @@ impl std::fmt::Debug for KmsCipher {
 
 impl KmsCipher {
     /// A cipher using the KMS key `key_id` (id, ARN or alias).
-    pub fn new(client: Client, key_id: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<SdkClient<Client>>, key_id: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             key_id: key_id.into(),
         }
     }

@@ -9,11 +9,13 @@ pub mod config;
 pub mod dynamodb;
 pub mod http;
 pub mod kms;
+pub mod lazy;
 pub mod secrets;
 pub mod sqs;
 
-pub use config::{Clients, SdkSettings};
+pub use config::{Clients, LazyClients, SdkSettings};
 pub use dynamodb::DynamoStore;
 pub use kms::KmsCipher;
+pub use lazy::SdkClient;
 pub use secrets::SecretsManager;
 pub use sqs::{QueueUrls, SqsQueue};

@@ -13,6 +13,8 @@ use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use switchboard_core::secrets::{SecretName, SecretString, Secrets, SecretsError};
 use tokio::sync::RwLock;
 
+use crate::lazy::SdkClient;
+
 /// Default cache lifetime.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 
@@ -22,7 +24,7 @@ type Cache = Arc<RwLock<HashMap<SecretName, (Instant, Option<SecretString>)>>>;
 /// Secrets Manager, cached.
 #[derive(Clone)]
 pub struct SecretsManager {
-    client: Client,
+    client: SdkClient<Client>,
     prefix: String,
     ttl: Duration,
     cache: Cache,
@@ -36,9 +38,13 @@ impl std::fmt::Debug for SecretsManager {
 
 impl SecretsManager {
     /// Reads secret `<prefix><NAME>` for each name.
-    pub fn new(client: Client, prefix: impl Into<String>, ttl: Duration) -> Self {
+    pub fn new(
+        client: impl Into<SdkClient<Client>>,
+        prefix: impl Into<String>,
+        ttl: Duration,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             prefix: prefix.into(),
             ttl,
             cache: Arc::new(RwLock::new(HashMap::new())),

@@ -16,6 +16,8 @@ use switchboard_core::queue::{
     ReceivedMessage,
 };
 
+use crate::lazy::SdkClient;
+
 /// URLs of one logical queue and its dead-letter queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueUrls {
@@ -28,7 +30,7 @@ pub struct QueueUrls {
 /// The SQS queue backend.
 #[derive(Clone)]
 pub struct SqsQueue {
-    client: Client,
+    client: SdkClient<Client>,
     urls: Arc<HashMap<QueueName, QueueUrls>>,
 }
 
@@ -48,9 +50,9 @@ fn unavailable<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fm
 
 impl SqsQueue {
     /// A backend for the given queues.
-    pub fn new(client: Client, urls: HashMap<QueueName, QueueUrls>) -> Self {
+    pub fn new(client: impl Into<SdkClient<Client>>, urls: HashMap<QueueName, QueueUrls>) -> Self {
         Self {
-            client,
+            client: client.into(),
             urls: Arc::new(urls),
         }
     }

@@ -37,6 +37,13 @@ pub enum Error {
         /// Human-readable message.
         message: String,
     },
+    /// The request's precondition (`If-Match`) does not hold: the resource changed since
+    /// the caller read it (412).
+    #[error("{message}")]
+    PreconditionFailed {
+        /// Human-readable message.
+        message: String,
+    },
     /// The caller's role does not allow this (403).
     #[error("{message}")]
     Forbidden {

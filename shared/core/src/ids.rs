@@ -121,6 +121,18 @@ prefixed_id!(
     /// One message, inbound or outbound.
     MessageId, "msg_"
 );
+prefixed_id!(
+    /// A contact import (one uploaded CSV file and its progress).
+    ImportId, "imp_"
+);
+prefixed_id!(
+    /// A note an agent wrote about a contact.
+    NoteId, "nt_"
+);
+prefixed_id!(
+    /// A quick reply: a saved answer agents insert by its shortcut.
+    QuickReplyId, "qr_"
+);
 
 /// Namespace for ids derived from provider identities (UUIDv5): the same provider fact
 /// always maps to the same id, which makes inbound processing idempotent by construction.

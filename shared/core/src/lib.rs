@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod services;
 pub mod store;
 pub mod stripe;
+pub mod triage;
 pub mod usecases;
 pub mod whatsapp;
 

@@ -6,8 +6,9 @@
 //! |---|---|---|---|
 //! | account | `ORG#<org>` | `ACCOUNT#<id>` | – |
 //! | phone number look-up | `PHONE#<phone_number_id>` | `PHONE` | – |
-//! | contact | `ORG#<org>#CONTACT#<id>` | `CONTACT` | `ORG#<org>#CONTACTS` / `<created>#<id>` |
-//! | conversation | `ORG#<org>#CONV#<id>` | `CONV` | `ORG#<org>#CONVS` / `<last activity>#<id>` |
+//! | contact | `ORG#<org>#CONTACT#<id>` | `CONTACT` | `ORG#<org>#CONTACTS` / `<created>#<id>` (gsi2: `ORG#<org>#CONTACTS#STATUS#<status>` / same) |
+//! | conversation | `ORG#<org>#CONV#<id>` | `CONV` | `ORG#<org>#CONVS` / `<last activity>#<id>` (gsi2 `SNOOZED#<shard>` / `<until>#<id>` while snoozed) |
+//! | conversation list entry | `ORG#<org>#CONV#<id>` | `LIST#<slot>` | `ORG#<org>#CONVS#<list>` / `<last activity>#<id>` (see [`crate::triage`]) |
 //! | message | `ORG#<org>#MSG#<id>` | `MSG` | `ORG#<org>#CONV#<conv>#MSGS` / `<time>#<id>` |
 //! | wamid look-up | `WAMID#<wamid>` | `WAMID` | – |
 //! | early status | `WAMID#<wamid>` | `STATUS#<status>#<time>` | – |
@@ -27,6 +28,7 @@ use crate::ids::{
 };
 use crate::record::Record;
 use crate::store::IndexKey;
+use crate::triage::{ConversationStatus, Priority};
 
 /// How long after a customer's last message the business may send free-form messages.
 pub const CUSTOMER_SERVICE_WINDOW_HOURS: i64 = 24;
@@ -152,7 +154,64 @@ impl Record for PhoneRoute {
     }
 }
 
+/// Where a contact is in the org's sales process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactStatus {
+    /// Not qualified yet.
+    Lead,
+    /// Qualified, not buying yet.
+    Prospect,
+    /// Buys.
+    Customer,
+    /// No longer active.
+    Inactive,
+}
+
+impl ContactStatus {
+    /// Every status, in the API's order.
+    pub const ALL: [ContactStatus; 4] = [
+        ContactStatus::Lead,
+        ContactStatus::Prospect,
+        ContactStatus::Customer,
+        ContactStatus::Inactive,
+    ];
+
+    /// The name in the API and in keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactStatus::Lead => "lead",
+            ContactStatus::Prospect => "prospect",
+            ContactStatus::Customer => "customer",
+            ContactStatus::Inactive => "inactive",
+        }
+    }
+
+    /// Parses a name (exact, lower-case).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// Who last set a contact's marketing opt-out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptOutSource {
+    /// An agent, through the API.
+    Api,
+    /// The customer, with one of the org's opt-out or opt-in keywords.
+    Keyword,
+    /// The customer, in WhatsApp's own marketing preferences (Meta's webhook).
+    WhatsappPreference,
+}
+
 /// A customer of an org.
+///
+/// Fields added after the first release carry `serde(default)`, so every stored
+/// version of the record decodes. The contacts use case
+/// ([`crate::usecases::contacts`]) writes it together with its index items; write it
+/// through that module, never with a bare put, or the filters of `GET /v1/contacts`
+/// lose track of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
     /// Id (derived from org and wa_id).
@@ -161,8 +220,49 @@ pub struct Contact {
     pub org_id: OrgId,
     /// WhatsApp id.
     pub wa_id: WaId,
-    /// WhatsApp profile name, as last seen.
+    /// Display name: the WhatsApp profile name until someone sets one
+    /// (`name_locked`).
     pub name: Option<String>,
+    /// WhatsApp profile name, as last seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_name: Option<String>,
+    /// The name was set through the API or an import: a new profile name no longer
+    /// replaces it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub name_locked: bool,
+    /// E-mail address (lower-case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Tags (normalised, distinct, in the order they were given).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Sales status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ContactStatus>,
+    /// Lead score, 0-100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<u8>,
+    /// The org's own fields: string, number or boolean values.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub custom_fields: std::collections::BTreeMap<String, Value>,
+    /// The customer does not want marketing messages.
+    #[serde(default)]
+    pub opted_out: bool,
+    /// When `opted_out` was last set (the customer's message time for keywords and
+    /// preferences): an older instruction arriving later does not undo a newer one.
+    #[serde(
+        default,
+        with = "rfc3339_millis::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub opt_out_updated_at: Option<DateTime<Utc>>,
+    /// Who last set `opted_out`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_out_source: Option<OptOutSource>,
+    /// Version of the index items written for this record (0: written before
+    /// contacts had index items; the next write adds them).
+    #[serde(default)]
+    pub indexed: u32,
     /// Last message from this customer.
     #[serde(default, with = "rfc3339_millis::option")]
     pub last_inbound_at: Option<DateTime<Utc>>,
@@ -175,6 +275,30 @@ pub struct Contact {
 }
 
 impl Contact {
+    /// A new contact for a WhatsApp id, with nothing known about them yet.
+    pub fn new(org: &OrgId, wa_id: &WaId, now: DateTime<Utc>) -> Self {
+        Self {
+            id: ContactId::for_wa_id(org, wa_id),
+            org_id: org.clone(),
+            wa_id: wa_id.clone(),
+            name: None,
+            profile_name: None,
+            name_locked: false,
+            email: None,
+            tags: Vec::new(),
+            status: None,
+            score: None,
+            custom_fields: Default::default(),
+            opted_out: false,
+            opt_out_updated_at: None,
+            opt_out_source: None,
+            indexed: 0,
+            last_inbound_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Key of a contact.
     pub fn key_of(org: &OrgId, id: &ContactId) -> (String, String) {
         (format!("ORG#{org}#CONTACT#{id}"), "CONTACT".to_owned())
@@ -185,12 +309,75 @@ impl Contact {
         format!("ORG#{org}#CONTACTS")
     }
 
+    /// `gsi2` partition listing an org's contacts of one status.
+    pub fn status_pk(org: &OrgId, status: ContactStatus) -> String {
+        format!("ORG#{org}#CONTACTS#STATUS#{}", status.as_str())
+    }
+
+    /// The position of this contact in its lists: created, then id.
+    pub fn list_sk(&self) -> String {
+        format!("{}#{}", fmt_time(self.created_at), self.id)
+    }
+
+    /// Records the WhatsApp profile name; it becomes the display name unless someone
+    /// set one.
+    pub fn see_profile_name(&mut self, profile: &str) {
+        if !self.name_locked {
+            self.name = Some(profile.to_owned());
+        }
+        self.profile_name = Some(profile.to_owned());
+    }
+
+    /// Sets the display name (`None` hands it back to the WhatsApp profile name).
+    pub fn set_name(&mut self, name: Option<String>) {
+        match name {
+            Some(n) => {
+                self.name = Some(n);
+                self.name_locked = true;
+            }
+            None => {
+                self.name = self.profile_name.clone();
+                self.name_locked = false;
+            }
+        }
+    }
+
+    /// Sets the marketing opt-out as of `at` unless a newer instruction is recorded;
+    /// whether anything changed.
+    pub fn set_opted_out(
+        &mut self,
+        opted_out: bool,
+        source: OptOutSource,
+        at: DateTime<Utc>,
+    ) -> bool {
+        // The newest instruction wins, whatever order they arrive in; the same one
+        // again (a redelivery) changes nothing.
+        if self.opt_out_updated_at.is_some_and(|t| t > at)
+            || (self.opted_out == opted_out && self.opt_out_updated_at == Some(at))
+        {
+            return false;
+        }
+        self.opted_out = opted_out;
+        self.opt_out_updated_at = Some(at);
+        self.opt_out_source = Some(source);
+        true
+    }
+
     /// The API view.
     pub fn view(&self) -> Value {
         serde_json::json!({
             "id": self.id,
             "wa_id": self.wa_id,
             "name": self.name,
+            "profile_name": self.profile_name,
+            "email": self.email,
+            "tags": self.tags,
+            "status": self.status,
+            "score": self.score,
+            "custom_fields": self.custom_fields,
+            "opted_out": self.opted_out,
+            "opt_out_updated_at": self.opt_out_updated_at.map(fmt_time),
+            "opt_out_source": self.opt_out_source,
             "last_inbound_at": self.last_inbound_at.map(fmt_time),
             "created_at": fmt_time(self.created_at),
             "updated_at": fmt_time(self.updated_at),
@@ -204,10 +391,13 @@ impl Record for Contact {
     }
 
     fn gsi1(&self) -> Option<IndexKey> {
-        Some(IndexKey::new(
-            Self::list_pk(&self.org_id),
-            format!("{}#{}", fmt_time(self.created_at), self.id),
-        ))
+        Some(IndexKey::new(Self::list_pk(&self.org_id), self.list_sk()))
+    }
+
+    /// Contacts with a status are listed by it, so `?status=` is a query.
+    fn gsi2(&self) -> Option<IndexKey> {
+        self.status
+            .map(|s| IndexKey::new(Self::status_pk(&self.org_id, s), self.list_sk()))
     }
 }
 
@@ -255,6 +445,21 @@ pub struct Conversation {
     pub last_inbound_at: Option<DateTime<Utc>>,
     /// Inbound messages since the conversation was last marked read.
     pub unread_count: u32,
+    /// Where it stands as a ticket (records from before the workflow read as open).
+    #[serde(default)]
+    pub status: ConversationStatus,
+    /// While snoozed: when it reopens.
+    #[serde(default, with = "rfc3339_millis::option")]
+    pub snoozed_until: Option<DateTime<Utc>>,
+    /// The user it is assigned to (a token subject), if anyone.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// Labels, normalised (see [`crate::triage::normalise_label`]).
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// How urgent it is.
+    #[serde(default)]
+    pub priority: Priority,
     /// Created.
     #[serde(with = "rfc3339_millis")]
     pub created_at: DateTime<Utc>,
@@ -296,9 +501,29 @@ impl Conversation {
             last_message_direction: None,
             last_inbound_at: None,
             unread_count: 0,
+            status: ConversationStatus::Open,
+            snoozed_until: None,
+            assignee: None,
+            labels: Vec::new(),
+            priority: Priority::Normal,
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// Reopens a resolved or snoozed conversation (the customer wrote again, or the
+    /// snooze is over); returns whether it changed.
+    pub fn reopen(&mut self, now: DateTime<Utc>) -> bool {
+        if !matches!(
+            self.status,
+            ConversationStatus::Resolved | ConversationStatus::Snoozed
+        ) {
+            return false;
+        }
+        self.status = ConversationStatus::Open;
+        self.snoozed_until = None;
+        self.updated_at = now;
+        true
     }
 
     /// When the customer-service window closes (24 h after the last inbound message).
@@ -363,9 +588,21 @@ impl Conversation {
                 "open": self.window_open(now),
                 "expires_at": self.window_expires_at().map(fmt_time),
             },
+            "status": self.status,
+            "snoozed_until": self.snoozed_until.map(fmt_time),
+            "assignee": self.assignee,
+            "labels": self.labels,
+            "priority": self.priority,
             "created_at": fmt_time(self.created_at),
             "updated_at": fmt_time(self.updated_at),
         })
+    }
+
+    /// The API view with the version a client names in `If-Match`.
+    pub fn view_versioned(&self, now: DateTime<Utc>, version: u64) -> Value {
+        let mut view = self.view(now);
+        view["version"] = Value::from(version);
+        view
     }
 }
 
@@ -380,6 +617,18 @@ impl Record for Conversation {
             Self::list_pk(&self.org_id),
             format!("{}#{}", fmt_time(activity), self.id),
         ))
+    }
+
+    /// Snoozed conversations are listed on `gsi2` by the time they reopen, so the sweep
+    /// finds the due ones with a query.
+    fn gsi2(&self) -> Option<IndexKey> {
+        match (self.status, self.snoozed_until) {
+            (ConversationStatus::Snoozed, Some(until)) => Some(IndexKey::new(
+                crate::triage::snoozed_pk(crate::triage::snooze_shard(&self.id)),
+                format!("{}#{}", fmt_time(until), self.id),
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -851,6 +1100,12 @@ pub struct WebhookEvent {
     /// The request that delivered it (kept so a requeue or redrive still follows it).
     #[serde(default)]
     pub correlation_id: Option<String>,
+    /// When the store forgets it (Unix seconds): set once it is settled (processed,
+    /// ignored or unroutable), a retention period later, because the raw payload holds
+    /// personal data (numbers, names, message text) that the records built from it
+    /// already keep. `None` while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl WebhookEvent {
@@ -896,6 +1151,9 @@ impl Record for WebhookEvent {
                 format!("{}#{}", fmt_time(self.received_at), self.key),
             )
         })
+    }
+    fn ttl(&self) -> Option<i64> {
+        self.expires_at
     }
 }
 

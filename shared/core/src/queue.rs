@@ -25,6 +25,11 @@ pub enum QueueName {
     Outbound,
     /// Stripe events waiting to be applied (FIFO).
     Billing,
+    /// Chunks of contact imports waiting to be applied (FIFO, one group per import: its
+    /// chunks apply one after another, so each import's counters and error list are
+    /// written by one worker at a time and a phone that appears twice ends as its last
+    /// row says).
+    Import,
 }
 
 /// Settings of one queue.
@@ -40,7 +45,12 @@ pub struct QueueSpec {
 
 impl QueueName {
     /// Every queue.
-    pub const ALL: [QueueName; 3] = [QueueName::Inbound, QueueName::Outbound, QueueName::Billing];
+    pub const ALL: [QueueName; 4] = [
+        QueueName::Inbound,
+        QueueName::Outbound,
+        QueueName::Billing,
+        QueueName::Import,
+    ];
 
     /// The logical name used in config, CLI arguments and the embedded backend.
     pub fn as_str(self) -> &'static str {
@@ -48,6 +58,7 @@ impl QueueName {
             QueueName::Inbound => "inbound",
             QueueName::Outbound => "outbound",
             QueueName::Billing => "billing",
+            QueueName::Import => "import",
         }
     }
 
@@ -62,6 +73,7 @@ impl QueueName {
             QueueName::Inbound => "INBOUND_QUEUE_URL",
             QueueName::Outbound => "OUTBOUND_QUEUE_URL",
             QueueName::Billing => "BILLING_QUEUE_URL",
+            QueueName::Import => "IMPORT_QUEUE_URL",
         }
     }
 
@@ -71,6 +83,7 @@ impl QueueName {
             QueueName::Inbound => "INBOUND_DLQ_URL",
             QueueName::Outbound => "OUTBOUND_DLQ_URL",
             QueueName::Billing => "BILLING_DLQ_URL",
+            QueueName::Import => "IMPORT_DLQ_URL",
         }
     }
 
@@ -80,6 +93,7 @@ impl QueueName {
             QueueName::Inbound => "InboundQueue",
             QueueName::Outbound => "OutboundQueue",
             QueueName::Billing => "BillingQueue",
+            QueueName::Import => "ImportQueue",
         }
     }
 
@@ -92,7 +106,7 @@ impl QueueName {
     pub fn spec(self) -> QueueSpec {
         match self {
             // Consumers time out at 30 s; SQS wants visibility >= 6x the timeout.
-            QueueName::Inbound | QueueName::Billing => QueueSpec {
+            QueueName::Inbound | QueueName::Billing | QueueName::Import => QueueSpec {
                 fifo: true,
                 visibility_timeout_secs: 180,
                 max_receive_count: 40,
@@ -117,7 +131,7 @@ impl QueueName {
     pub fn receive_budget(self, policy: &RetryPolicy) -> u32 {
         let attempts = policy.max_retries() + 1;
         match self {
-            QueueName::Inbound | QueueName::Billing => attempts,
+            QueueName::Inbound | QueueName::Billing | QueueName::Import => attempts,
             QueueName::Outbound => 2 * attempts + MAX_LATE_REPACES,
         }
     }

@@ -107,6 +107,19 @@ pub async fn update<T: Record>(
     sk: &str,
     change: impl FnMut(&mut T) -> bool,
 ) -> Result<Option<T>, StoreError> {
+    Ok(modify(store, pk, sk, || None, change)
+        .await?
+        .map(|v| v.record))
+}
+
+/// Like [`update`], returning the record with the version it now has (for views that
+/// show it, so a client can name it in `If-Match`).
+pub async fn update_versioned<T: Record>(
+    store: &dyn ItemStore,
+    pk: &str,
+    sk: &str,
+    change: impl FnMut(&mut T) -> bool,
+) -> Result<Option<Versioned<T>>, StoreError> {
     modify(store, pk, sk, || None, change).await
 }
 
@@ -120,6 +133,7 @@ pub async fn upsert<T: Record>(
 ) -> Result<T, StoreError> {
     modify(store, pk, sk, || Some(init()), change)
         .await?
+        .map(|v| v.record)
         .ok_or_else(|| StoreError::Invalid("upsert without a record".into()))
 }
 
@@ -129,7 +143,7 @@ async fn modify<T: Record>(
     sk: &str,
     init: impl Fn() -> Option<T>,
     mut change: impl FnMut(&mut T) -> bool,
-) -> Result<Option<T>, StoreError> {
+) -> Result<Option<Versioned<T>>, StoreError> {
     for _ in 0..UPDATE_ATTEMPTS {
         let mut current = match load::<T>(store, pk, sk).await? {
             Some(v) => v,
@@ -139,10 +153,13 @@ async fn modify<T: Record>(
             },
         };
         if !change(&mut current.record) {
-            return Ok(Some(current.record));
+            return Ok(Some(current));
         }
         match store.put(current.next_item()?, current.condition()).await {
-            Ok(()) => return Ok(Some(current.record)),
+            Ok(()) => {
+                current.version += 1;
+                return Ok(Some(current));
+            }
             Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e),
         }

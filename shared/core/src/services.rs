@@ -33,4 +33,29 @@ pub struct Services {
     pub stripe: Arc<dyn StripeApi>,
     /// Where counts and timings go (CloudWatch EMF on Lambda, Prometheus locally).
     pub metrics: Arc<dyn Metrics>,
+    /// How long records kept only for a while are kept.
+    pub retention: Retention,
+}
+
+/// How long Switchboard keeps what it holds only for a while (set from the configuration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Raw webhook events, from when each was settled (processed, ignored, unroutable).
+    pub webhook_events: chrono::Duration,
+}
+
+impl Retention {
+    /// The default for raw webhook events: 30 days.
+    pub const DEFAULT_WEBHOOK_EVENT_DAYS: i64 = 30;
+    /// The shortest retention of raw webhook events: a stored event is also what makes a
+    /// redelivery a duplicate, and Meta redelivers for up to 7 days (Stripe for 3).
+    pub const MIN_WEBHOOK_EVENT_DAYS: i64 = 7;
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            webhook_events: chrono::Duration::days(Self::DEFAULT_WEBHOOK_EVENT_DAYS),
+        }
+    }
 }

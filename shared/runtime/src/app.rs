@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use switchboard_aws::{Clients, DynamoStore, KmsCipher, SecretsManager, SqsQueue};
+use switchboard_aws::{DynamoStore, KmsCipher, LazyClients, SecretsManager, SqsQueue};
 use switchboard_core::cipher::Cipher;
 use switchboard_core::clock::{Clock, SystemClock};
 use switchboard_core::ids::Role;
@@ -89,6 +89,8 @@ struct Inner {
     auth: Authenticator,
     tokens: TokenCache,
     metrics: Arc<Registry>,
+    /// Callers recorded lately in the org's user directory (most requests skip the store).
+    seen: switchboard_core::usecases::users::SeenCache,
 }
 
 /// Everything a handler needs, shared by all requests of a process.
@@ -136,7 +138,8 @@ impl App {
             }
             Backend::Aws => {
                 let sdk = switchboard_aws::config::load_with(&config.aws_sdk).await;
-                let clients = Clients::new(&sdk);
+                // Built on first use: a function pays only for the services it calls.
+                let clients = LazyClients::new(&sdk);
                 let table = config
                     .table_name
                     .clone()
@@ -196,6 +199,7 @@ impl App {
             clock,
             whatsapp,
             whatsapp_live,
+            retention: config.retention,
         };
         Self::from_parts(config, services, http)
     }
@@ -219,6 +223,7 @@ impl App {
             auth,
             tokens: TokenCache::new(std::time::Duration::from_secs(300)),
             metrics,
+            seen: Default::default(),
         })))
     }
 
@@ -258,8 +263,31 @@ impl App {
         tracing::Span::current().record("org_id", caller.org.as_str());
         // Recorded before the role check: a refused attempt is audited too.
         crate::http::note_caller(&caller);
+        // Anyone with a valid token is one of the org's people, whatever this route
+        // needs.
+        self.record_seen(&caller).await;
         caller.require(role)?;
         Ok(caller)
+    }
+
+    /// Records the caller in the org's user directory (`GET /v1/users`): at most one
+    /// write per user every few minutes, and never the request's failure.
+    async fn record_seen(&self, caller: &Caller) {
+        use switchboard_core::usecases::users;
+        let Some(seen) = caller.user.as_deref().and_then(|id| {
+            users::Seen::new(
+                &caller.org,
+                id,
+                caller.name.as_deref(),
+                caller.email.as_deref(),
+                caller.role,
+            )
+        }) else {
+            return;
+        };
+        if let Err(e) = users::record(&self.0.services, &self.0.seen, &seen).await {
+            tracing::warn!(error = %e, "could not record the caller in the user directory");
+        }
     }
 }
 

@@ -48,6 +48,10 @@ pub struct Caller {
     pub role: Role,
     /// The token's subject (user id), for audit logs.
     pub user: Option<String>,
+    /// The caller's name, from the configured name claim (the user directory shows it).
+    pub name: Option<String>,
+    /// The caller's e-mail address, from the configured e-mail claim.
+    pub email: Option<String>,
 }
 
 impl Caller {
@@ -156,6 +160,7 @@ impl DevKey {
 
     /// Signs claims.
     pub fn sign(&self, claims: &Value) -> Result<String, jsonwebtoken::errors::Error> {
+        crate::jwt_crypto::install();
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
         encode(&header, claims, &self.encoding)
@@ -549,6 +554,8 @@ impl Authenticator {
         http: reqwest::Client,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ConfigError> {
+        // Tokens are verified with ring (see `jwt_crypto`), installed before the first one.
+        crate::jwt_crypto::install();
         let dev = load_dev_key(&cfg)?;
         let jwks = cfg
             .jwks_url
@@ -653,10 +660,17 @@ impl Authenticator {
                     self.cfg.role_claim
                 ))
             })?;
+        let text = |path: &str| {
+            get_path(claims, path)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         Ok(Caller {
             org,
             role,
             user: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+            name: text(&self.cfg.name_claim),
+            email: text(&self.cfg.email_claim),
         })
     }
 }
@@ -673,6 +687,8 @@ mod tests {
             jwks_url: None,
             org_claim: "org_id".into(),
             role_claim: "org_role".into(),
+            name_claim: "name".into(),
+            email_claim: "email".into(),
             dev_key_file: Some(dir.join("key.pk8")),
             dev_key_base64: None,
             refuse_test_key: false,
@@ -714,7 +730,9 @@ mod tests {
             Caller {
                 org,
                 role: Role::Agent,
-                user: Some("user_1".into())
+                user: Some("user_1".into()),
+                name: None,
+                email: None,
             }
         );
         // A second authenticator on the same file trusts the same tokens.
@@ -725,6 +743,34 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn name_and_email_come_from_their_configured_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = cfg(dir.path());
+        c.name_claim = "profile.full_name".into();
+        let auth = Authenticator::new(c, reqwest::Client::new()).unwrap();
+        let org = OrgId::parse("acme").unwrap();
+        let mut claims = dev_claims(
+            auth.config(),
+            &org,
+            Role::Viewer,
+            "user_2",
+            now(),
+            Duration::from_secs(60),
+        );
+        claims["profile"] = serde_json::json!({"full_name": "Ana Silva"});
+        claims["email"] = "ana@example.com".into();
+        // The default name claim is not the configured one: ignored.
+        claims["name"] = "someone else".into();
+        let token = auth.dev_key().unwrap().sign(&claims).unwrap();
+        let caller = auth
+            .authenticate(Some(&format!("Bearer {token}")))
+            .await
+            .unwrap();
+        assert_eq!(caller.name.as_deref(), Some("Ana Silva"));
+        assert_eq!(caller.email.as_deref(), Some("ana@example.com"));
     }
 
     #[tokio::test]
@@ -799,12 +845,17 @@ mod tests {
         );
 
         // HS256 with the public key as secret (algorithm confusion) is refused outright.
-        let hs = encode(
-            &Header::new(Algorithm::HS256),
-            &serde_json::json!({"org_id":"acme"}),
-            &EncodingKey::from_secret(b"x"),
-        )
-        .unwrap();
+        // Built by hand: the ring provider signs no HMAC tokens either.
+        let hs_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(r#"{"org_id":"acme"}"#)
+        );
+        let mac = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"x"),
+            hs_input.as_bytes(),
+        );
+        let hs = format!("{hs_input}.{}", URL_SAFE_NO_PAD.encode(mac.as_ref()));
         assert!(matches!(
             auth.authenticate(Some(&format!("Bearer {hs}"))).await,
             Err(AuthError::Invalid(_))
@@ -891,6 +942,7 @@ mod tests {
     const JWKS: &str = include_str!("../testdata/test-jwks.json");
 
     fn idp_token(kid: Option<&str>, claims: &Value) -> String {
+        crate::jwt_crypto::install();
         let mut header = Header::new(Algorithm::RS256);
         header.kid = kid.map(str::to_owned);
         encode(
@@ -908,6 +960,8 @@ mod tests {
             jwks_url: Some(jwks_url),
             org_claim: "o.id".into(),
             role_claim: "o.rol".into(),
+            name_claim: "name".into(),
+            email_claim: "email".into(),
             dev_key_file: None,
             dev_key_base64: None,
             refuse_test_key: true,
@@ -1044,6 +1098,8 @@ mod tests {
             org: OrgId::parse("a").unwrap(),
             role: Role::Agent,
             user: None,
+            name: None,
+            email: None,
         };
         assert!(c.require(Role::Viewer).is_ok());
         assert!(c.require(Role::Agent).is_ok());

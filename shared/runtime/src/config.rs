@@ -57,6 +57,11 @@ pub struct AuthConfig {
     pub org_claim: String,
     /// Dotted path of the role claim.
     pub role_claim: String,
+    /// Dotted path of the caller's display name (`AUTH_NAME_CLAIM`), recorded in the
+    /// org's user directory when present.
+    pub name_claim: String,
+    /// Dotted path of the caller's e-mail address (`AUTH_EMAIL_CLAIM`).
+    pub email_claim: String,
     /// The local development signing key, when this process trusts it (dev server and
     /// local backend only; never on AWS Lambda).
     pub dev_key_file: Option<PathBuf>,
@@ -113,6 +118,8 @@ pub struct Config {
     pub max_webhook_body: usize,
     /// Largest API body accepted (bytes).
     pub max_api_body: usize,
+    /// Largest contact import file accepted (bytes; `POST /v1/contacts/imports`).
+    pub max_import_body: usize,
     /// Largest media file the media endpoint serves (bytes).
     pub max_media_bytes: usize,
     /// Outbound pacing and retries.
@@ -125,6 +132,8 @@ pub struct Config {
     pub stripe_api_url: String,
     /// How often the dev server runs the usage report.
     pub usage_report_every: std::time::Duration,
+    /// How long settled raw webhook events are kept (`WEBHOOK_EVENT_RETENTION_DAYS`).
+    pub retention: switchboard_core::services::Retention,
     /// Origins the dev server answers CORS requests from (`SWITCHBOARD_CORS_ORIGINS`,
     /// comma-separated; `http://host:*` matches any port). API Gateway has its own
     /// setting in `template.yaml`.
@@ -138,6 +147,8 @@ pub const DEFAULT_CORS_ORIGINS: &str = "http://localhost:*,http://127.0.0.1:*";
 pub const DEFAULT_MAX_WEBHOOK_BODY: usize = 4 * 1024 * 1024;
 /// API requests are small JSON documents.
 pub const DEFAULT_MAX_API_BODY: usize = 256 * 1024;
+/// Contact imports are CSV files; API Gateway HTTP APIs take bodies of up to 10 MB.
+pub const DEFAULT_MAX_IMPORT_BODY: usize = 10 * 1024 * 1024;
 /// Lambda responses are capped at 6 MB and binary bodies travel base64-encoded (+33 %),
 /// so 4 MiB is the largest file a Lambda can return.
 pub const DEFAULT_MAX_MEDIA_BYTES: usize = 4 * 1024 * 1024;
@@ -249,6 +260,8 @@ impl Config {
                 jwks_url,
                 org_claim: var("AUTH_ORG_CLAIM").unwrap_or_else(|| "org_id".into()),
                 role_claim: var("AUTH_ROLE_CLAIM").unwrap_or_else(|| "org_role".into()),
+                name_claim: var("AUTH_NAME_CLAIM").unwrap_or_else(|| "name".into()),
+                email_claim: var("AUTH_EMAIL_CLAIM").unwrap_or_else(|| "email".into()),
                 dev_key_file,
                 dev_key_base64,
                 refuse_test_key: backend == Backend::Aws,
@@ -257,6 +270,7 @@ impl Config {
             whatsapp_graph_url,
             max_webhook_body: size("MAX_WEBHOOK_BODY_BYTES", DEFAULT_MAX_WEBHOOK_BODY)?,
             max_api_body: size("MAX_API_BODY_BYTES", DEFAULT_MAX_API_BODY)?,
+            max_import_body: size("MAX_IMPORT_BODY_BYTES", DEFAULT_MAX_IMPORT_BODY)?,
             max_media_bytes: size("MAX_MEDIA_BYTES", DEFAULT_MAX_MEDIA_BYTES)?,
             delivery: {
                 let mut d = switchboard_core::usecases::outbound::DeliveryConfig::default();
@@ -277,6 +291,7 @@ impl Config {
             usage_report_every: std::time::Duration::from_secs(
                 size("USAGE_REPORT_INTERVAL_SECS", 3600)?.max(10) as u64,
             ),
+            retention: retention(&var)?,
             cors_origins: var("SWITCHBOARD_CORS_ORIGINS")
                 .unwrap_or_else(|| DEFAULT_CORS_ORIGINS.to_owned())
                 .split(',')
@@ -296,6 +311,37 @@ impl Config {
         config.dotenv = None;
         config
     }
+}
+
+/// Upper bound of `WEBHOOK_EVENT_RETENTION_DAYS` (ten years: a typo, not a policy, past it).
+const MAX_WEBHOOK_EVENT_RETENTION_DAYS: i64 = 3650;
+
+/// How long settled raw webhook events are kept (`WEBHOOK_EVENT_RETENTION_DAYS`): at least
+/// a week, because the stored event is what makes a provider's redelivery a duplicate and
+/// Meta redelivers for up to 7 days.
+fn retention(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<switchboard_core::services::Retention, ConfigError> {
+    use switchboard_core::services::Retention;
+    let days = match var("WEBHOOK_EVENT_RETENTION_DAYS") {
+        None => Retention::DEFAULT_WEBHOOK_EVENT_DAYS,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|d| {
+                (Retention::MIN_WEBHOOK_EVENT_DAYS..=MAX_WEBHOOK_EVENT_RETENTION_DAYS).contains(d)
+            })
+            .ok_or(ConfigError::Invalid {
+                var: "WEBHOOK_EVENT_RETENTION_DAYS",
+                reason: format!(
+                    "must be a whole number of days from {} to {MAX_WEBHOOK_EVENT_RETENTION_DAYS}",
+                    Retention::MIN_WEBHOOK_EVENT_DAYS
+                ),
+            })?,
+    };
+    Ok(Retention {
+        webhook_events: chrono::Duration::days(days),
+    })
 }
 
 /// The retry schedule (`RETRY_BASE_SECS`, `RETRY_MAX_DELAY_SECS`, `RETRY_HORIZON_SECS`),
@@ -648,7 +694,7 @@ mod tests {
             "AWS never trusts the dev key by default"
         );
         assert!(c.auth.refuse_test_key);
-        assert_eq!(c.queue_urls.len(), 3);
+        assert_eq!(c.queue_urls.len(), QueueName::ALL.len());
     }
 
     /// A complete AWS configuration, plus `extra` (which wins over the defaults).
@@ -830,6 +876,30 @@ mod tests {
                 from(&[("AUTH_JWKS_MAX_STALE_SECS", bad)]),
                 Err(ConfigError::Invalid {
                     var: "AUTH_JWKS_MAX_STALE_SECS",
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn webhook_event_retention_is_at_least_a_week() {
+        assert_eq!(
+            from(&[]).unwrap().retention.webhook_events,
+            chrono::Duration::days(30)
+        );
+        assert_eq!(
+            from(&[("WEBHOOK_EVENT_RETENTION_DAYS", "7")])
+                .unwrap()
+                .retention
+                .webhook_events,
+            chrono::Duration::days(7)
+        );
+        for bad in ["6", "0", "-1", "a month", "3651"] {
+            assert!(matches!(
+                from(&[("WEBHOOK_EVENT_RETENTION_DAYS", bad)]),
+                Err(ConfigError::Invalid {
+                    var: "WEBHOOK_EVENT_RETENTION_DAYS",
                     ..
                 })
             ));

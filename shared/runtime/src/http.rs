@@ -54,6 +54,20 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Every value of a repeatable query parameter (`?tag=a&tag=b`), percent-decoded, in
+/// order.
+pub fn query_params(req: &Request, name: &str) -> Vec<String> {
+    req.uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The `limit` and `cursor` of a list request, checked against the caller's org (a
 /// cursor from another org's list is a 422).
 pub fn page_request(
@@ -201,6 +215,11 @@ impl From<Error> for ApiError {
             },
             Error::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
             Error::Forbidden { message } => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
+            Error::PreconditionFailed { message } => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                message,
+            ),
             Error::PaymentRequired { code, message } => {
                 Self::new(StatusCode::PAYMENT_REQUIRED, code, message)
             }
@@ -317,13 +336,25 @@ pub(crate) fn note_caller(caller: &crate::auth::Caller) {
     let _ = CALLER.try_with(|c| *c.borrow_mut() = Some(caller.clone()));
 }
 
-/// Whether a request changes something through the API (and so is audited): every
-/// `/v1` method but reads.
-fn audited(req: &Request) -> bool {
-    !matches!(
+/// Which requests of a route are appended to the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audit {
+    /// Changes only: every `/v1` method but reads (what [`respond`] does).
+    Changes,
+    /// Reads too: for the few reads that hand out personal data in bulk (a contact's
+    /// export), which the audit log must show like a change ([`respond_audited`]).
+    Always,
+}
+
+/// Whether a request is audited: every `/v1` method but reads, and reads too on routes
+/// that opt in.
+fn audited(req: &Request, audit: Audit) -> bool {
+    let read = matches!(
         *req.method(),
         http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
-    ) && req.uri().path().starts_with("/v1/")
+    );
+    (!read || (audit == Audit::Always && *req.method() == http::Method::GET))
+        && req.uri().path().starts_with("/v1/")
 }
 
 /// Runs a handler body inside a span named after the function, and turns its error into
@@ -334,6 +365,33 @@ pub async fn respond<Fut>(
     app: &crate::App,
     function: &'static str,
     req: &Request,
+    fut: Fut,
+) -> Response
+where
+    Fut: Future<Output = Result<Response, ApiError>>,
+{
+    respond_with(app, function, req, Audit::Changes, fut).await
+}
+
+/// [`respond`] for a read that is audited like a change (a contact's export): the
+/// audit log shows who took a person's data, when, and how it ended.
+pub async fn respond_audited<Fut>(
+    app: &crate::App,
+    function: &'static str,
+    req: &Request,
+    fut: Fut,
+) -> Response
+where
+    Fut: Future<Output = Result<Response, ApiError>>,
+{
+    respond_with(app, function, req, Audit::Always, fut).await
+}
+
+async fn respond_with<Fut>(
+    app: &crate::App,
+    function: &'static str,
+    req: &Request,
+    audit_reads: Audit,
     fut: Fut,
 ) -> Response
 where
@@ -379,7 +437,7 @@ where
             );
         }
         if let Some(caller) = caller
-            && audited(req)
+            && audited(req, audit_reads)
         {
             audit(app, function, req, &rid, &caller, status).await;
         }
@@ -481,6 +539,28 @@ mod tests {
                 .status,
             StatusCode::PAYLOAD_TOO_LARGE
         );
+    }
+
+    #[test]
+    fn reads_are_audited_only_where_a_route_opts_in() {
+        let r = |method: &str, path: &str| {
+            http::Request::builder()
+                .method(method)
+                .uri(path)
+                .body(Bytes::new())
+                .unwrap()
+        };
+        assert!(audited(&r("DELETE", "/v1/contacts/ct_1"), Audit::Changes));
+        assert!(!audited(&r("GET", "/v1/contacts/ct_1"), Audit::Changes));
+        assert!(audited(
+            &r("GET", "/v1/contacts/ct_1/export"),
+            Audit::Always
+        ));
+        assert!(!audited(
+            &r("OPTIONS", "/v1/contacts/ct_1/export"),
+            Audit::Always
+        ));
+        assert!(!audited(&r("POST", "/webhooks/whatsapp"), Audit::Always));
     }
 
     #[test]

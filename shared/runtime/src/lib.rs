@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod http;
+pub mod jwt_crypto;
 pub mod lambda;
 pub mod local;
 pub mod metrics;

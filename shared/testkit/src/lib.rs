@@ -9,6 +9,7 @@ pub mod backends;
 pub mod contract;
 pub mod fixtures;
 pub mod moto;
+pub mod scan;
 
 /// The workspace root (where `template.yaml` lives).
 pub fn workspace_root() -> std::path::PathBuf {

@@ -134,9 +134,7 @@ pub struct AuditFilter {
 fn check_filter(field: &str, value: &str) -> Result<()> {
     let ok = !value.is_empty()
         && value.len() <= 256
-        && value
-            .chars()
-            .all(|c| !c.is_control() && c != '#');
+        && value.chars().all(|c| !c.is_control() && c != '#');
     if ok {
         Ok(())
     } else {

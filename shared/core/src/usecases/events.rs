@@ -72,6 +72,8 @@ async fn requeue(svc: &Services, events: Vec<WebhookEvent>) -> Result<usize> {
         if event.status == EventStatus::Unroutable {
             event.status = EventStatus::Pending;
             event.note = None;
+            // Pending again: kept until it is settled, whatever its retention was.
+            event.expires_at = None;
             event.updated_at = svc.clock.now();
             svc.store.put(item(&event, 1)?, Condition::Always).await?;
         }

@@ -69,6 +69,9 @@ pub async fn process(svc: &Services, body: &str) -> Result<Outcome> {
         )));
     }
     let mut event = event.record;
+    if crate::usecases::opt_out::PREFERENCE_FIELDS.contains(&event.kind.as_str()) {
+        return apply_preferences(svc, &mut event).await;
+    }
     if event.kind != "messages" {
         // Template status, quality and account updates are stored and acknowledged;
         // acting on them comes with the features that need them.
@@ -99,6 +102,9 @@ pub async fn process(svc: &Services, body: &str) -> Result<Outcome> {
         return Ok(Outcome::Unroutable);
     };
     let route = route.record;
+    // Data-subject requests: an event naming someone being erased waits for the erasure
+    // to finish; any other is linked to the people it names, so an erasure finds it.
+    crate::usecases::personal_data::admit_event(svc, &route.org_id, &event, &value).await?;
     let mut messages = 0;
     let mut duplicates = 0;
     for msg in &value.messages {
@@ -140,10 +146,49 @@ pub(crate) async fn finish(
     event.org_id = org.or(event.org_id.take());
     event.note = note;
     event.updated_at = svc.clock.now();
+    // Settled: the raw payload is kept only for the retention period. Its personal data
+    // lives on in the records built from it, which an erasure reaches; an unroutable
+    // event (a number no org owns) gets the same period, long enough to connect the
+    // number and redrive it, and no longer, since no customer relationship stands behind it.
+    event.expires_at = Some((event.updated_at + svc.retention.webhook_events).timestamp());
     // Status moves are idempotent and the payload never changes, so the last writer
     // may win.
     svc.store.put(item(event, 1)?, Condition::Always).await?;
     Ok(())
+}
+
+/// A marketing-preferences event: routed like messages, applied to the contacts it
+/// names (the customer stopped or resumed marketing messages in WhatsApp itself).
+async fn apply_preferences(svc: &Services, event: &mut WebhookEvent) -> Result<Outcome> {
+    let value: crate::usecases::opt_out::PreferencesValue = serde_json::from_str(&event.payload)
+        .map_err(|e| {
+            Error::Internal(format!(
+                "preferences value of event {} does not parse: {e}",
+                event.key
+            ))
+        })?;
+    let phone = crate::ids::PhoneNumberId::parse(&value.metadata.phone_number_id)
+        .map_err(|e| Error::Internal(format!("event {}: {e}", event.key)))?;
+    let (route_pk, route_sk) = PhoneRoute::key_of(&phone);
+    let Some(route) = load::<PhoneRoute>(&*svc.store, &route_pk, &route_sk).await? else {
+        info!(phone_number_id = %phone, event = %event.key, "no org owns this number; keeping the event as unroutable");
+        let note = format!("phone_number_id {phone} is not connected");
+        finish(svc, event, EventStatus::Unroutable, None, Some(note)).await?;
+        return Ok(Outcome::Unroutable);
+    };
+    let org = route.record.org_id;
+    // The event names a person: linked to them like a messages event, so an erasure
+    // finds it (the value has the same metadata and contacts).
+    if let Ok(people) = serde_json::from_str::<MessagesValue>(&event.payload) {
+        crate::usecases::personal_data::admit_event(svc, &org, event, &people).await?;
+    }
+    let changed = crate::usecases::opt_out::apply_preferences(svc, &org, &value).await?;
+    finish(svc, event, EventStatus::Processed, Some(org), None).await?;
+    Ok(Outcome::Applied {
+        messages: 0,
+        duplicates: 0,
+        statuses: changed,
+    })
 }
 
 enum Applied {
@@ -175,6 +220,9 @@ async fn apply_message(
         .and_then(|p| p.name.clone());
     let contact_id = ContactId::for_wa_id(org, &wa_id);
     let conversation_id = ConversationId::for_thread(org, &route.phone_number_id, &wa_id);
+    // STOP / START (or WhatsApp's own preference message): applied with the message, in
+    // its transaction, so a redelivery changes nothing and a crash loses nothing.
+    let opt_out = crate::usecases::opt_out::instruction_in(svc, org, msg).await?;
 
     for attempt in 0..MAX_ATTEMPTS {
         // Cheap check first: most redeliveries stop here without a transaction.
@@ -188,19 +236,14 @@ async fn apply_message(
         let (c_pk, c_sk) = Contact::key_of(org, &contact_id);
         let mut contact = load::<Contact>(&*svc.store, &c_pk, &c_sk)
             .await?
-            .unwrap_or_else(|| {
-                Versioned::new(Contact {
-                    id: contact_id.clone(),
-                    org_id: org.clone(),
-                    wa_id: wa_id.clone(),
-                    name: None,
-                    last_inbound_at: None,
-                    created_at: now,
-                    updated_at: now,
-                })
-            });
-        if profile_name.is_some() && contact.record.name != profile_name {
-            contact.record.name = profile_name.clone();
+            .unwrap_or_else(|| Versioned::new(Contact::new(org, &wa_id, now)));
+        // As read: the contact's index items are changed by the difference.
+        let stored_contact = (contact.version > 0).then(|| contact.record.clone());
+        if let Some(profile) = &profile_name {
+            contact.record.see_profile_name(profile);
+        }
+        if let Some((opted_out, source)) = opt_out {
+            contact.record.set_opted_out(opted_out, source, at);
         }
         if contact.record.last_inbound_at.is_none_or(|t| at > t) {
             contact.record.last_inbound_at = Some(at);
@@ -224,6 +267,9 @@ async fn apply_message(
         conversation
             .record
             .record_message(&message_id, at, Direction::Inbound, msg.preview(), now);
+        // The customer wrote again: a resolved or snoozed conversation needs the
+        // business's attention again, decided in the transaction that stores the message.
+        conversation.record.reopen(now);
 
         let message = Message {
             id: message_id.clone(),
@@ -256,15 +302,53 @@ async fn apply_message(
             org_id: org.clone(),
             message_id: message_id.clone(),
         };
-        let writes = vec![
+        let mut writes = vec![
             Write::put(item(&message, 1)?, Condition::NotExists),
             Write::put(item(&wamid_route, 1)?, Condition::Always),
             Write::put(conversation.next_item()?, conversation.condition()),
-            Write::put(contact.next_item()?, contact.condition()),
         ];
+        // The contact goes fourth; its index items (a new name, the opt-out, a new
+        // contact's number) go last, once the room they have is known.
+        let contact_at = writes.len();
+        if conversation.version == 0 {
+            // A new conversation is linked from its contact in the same transaction, so
+            // an export or erasure of the contact always finds it.
+            writes.push(Write::put(
+                crate::usecases::personal_data::conversation_link(&conversation.record)?,
+                Condition::Always,
+            ));
+        }
+        // The filtered inbox lists follow the conversation's activity and status (last,
+        // so the positions of the conditional writes above stay as they are).
+        writes.extend(crate::triage::entry_writes(None, &conversation.record)?);
+        let room = crate::store::MAX_TRANSACTION_ITEMS - writes.len();
+        let contact_writes = crate::usecases::contacts::index::writes(
+            stored_contact.as_ref(),
+            contact.version,
+            &contact.record,
+            room,
+        )?;
+        let mut contact_writes_now = contact_writes.now.into_iter();
+        if let Some(record) = contact_writes_now.next() {
+            writes.insert(contact_at, record);
+        }
+        writes.extend(contact_writes_now);
         match svc.store.transact(writes).await {
             Ok(()) => {
                 debug!(org_id = %org, message_id = %message_id, from = %wa_id.masked(), kind = %msg.kind, "stored inbound message");
+                if !contact_writes.later.is_empty()
+                    && let Err(e) = crate::usecases::contacts::index::finish(
+                        svc,
+                        &contact.record,
+                        contact.version + 1,
+                        contact_writes.later,
+                    )
+                    .await
+                {
+                    // The message is stored; a stale index item only costs a
+                    // filtered-out candidate in a contact list.
+                    warn!(error = %e, "could not remove stale contact index items");
+                }
                 return Ok(Applied::New);
             }
             Err(StoreError::ConditionFailed { index: 0 }) => return Ok(Applied::Duplicate),

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::ids::{ContactId, ConversationId, OrgId};
 use crate::model::{Contact, Conversation, Message, org_scope};
 use crate::page::{PageRequest, Paged, encode_cursor};
-use crate::record::{decode_all, load};
+use crate::record::{Versioned, decode_all, load};
 use crate::services::Services;
 use crate::store::{Index, Query};
 
@@ -44,7 +44,14 @@ pub async fn list_conversations(
         Query::index(Index::Gsi1, Conversation::list_pk(org)).descending(),
         &org_scope(org),
     )?;
-    list::<Conversation>(svc, query, |c| c.view(now)).await
+    let page = svc.store.query(query).await?;
+    // Each view shows its item's version (what a client names in `If-Match`).
+    let items = page
+        .items
+        .iter()
+        .map(|it| Ok(it.decode::<Conversation>()?.view_versioned(now, it.version)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(paged(items, page.next))
 }
 
 /// One conversation.
@@ -53,11 +60,19 @@ pub async fn get_conversation(
     org: &OrgId,
     id: &ConversationId,
 ) -> Result<Conversation> {
+    Ok(get_conversation_versioned(svc, org, id).await?.record)
+}
+
+/// One conversation with its version.
+pub async fn get_conversation_versioned(
+    svc: &Services,
+    org: &OrgId,
+    id: &ConversationId,
+) -> Result<Versioned<Conversation>> {
     let (pk, sk) = Conversation::key_of(org, id);
-    Ok(load::<Conversation>(&*svc.store, &pk, &sk)
+    load::<Conversation>(&*svc.store, &pk, &sk)
         .await?
-        .ok_or(Error::not_found("conversation"))?
-        .record)
+        .ok_or(Error::not_found("conversation"))
 }
 
 /// A conversation's messages in conversation order (oldest first).
@@ -75,13 +90,11 @@ pub async fn list_messages(
     list::<Message>(svc, query, Message::view).await
 }
 
-/// Contacts, newest first.
+/// Contacts, newest first (unfiltered: [`crate::usecases::contacts::list`] takes
+/// filters).
 pub async fn list_contacts(svc: &Services, org: &OrgId, page: PageRequest) -> Result<Paged<Value>> {
-    let query = page.apply_to(
-        Query::index(Index::Gsi1, Contact::list_pk(org)).descending(),
-        &org_scope(org),
-    )?;
-    list::<Contact>(svc, query, Contact::view).await
+    let all = crate::usecases::contacts::ContactFilter::default();
+    crate::usecases::contacts::list::list(svc, org, &all, page).await
 }
 
 /// One contact.

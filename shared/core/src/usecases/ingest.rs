@@ -76,6 +76,7 @@ pub fn whatsapp_events(changes: Vec<meta::Change>, origin: &Origin<'_>) -> Vec<W
                 received_at: origin.received_at,
                 updated_at: origin.received_at,
                 correlation_id: origin.correlation_id.map(str::to_owned),
+                expires_at: None,
             }
         })
         .collect()

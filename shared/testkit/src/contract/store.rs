@@ -536,6 +536,44 @@ pub async fn item_size_limit(store: Arc<dyn ItemStore>) {
     store.put(ok, Condition::Always).await.unwrap();
 }
 
+/// A query continues after the position of an item deleted since its page was read (an
+/// erasure deletes what it lists and goes on from there), on the table and on an index.
+pub async fn paging_past_deleted_items(store: Arc<dyn ItemStore>) {
+    for i in 0..5 {
+        store
+            .put(
+                item("P", &format!("S#{i}"), i).with_gsi1(IndexKey::new("G", format!("k{i}"))),
+                Condition::Always,
+            )
+            .await
+            .unwrap();
+    }
+    for index in [Index::Table, Index::Gsi1] {
+        let query = || match index {
+            Index::Table => Query::table("P"),
+            _ => Query::index(index, "G"),
+        };
+        let first = store.query(query().limit(2)).await.unwrap();
+        assert_eq!(first.items.len(), 2, "{index:?}");
+        for it in &first.items {
+            store
+                .delete(&it.pk, &it.sk, Condition::Always)
+                .await
+                .unwrap();
+        }
+        let rest = store
+            .query(query().limit(10).after(first.next.clone()))
+            .await
+            .unwrap();
+        let expect: Vec<String> = match index {
+            Index::Table => vec!["S#2".into(), "S#3".into(), "S#4".into()],
+            _ => vec!["S#4".into()],
+        };
+        assert_eq!(sks(&rest.items), expect, "{index:?}");
+        assert!(rest.next.is_none(), "{index:?}");
+    }
+}
+
 /// Stamps one test per store contract case for a backend factory
 /// (`async fn(Arc<dyn Clock>) -> Arc<dyn ItemStore>`); `concurrent_increments` says
 /// whether the backend is trusted with racing increments (see [`atomic_increment`]).
@@ -604,6 +642,10 @@ macro_rules! store_contract {
         async fn counters_expire_and_never_go_negative() {
             let (s, c) = __store_fixed().await;
             $crate::contract::store::counters_expire_and_never_go_negative(s, c).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn paging_past_deleted_items() {
+            $crate::contract::store::paging_past_deleted_items(__store().await.0).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn item_size_limit() {

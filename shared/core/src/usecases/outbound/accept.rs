@@ -54,9 +54,22 @@ impl IdempotencyRecord {
     }
 }
 
+/// `gsi1` partition holding the idempotency record that names a message: the key is
+/// only stored hashed, so erasing a message finds its record through this index.
+fn idempotency_index_pk(org: &OrgId, message: &MessageId) -> String {
+    format!("ORG#{org}#MSG#{message}#IDEM")
+}
+
 impl Record for IdempotencyRecord {
     fn key(&self) -> (String, String) {
         Self::key_of(&self.org_id, &self.key_hash)
+    }
+
+    fn gsi1(&self) -> Option<crate::store::IndexKey> {
+        Some(crate::store::IndexKey::new(
+            idempotency_index_pk(&self.org_id, &self.message_id),
+            self.key_hash.clone(),
+        ))
     }
 
     fn ttl(&self) -> Option<i64> {
@@ -330,6 +343,9 @@ async fn accept(
             };
             writes.push(Write::put(item(&record, 1)?, Condition::NotExists));
         }
+        // The filtered inbox lists follow the conversation's activity (last, so the
+        // positions of the conditional writes matched below stay as they are).
+        writes.extend(crate::triage::entry_writes(None, &conversation.record)?);
         match svc.store.transact(writes).await {
             Ok(()) => progress.stored = true,
             Err(StoreError::ConditionFailed {
@@ -486,6 +502,29 @@ async fn replay(
         message,
         replayed: true,
     }))
+}
+
+/// Deletes the idempotency records naming a message (an erased message must leave no
+/// look-up behind); returns how many there were. A later request with the same key is
+/// then new, as it would be after the key's 24 hours.
+pub async fn forget_idempotency_keys(
+    svc: &Services,
+    org: &OrgId,
+    message: &MessageId,
+) -> Result<usize> {
+    let page = svc
+        .store
+        .query(Query::index(
+            Index::Gsi1,
+            idempotency_index_pk(org, message),
+        ))
+        .await?;
+    for item in &page.items {
+        svc.store
+            .delete(&item.pk, &item.sk, Condition::Always)
+            .await?;
+    }
+    Ok(page.items.len())
 }
 
 // ---------------------------------------------------------------------- the sweep

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::ids::{ConversationId, MessageId, OrgId};
 use crate::model::{Conversation, Direction, Message, MessageStatus, WamidRoute};
-use crate::record::{decode_all, load, update};
+use crate::record::{Versioned, decode_all, load, update_versioned};
 use crate::services::Services;
 use crate::store::{Index, Query};
 use crate::usecases::inbound::apply_status;
@@ -15,13 +15,14 @@ use crate::whatsapp::GraphError;
 
 use super::{ErrorClass, TokenCache, classify, current_account, mark_reauth, provider_error};
 
-/// Marks the conversation's latest inbound message read on WhatsApp and resets unread.
+/// Marks the conversation's latest inbound message read on WhatsApp and resets unread;
+/// returns the conversation with its version.
 pub async fn mark_read(
     svc: &Services,
     tokens: &TokenCache,
     org: &OrgId,
     id: &ConversationId,
-) -> Result<Conversation> {
+) -> Result<Versioned<Conversation>> {
     let (c_pk, c_sk) = Conversation::key_of(org, id);
     let conversation = load::<Conversation>(&*svc.store, &c_pk, &c_sk)
         .await?
@@ -75,7 +76,7 @@ pub async fn mark_read(
         };
         apply_status(svc, &route, MessageStatus::Read, svc.clock.now(), None).await?;
     }
-    update::<Conversation>(&*svc.store, &c_pk, &c_sk, |c| {
+    update_versioned::<Conversation>(&*svc.store, &c_pk, &c_sk, |c| {
         if c.unread_count == 0 {
             return false;
         }

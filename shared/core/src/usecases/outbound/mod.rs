@@ -35,7 +35,8 @@ pub mod agent;
 pub mod deliver;
 
 pub use accept::{
-    Accepted, IDEMPOTENCY_TTL_HOURS, PendingSend, SendRequest, pending_sends, requeue_pending, send,
+    Accepted, IDEMPOTENCY_TTL_HOURS, PendingSend, SendRequest, forget_idempotency_keys,
+    pending_sends, requeue_pending, send,
 };
 pub use agent::{Media, mark_read, media};
 pub use deliver::{Delivery, DeliveryConfig, apply_early_statuses, deliver};

@@ -1,0 +1,9 @@
+//! Lambda entry point: wires [`api_create_note::handle`] to API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), switchboard_runtime::lambda::Error> {
+    switchboard_runtime::lambda::http(api_create_note::FUNCTION, |app, req| async move {
+        api_create_note::handle(&app, req).await
+    })
+    .await
+}

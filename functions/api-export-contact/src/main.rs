@@ -1,0 +1,9 @@
+//! Lambda entry point: wires [`api_export_contact::handle`] to API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), switchboard_runtime::lambda::Error> {
+    switchboard_runtime::lambda::http(api_export_contact::FUNCTION, |app, req| async move {
+        api_export_contact::handle(&app, req).await
+    })
+    .await
+}
