@@ -46,6 +46,7 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("AUTH_NAME_CLAIM", "AuthNameClaim"),
     ("AUTH_EMAIL_CLAIM", "AuthEmailClaim"),
     ("WHATSAPP_GRAPH_URL", "WhatsAppGraphUrl"),
+    ("KAPSO_API_URL", "KapsoApiUrl"),
     ("STRIPE_PRICE_STARTER", "StripePriceStarter"),
     ("STRIPE_PRICE_PROFESSIONAL", "StripePriceProfessional"),
     ("STRIPE_PRICE_ENTERPRISE", "StripePriceEnterprise"),

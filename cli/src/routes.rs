@@ -56,6 +56,9 @@ pub fn http_routes() -> Vec<Route> {
     vec![
         route!(GET, "/webhooks/whatsapp", webhook_whatsapp),
         route!(POST, "/webhooks/whatsapp", webhook_whatsapp),
+        route!(GET, "/webhooks/kapso", webhook_kapso),
+        route!(POST, "/webhooks/kapso", webhook_kapso),
+        route!(POST, "/v1/integrations/kapso/connect", api_connect_kapso),
         route!(GET, "/v1/integrations", api_list_integrations),
         route!(
             POST,

@@ -12,6 +12,7 @@ mod contacts;
 mod imports;
 mod inbound;
 mod integrations;
+mod kapso;
 mod observability;
 mod opt_out;
 mod outbound;

@@ -47,6 +47,10 @@ fn sample_import_id() -> switchboard_core::ids::ImportId {
 /// status is the number of reported batch item failures.
 const EXPECTED: &[(&str, &str, u16)] = &[
     ("api-connect-integration", "connect.json", 201),
+    ("api-connect-kapso", "connect.json", 201),
+    ("webhook-kapso", "verify.json", 200),
+    ("webhook-kapso", "message.json", 200),
+    ("webhook-kapso", "bad-signature.json", 401),
     ("api-list-integrations", "list.json", 200),
     ("webhook-whatsapp", "verify.json", 200),
     ("webhook-whatsapp", "message.json", 200),
@@ -98,6 +102,11 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("api-get-erasure", "get.json", 200),
     ("cron-erasure", "scheduled.json", 0),
 ];
+
+/// The Kapso webhook secret the samples are signed with (test-only, documented).
+const KAPSO_TEST_SECRET: &str = "switchboard-kapso-test-secret";
+/// The number the samples connect through Kapso.
+const KAPSO_PHONE_NUMBER_ID: &str = "106540352242999";
 
 /// The Stripe endpoint secret the samples are signed with (test-only, documented).
 const STRIPE_TEST_SECRET: &str = "whsec_switchboard_test_secret";
@@ -268,6 +277,64 @@ async fn regenerate_sample_events() {
             ..Api::default()
         }
         .event(),
+    );
+
+    write(
+        "api-connect-kapso",
+        "connect.json",
+        &Api {
+            method: "POST",
+            route: "/v1/integrations/kapso/connect",
+            path: "/v1/integrations/kapso/connect",
+            headers: bearer.clone(),
+            body: Some(json!({"phone_number_id": KAPSO_PHONE_NUMBER_ID, "api_key": "kapso-sample-api-key", "display_phone_number": "+1 555-078-3999"}).to_string()),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "webhook-kapso",
+        "verify.json",
+        &Api {
+            method: "GET",
+            route: "/webhooks/kapso",
+            path: "/webhooks/kapso",
+            query: "hub.mode=subscribe&hub.challenge=2291044",
+            ..Api::default()
+        }
+        .event(),
+    );
+    let kapso_body = fixtures::delivery(vec![fixtures::text_change(
+        KAPSO_PHONE_NUMBER_ID,
+        "447700900123",
+        "Oliver Bennett",
+        "wamid.HBgMNDQ3NzAwOTAwMTIzFQIAEhgUM0E5QjdDMjYzMEU0NTNFRDE5RQA=",
+        1_763_800_100,
+        "Is the linen shirt back in stock?",
+    )]);
+    let kapso_hook = |sig: String| {
+        Api {
+            method: "POST",
+            route: "/webhooks/kapso",
+            path: "/webhooks/kapso",
+            headers: json!({"content-type": "application/json", "x-kapso-signature": sig}),
+            body: Some(String::from_utf8(kapso_body.clone()).unwrap()),
+            ..Api::default()
+        }
+        .event()
+    };
+    write(
+        "webhook-kapso",
+        "message.json",
+        &kapso_hook(switchboard_webhooks::kapso::sign(
+            KAPSO_TEST_SECRET.as_bytes(),
+            &kapso_body,
+        )),
+    );
+    write(
+        "webhook-kapso",
+        "bad-signature.json",
+        &kapso_hook("0".repeat(64)),
     );
 
     let body = message_body();
@@ -924,6 +991,10 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
             (
                 switchboard_core::secrets::SecretName::StripeApiKey,
                 "sk_test_sample".into(),
+            ),
+            (
+                switchboard_core::secrets::SecretName::KapsoWebhookSecret,
+                KAPSO_TEST_SECRET.into(),
             ),
         ],
         stripe_url: Some(stripe.uri()),

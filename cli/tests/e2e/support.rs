@@ -114,6 +114,8 @@ pub struct Options {
     pub backend: Backend,
     pub secrets: Vec<(SecretName, String)>,
     pub graph_url: Option<String>,
+    /// Kapso's base URL (a wiremock server); `None`: the sandbox stands in for Kapso.
+    pub kapso_url: Option<String>,
     /// Wraps the store (fault injection).
     pub wrap_store: Option<StoreWrapper>,
     /// Wraps the queue (fault injection).
@@ -144,6 +146,7 @@ impl Default for Options {
                 (SecretName::PseudonymKey, "e2e-pseudonym-key".into()),
             ],
             graph_url: None,
+            kapso_url: None,
             wrap_store: None,
             wrap_queue: None,
             clock: None,
@@ -168,6 +171,7 @@ pub struct Harness {
 pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     let mut config = Config::local(dir);
     config.whatsapp_graph_url = opts.graph_url.clone();
+    config.kapso_api_url = opts.kapso_url.clone();
     if let Some(d) = opts.delivery {
         config.delivery = d;
     }

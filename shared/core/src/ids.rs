@@ -248,14 +248,15 @@ pub enum Role {
 
 impl Role {
     /// Parses a role claim. Accepts the bare names and the `org:`-prefixed form Clerk
-    /// uses (`org:admin`); `member` (Clerk's default) maps to agent.
+    /// uses (`org:admin`); `member` (Clerk's default) maps to agent, and `manager` (what
+    /// some identity providers call the people who run an org's setup) to admin.
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim().to_ascii_lowercase();
         let s = s.strip_prefix("org:").unwrap_or(&s);
         match s {
             "viewer" | "read_only" | "readonly" => Some(Role::Viewer),
             "agent" | "member" | "basic_member" => Some(Role::Agent),
-            "admin" => Some(Role::Admin),
+            "admin" | "manager" => Some(Role::Admin),
             "owner" => Some(Role::Owner),
             _ => None,
         }
@@ -335,6 +336,9 @@ mod tests {
         assert_eq!(Role::parse("org:admin"), Some(Role::Admin));
         assert_eq!(Role::parse("Owner"), Some(Role::Owner));
         assert_eq!(Role::parse("member"), Some(Role::Agent));
+        assert_eq!(Role::parse("manager"), Some(Role::Admin));
+        assert_eq!(Role::parse("org:Manager"), Some(Role::Admin));
+        assert!(Role::parse("manager").unwrap() < Role::Owner);
         assert_eq!(Role::parse("superuser"), None);
     }
 }

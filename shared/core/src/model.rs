@@ -53,6 +53,29 @@ pub enum AccountStatus {
     ReauthRequired,
 }
 
+/// Who carries a WhatsApp number's traffic. Both speak Meta's Cloud API (message bodies,
+/// webhook payloads, error codes); they differ in base URL, credential and webhook
+/// signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhatsAppProvider {
+    /// Meta's Cloud API directly, with a system-user or business token.
+    #[default]
+    Meta,
+    /// Kapso, a WhatsApp API provider, with the org's Kapso API key.
+    Kapso,
+}
+
+impl WhatsAppProvider {
+    /// Name in the API and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WhatsAppProvider::Meta => "meta",
+            WhatsAppProvider::Kapso => "kapso",
+        }
+    }
+}
+
 /// A connected WhatsApp business number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Account {
@@ -62,8 +85,12 @@ pub struct Account {
     pub org_id: OrgId,
     /// Graph id of the number.
     pub phone_number_id: PhoneNumberId,
-    /// Graph id of the business account.
-    pub waba_id: WabaId,
+    /// Graph id of the business account (Kapso connects without it).
+    #[serde(default)]
+    pub waba_id: Option<WabaId>,
+    /// Who carries the number's traffic (accounts stored before Kapso are Meta's).
+    #[serde(default)]
+    pub provider: WhatsAppProvider,
     /// Number as displayed, e.g. `+1 555-078-3881`.
     pub display_phone_number: Option<String>,
     /// Business name Meta verified.
@@ -109,7 +136,8 @@ impl Account {
     pub fn view(&self) -> Value {
         serde_json::json!({
             "id": self.id,
-            "provider": "whatsapp",
+            "channel": "whatsapp",
+            "provider": self.provider.as_str(),
             "phone_number_id": self.phone_number_id,
             "waba_id": self.waba_id,
             "display_phone_number": self.display_phone_number,

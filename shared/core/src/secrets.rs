@@ -48,16 +48,22 @@ pub enum SecretName {
     /// Key of the keyed hash that stands in for customer identities in FIFO group ids
     /// and logs (see [`crate::privacy`]).
     PseudonymKey,
+    /// Key of Kapso's webhook signatures (`X-Kapso-Signature`).
+    KapsoWebhookSecret,
+    /// Optional token Kapso's webhook verification must present.
+    KapsoVerifyToken,
 }
 
 impl SecretName {
     /// Every secret.
-    pub const ALL: [SecretName; 5] = [
+    pub const ALL: [SecretName; 7] = [
         SecretName::WhatsAppAppSecret,
         SecretName::WhatsAppVerifyToken,
         SecretName::StripeWebhookSecret,
         SecretName::StripeApiKey,
         SecretName::PseudonymKey,
+        SecretName::KapsoWebhookSecret,
+        SecretName::KapsoVerifyToken,
     ];
 
     /// The variable / secret name.
@@ -68,6 +74,8 @@ impl SecretName {
             SecretName::StripeWebhookSecret => "STRIPE_WEBHOOK_SECRET",
             SecretName::StripeApiKey => "STRIPE_API_KEY",
             SecretName::PseudonymKey => "PSEUDONYM_KEY",
+            SecretName::KapsoWebhookSecret => "KAPSO_WEBHOOK_SECRET",
+            SecretName::KapsoVerifyToken => "KAPSO_VERIFY_TOKEN",
         }
     }
 }

@@ -29,12 +29,30 @@ pub struct Services {
     pub whatsapp: Arc<dyn WhatsAppApi>,
     /// Whether `whatsapp` is the real Graph API (connect validates tokens only then).
     pub whatsapp_live: bool,
+    /// Kapso's Cloud API proxy (the same API as Graph under another base URL and the
+    /// org's Kapso key), or the sandbox when no Kapso URL is configured locally.
+    pub kapso: Arc<dyn WhatsAppApi>,
+    /// Whether `kapso` is the real Kapso API.
+    pub kapso_live: bool,
     /// Stripe's API (its key comes from the secrets port at call time).
     pub stripe: Arc<dyn StripeApi>,
     /// Where counts and timings go (CloudWatch EMF on Lambda, Prometheus locally).
     pub metrics: Arc<dyn Metrics>,
     /// How long records kept only for a while are kept.
     pub retention: Retention,
+}
+
+impl Services {
+    /// The client that carries `provider`'s traffic, and whether it is the real one.
+    pub fn whatsapp_for(
+        &self,
+        provider: crate::model::WhatsAppProvider,
+    ) -> (&dyn WhatsAppApi, bool) {
+        match provider {
+            crate::model::WhatsAppProvider::Meta => (&*self.whatsapp, self.whatsapp_live),
+            crate::model::WhatsAppProvider::Kapso => (&*self.kapso, self.kapso_live),
+        }
+    }
 }
 
 /// How long Switchboard keeps what it holds only for a while (set from the configuration).

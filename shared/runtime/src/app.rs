@@ -183,7 +183,22 @@ impl App {
         clock: Arc<dyn Clock>,
         http: reqwest::Client,
     ) -> Result<Self, StartupError> {
-        let (whatsapp, whatsapp_live) = whatsapp(&config, &http, &store, &queue, &secrets, &clock);
+        let (whatsapp, whatsapp_live) = self::whatsapp(
+            config.whatsapp_graph_url.as_deref(),
+            &http,
+            &store,
+            &queue,
+            &secrets,
+            &clock,
+        );
+        let (kapso, kapso_live) = self::whatsapp(
+            config.kapso_api_url.as_deref(),
+            &http,
+            &store,
+            &queue,
+            &secrets,
+            &clock,
+        );
         let services = Services {
             // Replaced by the app's own registry in `from_parts`.
             metrics: Arc::new(switchboard_core::metrics::Discard),
@@ -199,6 +214,8 @@ impl App {
             clock,
             whatsapp,
             whatsapp_live,
+            kapso,
+            kapso_live,
             retention: config.retention,
         };
         Self::from_parts(config, services, http)
@@ -291,18 +308,18 @@ impl App {
     }
 }
 
-/// The Graph client when a Graph URL is configured, else the sandbox (which feeds its
-/// statuses back through the inbound queue).
+/// A Cloud API client (Graph, or Kapso's proxy of it) when its base URL is configured,
+/// else the sandbox (which feeds its statuses back through the inbound queue).
 pub fn whatsapp(
-    config: &Config,
+    base_url: Option<&str>,
     http: &reqwest::Client,
     store: &Arc<dyn ItemStore>,
     queue: &Arc<dyn Queue>,
     secrets: &Arc<dyn Secrets>,
     clock: &Arc<dyn Clock>,
 ) -> (Arc<dyn WhatsAppApi>, bool) {
-    match &config.whatsapp_graph_url {
-        Some(url) => (Arc::new(GraphClient::new(http.clone(), url.clone())), true),
+    match base_url {
+        Some(url) => (Arc::new(GraphClient::new(http.clone(), url)), true),
         None => (
             Arc::new(Sandbox::new(
                 store.clone(),

@@ -114,6 +114,9 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Graph API base URL; when absent, connect does not validate tokens with Meta.
     pub whatsapp_graph_url: Option<String>,
+    /// Kapso's Cloud API base URL (`KAPSO_API_URL`). On AWS it defaults to Kapso's own;
+    /// on the embedded backend, unset means the sandbox stands in for Kapso too.
+    pub kapso_api_url: Option<String>,
     /// Largest webhook body accepted (bytes).
     pub max_webhook_body: usize,
     /// Largest API body accepted (bytes).
@@ -227,6 +230,11 @@ impl Config {
             // backend, a silent hole with real tenants.
             return Err(ConfigError::Missing("WHATSAPP_GRAPH_URL"));
         }
+        let kapso_api_url = match url("KAPSO_API_URL")? {
+            Some(u) => Some(u),
+            None if backend == Backend::Aws => Some(DEFAULT_KAPSO_API_URL.to_owned()),
+            None => None,
+        };
         let jwks_max_stale = match var("AUTH_JWKS_MAX_STALE_SECS") {
             None => DEFAULT_JWKS_MAX_STALE,
             Some(v) => v
@@ -268,6 +276,7 @@ impl Config {
                 jwks_max_stale,
             },
             whatsapp_graph_url,
+            kapso_api_url,
             max_webhook_body: size("MAX_WEBHOOK_BODY_BYTES", DEFAULT_MAX_WEBHOOK_BODY)?,
             max_api_body: size("MAX_API_BODY_BYTES", DEFAULT_MAX_API_BODY)?,
             max_import_body: size("MAX_IMPORT_BODY_BYTES", DEFAULT_MAX_IMPORT_BODY)?,
@@ -312,6 +321,9 @@ impl Config {
         config
     }
 }
+
+/// Kapso's Cloud API proxy: the base of `POST {base}/{phone_number_id}/messages`.
+pub const DEFAULT_KAPSO_API_URL: &str = "https://api.kapso.ai/meta/whatsapp/v24.0";
 
 /// Upper bound of `WEBHOOK_EVENT_RETENTION_DAYS` (ten years: a typo, not a policy, past it).
 const MAX_WEBHOOK_EVENT_RETENTION_DAYS: i64 = 3650;

@@ -5,6 +5,7 @@
 //! path of every webhook function cheap to benchmark and safe to fuzz: no input,
 //! however hostile, may panic here.
 
+pub mod kapso;
 pub mod meta;
 pub mod standard;
 pub mod stripe;

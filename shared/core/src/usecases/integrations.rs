@@ -1,4 +1,5 @@
-//! Connected accounts: connect a WhatsApp number (token encrypted at rest), list,
+//! Connected accounts: connect a WhatsApp number through Meta (its access token) or
+//! through Kapso (the org's Kapso API key), the credential encrypted at rest; list;
 //! disconnect.
 
 use serde::Deserialize;
@@ -8,7 +9,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, OrgId, PhoneNumberId, WabaId};
-use crate::model::{Account, AccountStatus, PhoneRoute, org_pk};
+use crate::model::{Account, AccountStatus, PhoneRoute, WhatsAppProvider, org_pk};
 use crate::record::{Versioned, decode_all, item, load};
 use crate::secrets::SecretString;
 use crate::services::Services;
@@ -54,11 +55,13 @@ fn required_str<'a>(v: &'a Option<Value>, field: &str) -> Result<&'a str> {
 /// A validated connect request.
 #[derive(Debug)]
 pub struct Connect {
+    /// Who carries the number's traffic.
+    pub provider: WhatsAppProvider,
     /// Number.
     pub phone_number_id: PhoneNumberId,
-    /// Business account.
-    pub waba_id: WabaId,
-    /// Token.
+    /// Business account (required through Meta, optional through Kapso).
+    pub waba_id: Option<WabaId>,
+    /// Token (Meta) or API key (Kapso).
     pub access_token: SecretString,
     /// Display form.
     pub display_phone_number: Option<String>,
@@ -75,28 +78,8 @@ impl ConnectRequest {
             )?;
         let waba_id = WabaId::parse(required_str(&self.waba_id, "waba_id")?)
             .map_err(|e| Error::validation("waba_id", "invalid_waba_id", e.0))?;
-        let token = required_str(&self.access_token, "access_token")?.trim();
-        if token.is_empty() || token.len() > MAX_TOKEN_LEN || token.chars().any(char::is_whitespace)
-        {
-            return Err(Error::validation(
-                "access_token",
-                "invalid_access_token",
-                format!("access_token must be 1-{MAX_TOKEN_LEN} characters without spaces"),
-            ));
-        }
-        let display_phone_number = match &self.display_phone_number {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 32 => {
-                Some(s.trim().to_owned())
-            }
-            Some(_) => {
-                return Err(Error::validation(
-                    "display_phone_number",
-                    "invalid_display_phone_number",
-                    "display_phone_number must be a string of at most 32 characters",
-                ));
-            }
-        };
+        let token = credential(&self.access_token, "access_token")?;
+        let display_phone_number = display_number(&self.display_phone_number)?;
         let messages_per_second = match &self.messages_per_second {
             None | Some(Value::Null) => None,
             Some(v) => match v.as_u64() {
@@ -111,13 +94,77 @@ impl ConnectRequest {
             },
         };
         Ok(Connect {
+            provider: WhatsAppProvider::Meta,
             phone_number_id,
-            waba_id,
-            access_token: SecretString::new(token),
+            waba_id: Some(waba_id),
+            access_token: token,
             display_phone_number,
             messages_per_second,
         })
     }
+}
+
+/// The body of `POST /v1/integrations/kapso/connect`, before validation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KapsoConnectRequest {
+    /// Graph id of the number, as Kapso shows it.
+    pub phone_number_id: Option<Value>,
+    /// The org's Kapso API key.
+    pub api_key: Option<Value>,
+    /// Display form of the number (optional).
+    pub display_phone_number: Option<Value>,
+}
+
+impl KapsoConnectRequest {
+    /// Validates the request; errors name the field.
+    pub fn validate(self) -> Result<Connect> {
+        let phone_number_id =
+            PhoneNumberId::parse(required_str(&self.phone_number_id, "phone_number_id")?).map_err(
+                |e| Error::validation("phone_number_id", "invalid_phone_number_id", e.0),
+            )?;
+        Ok(Connect {
+            provider: WhatsAppProvider::Kapso,
+            phone_number_id,
+            waba_id: None,
+            access_token: credential(&self.api_key, "api_key")?,
+            display_phone_number: display_number(&self.display_phone_number)?,
+            messages_per_second: None,
+        })
+    }
+}
+
+/// A token or API key: 1–4,096 characters without white space.
+fn credential(v: &Option<Value>, field: &'static str) -> Result<SecretString> {
+    let token = required_str(v, field)?.trim();
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN || token.chars().any(char::is_whitespace) {
+        return Err(Error::validation(
+            field,
+            if field == "api_key" {
+                "invalid_api_key"
+            } else {
+                "invalid_access_token"
+            },
+            format!("{field} must be 1-{MAX_TOKEN_LEN} characters without spaces"),
+        ));
+    }
+    Ok(SecretString::new(token))
+}
+
+fn display_number(v: &Option<Value>) -> Result<Option<String>> {
+    Ok(match v {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 32 => {
+            Some(s.trim().to_owned())
+        }
+        Some(_) => {
+            return Err(Error::validation(
+                "display_phone_number",
+                "invalid_display_phone_number",
+                "display_phone_number must be a string of at most 32 characters",
+            ));
+        }
+    })
 }
 
 /// Lists an org's connected accounts. Strongly consistent: the plan limit on connected
@@ -155,9 +202,14 @@ pub async fn connect(
     crate::usecases::billing::admit_number(svc, billing, org).await?;
     let mut display = req.display_phone_number.clone();
     let mut verified_name = None;
-    if svc.whatsapp_live {
-        match svc
-            .whatsapp
+    let (client, live) = svc.whatsapp_for(req.provider);
+    // What the caller sent and who answered, for errors that name the field.
+    let (field, bad_code, who) = match req.provider {
+        WhatsAppProvider::Meta => ("access_token", "invalid_access_token", "WhatsApp"),
+        WhatsAppProvider::Kapso => ("api_key", "invalid_api_key", "Kapso"),
+    };
+    if live {
+        match client
             .phone_number(&req.access_token, &req.phone_number_id)
             .await
         {
@@ -167,11 +219,17 @@ pub async fn connect(
             }
             Err(GraphError::Api {
                 code, http_status, ..
-            }) if code == 190 || http_status == 401 => {
+            }) if code == 190
+                || http_status == 401
+                || http_status == 403 && req.provider == WhatsAppProvider::Kapso =>
+            {
                 return Err(Error::validation(
-                    "access_token",
-                    "invalid_access_token",
-                    "WhatsApp rejected the access token (expired, revoked or malformed)",
+                    field,
+                    bad_code,
+                    format!(
+                        "{who} rejected the {} (expired, revoked or malformed)",
+                        field.replace('_', " ")
+                    ),
                 ));
             }
             Err(GraphError::Api {
@@ -184,21 +242,31 @@ pub async fn connect(
                 return Err(Error::validation(
                     "phone_number_id",
                     "phone_number_not_found",
-                    "WhatsApp does not know this phone_number_id, or the token cannot access it",
+                    format!(
+                        "{who} does not know this phone_number_id, or the {} cannot access it",
+                        field.replace('_', " ")
+                    ),
                 ));
             }
             Err(GraphError::Api { code, .. }) if code == 10 || code == 200 => {
                 return Err(Error::validation(
-                    "access_token",
+                    field,
                     "insufficient_permission",
-                    "the access token lacks the whatsapp_business_management permission for this number",
+                    format!(
+                        "the {} lacks the whatsapp_business_management permission for this number",
+                        field.replace('_', " ")
+                    ),
                 ));
             }
             Err(e) => {
                 return Err(Error::Provider {
-                    code: "whatsapp_unavailable",
-                    message: "WhatsApp could not be reached to validate the number; try again"
-                        .into(),
+                    code: match req.provider {
+                        WhatsAppProvider::Meta => "whatsapp_unavailable",
+                        WhatsAppProvider::Kapso => "kapso_unavailable",
+                    },
+                    message: format!(
+                        "{who} could not be reached to validate the number; try again"
+                    ),
                     retryable: !matches!(
                         e,
                         GraphError::Api {
@@ -225,6 +293,7 @@ pub async fn connect(
         org_id: org.clone(),
         phone_number_id: req.phone_number_id.clone(),
         waba_id: req.waba_id,
+        provider: req.provider,
         display_phone_number: display,
         verified_name,
         status: AccountStatus::Active,
@@ -245,7 +314,7 @@ pub async fn connect(
     ];
     match svc.store.transact(writes).await {
         Ok(()) => {
-            info!(org_id = %org, account_id = %id, phone_number_id = %req.phone_number_id, "connected a WhatsApp number");
+            info!(org_id = %org, account_id = %id, phone_number_id = %req.phone_number_id, provider = req.provider.as_str(), "connected a WhatsApp number");
             Ok(account)
         }
         Err(StoreError::ConditionFailed { index: 0 }) => Err(Error::Conflict {

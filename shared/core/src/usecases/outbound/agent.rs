@@ -59,7 +59,8 @@ pub async fn mark_read(
     {
         let token = tokens.get(svc, &account).await?;
         if let Err(e) = svc
-            .whatsapp
+            .whatsapp_for(account.provider)
+            .0
             .mark_read(&token, &account.phone_number_id, wamid)
             .await
         {
@@ -138,8 +139,8 @@ pub async fn media(
             message: "the business number of this message is not connected".into(),
         })?;
     let token = tokens.get(svc, &account).await?;
-    let info = svc
-        .whatsapp
+    let (client, _) = svc.whatsapp_for(account.provider);
+    let info = client
         .media_info(&token, &media_id)
         .await
         .map_err(|e| match &e {
@@ -158,8 +159,7 @@ pub async fn media(
             retryable: false,
         });
     }
-    let bytes = svc
-        .whatsapp
+    let bytes = client
         .download(&token, &info.url, max_bytes)
         .await
         .map_err(|e| provider_error(&e))?;

@@ -273,7 +273,8 @@ async fn deliver_message(
         reply_to: message.record.reply_to.as_deref(),
         callback_data: Some(message.record.id.as_str()),
     };
-    match svc.whatsapp.send_message(&token, &outbound).await {
+    let (client, _) = svc.whatsapp_for(account.provider);
+    match client.send_message(&token, &outbound).await {
         Ok(wamid) => {
             record_sent(svc, r, &wamid).await?;
             info!(org_id = %r.org_id, message_id = %r.message_id, to = %conversation.wa_id.masked(), "sent");
