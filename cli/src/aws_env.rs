@@ -47,6 +47,7 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("AUTH_EMAIL_CLAIM", "AuthEmailClaim"),
     ("WHATSAPP_GRAPH_URL", "WhatsAppGraphUrl"),
     ("KAPSO_API_URL", "KapsoApiUrl"),
+    ("META_APP_ID", "MetaAppId"),
     ("STRIPE_PRICE_STARTER", "StripePriceStarter"),
     ("STRIPE_PRICE_PROFESSIONAL", "StripePriceProfessional"),
     ("STRIPE_PRICE_ENTERPRISE", "StripePriceEnterprise"),

@@ -59,6 +59,12 @@ pub fn http_routes() -> Vec<Route> {
         route!(GET, "/webhooks/kapso", webhook_kapso),
         route!(POST, "/webhooks/kapso", webhook_kapso),
         route!(POST, "/v1/integrations/kapso/connect", api_connect_kapso),
+        route!(
+            POST,
+            "/v1/integrations/whatsapp/embedded-signup",
+            api_embedded_signup
+        ),
+        route!(POST, "/v1/integrations/{id}/sync", api_sync_integration),
         route!(GET, "/v1/integrations", api_list_integrations),
         route!(
             POST,
@@ -132,8 +138,8 @@ pub fn consumers() -> Vec<Consumer> {
 }
 
 /// The scheduled jobs: the usage report every `USAGE_REPORT_INTERVAL_SECS`, the
-/// outbound sweep every five minutes, the erasures' continuation and the snooze sweep
-/// every minute (as `template.yaml` schedules them).
+/// outbound sweep every five minutes, the account sync daily, the erasures' continuation
+/// and the snooze sweep every minute (as `template.yaml` schedules them).
 pub fn schedules(usage_report_every: Duration) -> Vec<Schedule> {
     vec![
         Schedule {
@@ -152,6 +158,11 @@ pub fn schedules(usage_report_every: Duration) -> Vec<Schedule> {
             function: cron_erasure::FUNCTION,
             every: Duration::from_secs(60),
             handler: cron_fn(|app, now| async move { cron_erasure::handle(&app, now).await }),
+        },
+        Schedule {
+            function: cron_account_sync::FUNCTION,
+            every: Duration::from_secs(86_400),
+            handler: cron_fn(|app, now| async move { cron_account_sync::handle(&app, now).await }),
         },
         Schedule {
             function: cron_snooze_sweep::FUNCTION,

@@ -20,6 +20,7 @@ mod personal_data;
 mod quick_replies;
 mod resilience;
 mod samples;
+mod signup;
 mod template;
 mod time_and_faults;
 mod triage;

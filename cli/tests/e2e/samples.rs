@@ -51,6 +51,10 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("webhook-kapso", "verify.json", 200),
     ("webhook-kapso", "message.json", 200),
     ("webhook-kapso", "bad-signature.json", 401),
+    // Without a Graph URL and META_APP_ID the samples' deployment cannot sign up: 503.
+    ("api-embedded-signup", "signup.json", 503),
+    ("api-sync-integration", "unknown-id.json", 404),
+    ("cron-account-sync", "scheduled.json", 0),
     ("api-list-integrations", "list.json", 200),
     ("webhook-whatsapp", "verify.json", 200),
     ("webhook-whatsapp", "message.json", 200),
@@ -335,6 +339,32 @@ async fn regenerate_sample_events() {
         "webhook-kapso",
         "bad-signature.json",
         &kapso_hook("0".repeat(64)),
+    );
+    write(
+        "api-embedded-signup",
+        "signup.json",
+        &Api {
+            method: "POST",
+            route: "/v1/integrations/whatsapp/embedded-signup",
+            path: "/v1/integrations/whatsapp/embedded-signup",
+            headers: bearer.clone(),
+            body: Some(json!({"code": "AQD-sample-signup-code", "waba_id": fixtures::WABA_ID, "phone_number_id": "106540352242998", "pin": "123456"}).to_string()),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-sync-integration",
+        "unknown-id.json",
+        &Api {
+            method: "POST",
+            route: "/v1/integrations/{id}/sync",
+            path: &format!("/v1/integrations/{unknown}/sync"),
+            params: json!({"id": unknown}),
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
     );
 
     let body = message_body();
@@ -891,6 +921,21 @@ async fn regenerate_sample_events() {
             "detail": {}
         }),
     );
+    write(
+        "cron-account-sync",
+        "scheduled.json",
+        &json!({
+            "version": "0",
+            "id": "6a1f0c2e-93d4-4b8e-a7c1-5d2e9f3b8a41",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": "2026-11-23T03:00:00Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/switchboard-CronAccountSyncDailySync"],
+            "detail": {}
+        }),
+    );
 }
 
 fn sample_files() -> BTreeSet<(String, String)> {
@@ -1013,11 +1058,13 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
             let summary = (schedule.handler)(h.app.clone(), event.time.unwrap()).await;
             let summary = summary.unwrap_or_else(|e| panic!("{function}/{file}: {e}"));
             // The usage report and the erasures count failures; the outbound sweep counts
-            // sends it handed over, the snooze sweep conversations it reopened.
+            // sends it handed over, the snooze sweep conversations it reopened, the
+            // account sync the numbers it could not read.
             let count = summary
                 .get("failures")
                 .or_else(|| summary.get("requeued"))
                 .or_else(|| summary.get("reopened"))
+                .or_else(|| summary.get("failed"))
                 .cloned()
                 .unwrap_or(Value::Null);
             assert_eq!(count, *expected as i64, "{function}/{file}: {summary}");

@@ -116,6 +116,8 @@ pub struct Options {
     pub graph_url: Option<String>,
     /// Kapso's base URL (a wiremock server); `None`: the sandbox stands in for Kapso.
     pub kapso_url: Option<String>,
+    /// `META_APP_ID` (embedded signup, token checks).
+    pub meta_app_id: Option<String>,
     /// Wraps the store (fault injection).
     pub wrap_store: Option<StoreWrapper>,
     /// Wraps the queue (fault injection).
@@ -147,6 +149,7 @@ impl Default for Options {
             ],
             graph_url: None,
             kapso_url: None,
+            meta_app_id: None,
             wrap_store: None,
             wrap_queue: None,
             clock: None,
@@ -172,6 +175,7 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     let mut config = Config::local(dir);
     config.whatsapp_graph_url = opts.graph_url.clone();
     config.kapso_api_url = opts.kapso_url.clone();
+    config.meta_app_id = opts.meta_app_id.clone();
     if let Some(d) = opts.delivery {
         config.delivery = d;
     }

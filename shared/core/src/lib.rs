@@ -11,6 +11,7 @@ pub mod clock;
 pub mod error;
 pub mod files;
 pub mod ids;
+pub mod meta_app;
 pub mod metrics;
 pub mod model;
 pub mod page;

@@ -36,6 +36,8 @@ pub enum Metric {
     UsageReportFailures,
     /// Stored sends the sweep handed to the queue (a crash or queue outage stranded them).
     StrandedSendsRequeued,
+    /// Numbers Meta reports as flagged or restricted (account sync and webhooks).
+    AccountsImpaired,
 }
 
 /// How a metric's values add up.
@@ -49,7 +51,7 @@ pub enum Kind {
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 13] = [
         Metric::WebhookDeliveries,
         Metric::WebhookEvents,
         Metric::WebhookDuplicates,
@@ -62,6 +64,7 @@ impl Metric {
         Metric::UsageReports,
         Metric::UsageReportFailures,
         Metric::StrandedSendsRequeued,
+        Metric::AccountsImpaired,
     ];
 
     /// The CloudWatch metric name.
@@ -79,6 +82,7 @@ impl Metric {
             Metric::UsageReports => "UsageReports",
             Metric::UsageReportFailures => "UsageReportFailures",
             Metric::StrandedSendsRequeued => "StrandedSendsRequeued",
+            Metric::AccountsImpaired => "AccountsImpaired",
         }
     }
 
@@ -97,6 +101,7 @@ impl Metric {
             Metric::UsageReports => "switchboard_usage_reports_total",
             Metric::UsageReportFailures => "switchboard_usage_report_failures_total",
             Metric::StrandedSendsRequeued => "switchboard_stranded_sends_requeued_total",
+            Metric::AccountsImpaired => "switchboard_accounts_impaired_total",
         }
     }
 
@@ -147,6 +152,7 @@ impl Metric {
             Metric::UsageReports => "Usage reports sent to Stripe's meter.",
             Metric::UsageReportFailures => "Usage reports that failed (retried next run).",
             Metric::StrandedSendsRequeued => "Stored sends the sweep handed to the queue.",
+            Metric::AccountsImpaired => "Numbers Meta reported as flagged or restricted.",
         }
     }
 }

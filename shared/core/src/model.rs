@@ -106,12 +106,81 @@ pub struct Account {
     /// Messages per second this number may send (Meta's default is 80).
     #[serde(default)]
     pub messages_per_second: Option<u32>,
+    /// The number's health as Meta last reported it (account sync or its webhooks).
+    #[serde(default)]
+    pub health: AccountHealth,
+    /// When the stored token expires, when Meta reports one (`debug_token`).
+    #[serde(default, with = "rfc3339_millis::option")]
+    pub token_expires_at: Option<DateTime<Utc>>,
+    /// The token's permissions, when Meta reports them.
+    #[serde(default)]
+    pub token_scopes: Vec<String>,
     /// Created.
     #[serde(with = "rfc3339_millis")]
     pub created_at: DateTime<Utc>,
     /// Last changed.
     #[serde(with = "rfc3339_millis")]
     pub updated_at: DateTime<Utc>,
+}
+
+/// A number's health as Meta reports it: read by `cron-account-sync` and updated at once
+/// by the account webhooks (`phone_number_quality_update`, `phone_number_name_update`,
+/// `account_update`, `account_review_update`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountHealth {
+    /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+    #[serde(default)]
+    pub quality_rating: Option<String>,
+    /// Meta's messaging limit tier (`TIER_1K`, …): unique customers per rolling 24 h.
+    #[serde(default)]
+    pub messaging_limit_tier: Option<String>,
+    /// The display name's review (`APPROVED`, `PENDING_REVIEW`, `DECLINED`, …).
+    #[serde(default)]
+    pub name_status: Option<String>,
+    /// The number's status (`CONNECTED`, `FLAGGED`, `RESTRICTED`, …).
+    #[serde(default)]
+    pub number_status: Option<String>,
+    /// The latest account event or review decision Meta sent (`VERIFIED_ACCOUNT`,
+    /// `DISABLED_UPDATE`, `ACCOUNT_VIOLATION`, review `APPROVED`/`REJECTED`, …).
+    #[serde(default)]
+    pub account_event: Option<String>,
+    /// Why Meta flagged, restricted or disabled the number, when it said.
+    #[serde(default)]
+    pub restriction: Option<String>,
+    /// When Switchboard last read or heard any of this.
+    #[serde(default, with = "rfc3339_millis::option")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl AccountHealth {
+    /// Whether Meta has flagged or restricted the number (sends may be limited or fail).
+    pub fn is_impaired(&self) -> bool {
+        let bad = |v: &Option<String>, words: &[&str]| {
+            v.as_deref()
+                .is_some_and(|v| words.iter().any(|w| v.eq_ignore_ascii_case(w)))
+        };
+        bad(
+            &self.number_status,
+            &["FLAGGED", "RESTRICTED", "BANNED", "DISCONNECTED"],
+        ) || bad(&self.quality_rating, &["RED"])
+            || bad(
+                &self.account_event,
+                &[
+                    "DISABLED_UPDATE",
+                    "ACCOUNT_VIOLATION",
+                    "ACCOUNT_RESTRICTION",
+                    "REJECTED",
+                ],
+            )
+    }
+
+    /// Unique customers the number may reach per rolling 24 hours under its tier
+    /// (`None`: unlimited or not reported yet).
+    pub fn daily_unique_limit(&self) -> Option<u64> {
+        self.messaging_limit_tier
+            .as_deref()
+            .and_then(crate::meta_app::tier_limit)
+    }
 }
 
 /// Purpose of the access-token ciphertext in its encryption context.
@@ -145,6 +214,19 @@ impl Account {
             "status": self.status,
             "status_reason": self.status_reason,
             "messages_per_second": self.messages_per_second,
+            "health": {
+                "quality_rating": self.health.quality_rating,
+                "messaging_limit_tier": self.health.messaging_limit_tier,
+                "daily_unique_limit": self.health.daily_unique_limit(),
+                "name_status": self.health.name_status,
+                "number_status": self.health.number_status,
+                "account_event": self.health.account_event,
+                "restriction": self.health.restriction,
+                "impaired": self.health.is_impaired(),
+                "updated_at": self.health.updated_at.map(fmt_time),
+            },
+            "token_expires_at": self.token_expires_at.map(fmt_time),
+            "token_scopes": self.token_scopes,
             "created_at": fmt_time(self.created_at),
             "updated_at": fmt_time(self.updated_at),
         })
@@ -167,6 +249,9 @@ pub struct PhoneRoute {
     pub org_id: OrgId,
     /// Account.
     pub account_id: AccountId,
+    /// The number's business account, for account webhooks (which name the WABA).
+    #[serde(default)]
+    pub waba_id: Option<WabaId>,
 }
 
 impl PhoneRoute {
@@ -174,11 +259,32 @@ impl PhoneRoute {
     pub fn key_of(phone_number_id: &PhoneNumberId) -> (String, String) {
         (format!("PHONE#{phone_number_id}"), "PHONE".to_owned())
     }
+
+    /// `gsi1` partition listing every connected number (account sync walks it).
+    pub const ALL_PK: &'static str = "PHONES";
+
+    /// `gsi2` partition of the numbers of one business account.
+    pub fn waba_pk(waba_id: &WabaId) -> String {
+        format!("WABA#{waba_id}")
+    }
 }
 
 impl Record for PhoneRoute {
     fn key(&self) -> (String, String) {
         Self::key_of(&self.phone_number_id)
+    }
+
+    fn gsi1(&self) -> Option<IndexKey> {
+        Some(IndexKey::new(
+            Self::ALL_PK,
+            self.phone_number_id.as_str().to_owned(),
+        ))
+    }
+
+    fn gsi2(&self) -> Option<IndexKey> {
+        self.waba_id
+            .as_ref()
+            .map(|w| IndexKey::new(Self::waba_pk(w), self.phone_number_id.as_str().to_owned()))
     }
 }
 

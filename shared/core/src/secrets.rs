@@ -52,11 +52,14 @@ pub enum SecretName {
     KapsoWebhookSecret,
     /// Optional token Kapso's webhook verification must present.
     KapsoVerifyToken,
+    /// The Meta app's secret for embedded signup and `debug_token`; when unset, the
+    /// WhatsApp app secret (the same app signs the webhooks).
+    MetaAppSecret,
 }
 
 impl SecretName {
     /// Every secret.
-    pub const ALL: [SecretName; 7] = [
+    pub const ALL: [SecretName; 8] = [
         SecretName::WhatsAppAppSecret,
         SecretName::WhatsAppVerifyToken,
         SecretName::StripeWebhookSecret,
@@ -64,6 +67,7 @@ impl SecretName {
         SecretName::PseudonymKey,
         SecretName::KapsoWebhookSecret,
         SecretName::KapsoVerifyToken,
+        SecretName::MetaAppSecret,
     ];
 
     /// The variable / secret name.
@@ -76,6 +80,7 @@ impl SecretName {
             SecretName::PseudonymKey => "PSEUDONYM_KEY",
             SecretName::KapsoWebhookSecret => "KAPSO_WEBHOOK_SECRET",
             SecretName::KapsoVerifyToken => "KAPSO_VERIFY_TOKEN",
+            SecretName::MetaAppSecret => "META_APP_SECRET",
         }
     }
 }

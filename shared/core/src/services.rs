@@ -34,6 +34,11 @@ pub struct Services {
     pub kapso: Arc<dyn WhatsAppApi>,
     /// Whether `kapso` is the real Kapso API.
     pub kapso_live: bool,
+    /// Graph as the Meta app (embedded signup, token introspection, number health);
+    /// `None` without a Graph URL.
+    pub meta_app: Option<Arc<dyn crate::meta_app::MetaAppApi>>,
+    /// The Meta app's id (`META_APP_ID`), when configured.
+    pub meta_app_id: Option<String>,
     /// Stripe's API (its key comes from the secrets port at call time).
     pub stripe: Arc<dyn StripeApi>,
     /// Where counts and timings go (CloudWatch EMF on Lambda, Prometheus locally).

@@ -67,14 +67,28 @@ impl GraphClient {
         &self.base
     }
 
+    /// The HTTP client.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Sends a request and decodes a JSON answer or a Graph error.
     pub async fn call<T: serde::de::DeserializeOwned>(
         &self,
         req: reqwest::RequestBuilder,
         token: &SecretString,
     ) -> Result<T, GraphError> {
+        self.call_unauthenticated(req.bearer_auth(token.expose()))
+            .await
+    }
+
+    /// [`GraphClient::call`] for a request that carries its credentials itself (the
+    /// code exchange sends the app's in the query, as Graph requires).
+    pub async fn call_unauthenticated<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, GraphError> {
         let resp = req
-            .bearer_auth(token.expose())
             .send()
             .await
             .map_err(|e| GraphError::Transport(transport_message(e)))?;

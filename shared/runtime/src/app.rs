@@ -216,6 +216,11 @@ impl App {
             whatsapp_live,
             kapso,
             kapso_live,
+            meta_app: config.whatsapp_graph_url.as_deref().map(|url| {
+                Arc::new(GraphClient::new(http.clone(), url))
+                    as Arc<dyn switchboard_core::meta_app::MetaAppApi>
+            }),
+            meta_app_id: config.meta_app_id.clone(),
             retention: config.retention,
         };
         Self::from_parts(config, services, http)

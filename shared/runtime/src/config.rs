@@ -117,6 +117,8 @@ pub struct Config {
     /// Kapso's Cloud API base URL (`KAPSO_API_URL`). On AWS it defaults to Kapso's own;
     /// on the embedded backend, unset means the sandbox stands in for Kapso too.
     pub kapso_api_url: Option<String>,
+    /// The Meta app's id (`META_APP_ID`): embedded signup and token introspection.
+    pub meta_app_id: Option<String>,
     /// Largest webhook body accepted (bytes).
     pub max_webhook_body: usize,
     /// Largest API body accepted (bytes).
@@ -277,6 +279,7 @@ impl Config {
             },
             whatsapp_graph_url,
             kapso_api_url,
+            meta_app_id: var("META_APP_ID").filter(|v| !v.trim().is_empty()),
             max_webhook_body: size("MAX_WEBHOOK_BODY_BYTES", DEFAULT_MAX_WEBHOOK_BODY)?,
             max_api_body: size("MAX_API_BODY_BYTES", DEFAULT_MAX_API_BODY)?,
             max_import_body: size("MAX_IMPORT_BODY_BYTES", DEFAULT_MAX_IMPORT_BODY)?,

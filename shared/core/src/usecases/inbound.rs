@@ -72,6 +72,9 @@ pub async fn process(svc: &Services, body: &str) -> Result<Outcome> {
     if crate::usecases::opt_out::PREFERENCE_FIELDS.contains(&event.kind.as_str()) {
         return apply_preferences(svc, &mut event).await;
     }
+    if crate::usecases::accounts::ACCOUNT_FIELDS.contains(&event.kind.as_str()) {
+        return apply_account_event(svc, &mut event).await;
+    }
     if event.kind != "messages" {
         // Template status, quality and account updates are stored and acknowledged;
         // acting on them comes with the features that need them.
@@ -184,6 +187,33 @@ async fn apply_preferences(svc: &Services, event: &mut WebhookEvent) -> Result<O
     }
     let changed = crate::usecases::opt_out::apply_preferences(svc, &org, &value).await?;
     finish(svc, event, EventStatus::Processed, Some(org), None).await?;
+    Ok(Outcome::Applied {
+        messages: 0,
+        duplicates: 0,
+        statuses: changed,
+    })
+}
+
+/// Account webhooks (quality, tier, name, account and review updates) update the
+/// numbers of the business account they name.
+async fn apply_account_event(svc: &Services, event: &mut WebhookEvent) -> Result<Outcome> {
+    let value: serde_json::Value = serde_json::from_str(&event.payload).map_err(|e| {
+        Error::Internal(format!("value of event {} does not parse: {e}", event.key))
+    })?;
+    let (changed, org) = crate::usecases::accounts::apply_account_webhook(
+        svc,
+        &event.kind,
+        &event.source_id,
+        &value,
+    )
+    .await?;
+    if changed == 0 {
+        info!(field = %event.kind, event = %event.key, "no connected number of this business account matches; keeping the event as unroutable");
+        let note = crate::usecases::accounts::unmatched_note(&event.kind);
+        finish(svc, event, EventStatus::Unroutable, None, Some(note)).await?;
+        return Ok(Outcome::Unroutable);
+    }
+    finish(svc, event, EventStatus::Processed, org, None).await?;
     Ok(Outcome::Applied {
         messages: 0,
         duplicates: 0,

@@ -67,6 +67,8 @@ pub struct Connect {
     pub display_phone_number: Option<String>,
     /// Throughput limit.
     pub messages_per_second: Option<u32>,
+    /// What Meta said of the token (embedded signup introspects it).
+    pub token_info: Option<crate::meta_app::TokenInfo>,
 }
 
 impl ConnectRequest {
@@ -100,6 +102,7 @@ impl ConnectRequest {
             access_token: token,
             display_phone_number,
             messages_per_second,
+            token_info: None,
         })
     }
 }
@@ -130,6 +133,7 @@ impl KapsoConnectRequest {
             access_token: credential(&self.api_key, "api_key")?,
             display_phone_number: display_number(&self.display_phone_number)?,
             messages_per_second: None,
+            token_info: None,
         })
     }
 }
@@ -279,6 +283,21 @@ pub async fn connect(
         }
     }
 
+    let mut req = req;
+    req.display_phone_number = display;
+    store(svc, org, req, verified_name).await
+}
+
+/// Stores a connection whose credential was already checked (or cannot be): encrypts
+/// the token and writes the account and its routing entry in one transaction; a number
+/// already connected (to any org) is a 409.
+pub async fn store(
+    svc: &Services,
+    org: &OrgId,
+    req: Connect,
+    verified_name: Option<String>,
+) -> Result<Account> {
+    let display = req.display_phone_number.clone();
     let now = svc.clock.now();
     let id = AccountId::from_uuid(Uuid::now_v7());
     let envelope = svc
@@ -300,6 +319,13 @@ pub async fn connect(
         status_reason: None,
         token_envelope: envelope,
         messages_per_second: req.messages_per_second,
+        health: Default::default(),
+        token_expires_at: req
+            .token_info
+            .as_ref()
+            .and_then(|t| t.expires_at)
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+        token_scopes: req.token_info.map(|t| t.scopes).unwrap_or_default(),
         created_at: now,
         updated_at: now,
     };
@@ -307,6 +333,7 @@ pub async fn connect(
         phone_number_id: req.phone_number_id.clone(),
         org_id: org.clone(),
         account_id: id.clone(),
+        waba_id: account.waba_id.clone(),
     };
     let writes = vec![
         Write::put(item(&route, 1)?, Condition::NotExists),

@@ -1,5 +1,6 @@
 //! Use cases: what Switchboard does, written once on top of the ports.
 
+pub mod accounts;
 pub mod audit;
 pub mod billing;
 pub mod compose;
