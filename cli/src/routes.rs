@@ -61,6 +61,18 @@ pub fn http_routes() -> Vec<Route> {
         route!(POST, "/v1/integrations/kapso/connect", api_connect_kapso),
         route!(
             POST,
+            "/v1/integrations/messenger/connect",
+            api_connect_messenger
+        ),
+        route!(
+            POST,
+            "/v1/integrations/instagram/connect",
+            api_connect_instagram
+        ),
+        route!(GET, "/webhooks/meta-messaging", webhook_meta_messaging),
+        route!(POST, "/webhooks/meta-messaging", webhook_meta_messaging),
+        route!(
+            POST,
             "/v1/integrations/whatsapp/embedded-signup",
             api_embedded_signup
         ),

@@ -13,6 +13,7 @@ mod imports;
 mod inbound;
 mod integrations;
 mod kapso;
+mod messaging;
 mod observability;
 mod opt_out;
 mod outbound;

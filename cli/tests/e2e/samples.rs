@@ -53,6 +53,11 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("webhook-kapso", "bad-signature.json", 401),
     // Without a Graph URL and META_APP_ID the samples' deployment cannot sign up: 503.
     ("api-embedded-signup", "signup.json", 503),
+    ("api-connect-messenger", "connect.json", 201),
+    ("api-connect-instagram", "connect.json", 201),
+    ("webhook-meta-messaging", "verify.json", 200),
+    ("webhook-meta-messaging", "messenger-message.json", 200),
+    ("webhook-meta-messaging", "instagram-message.json", 200),
     ("api-sync-integration", "unknown-id.json", 404),
     ("cron-account-sync", "scheduled.json", 0),
     ("api-list-integrations", "list.json", 200),
@@ -353,6 +358,78 @@ async fn regenerate_sample_events() {
         }
         .event(),
     );
+    for (function, route, body) in [
+        (
+            "api-connect-messenger",
+            "/v1/integrations/messenger/connect",
+            json!({"page_id": "104512345678901", "access_token": "EAAG-sample-page-token"}),
+        ),
+        (
+            "api-connect-instagram",
+            "/v1/integrations/instagram/connect",
+            json!({"instagram_account_id": "17841400000000001", "access_token": "EAAG-sample-instagram-token"}),
+        ),
+    ] {
+        write(
+            function,
+            "connect.json",
+            &Api {
+                method: "POST",
+                route,
+                path: route,
+                headers: bearer.clone(),
+                body: Some(body.to_string()),
+                ..Api::default()
+            }
+            .event(),
+        );
+    }
+    write(
+        "webhook-meta-messaging",
+        "verify.json",
+        &Api {
+            method: "GET",
+            route: "/webhooks/meta-messaging",
+            path: "/webhooks/meta-messaging",
+            query: &format!(
+                "hub.mode=subscribe&hub.verify_token={}&hub.challenge=3309917",
+                fixtures::TEST_VERIFY_TOKEN
+            ),
+            ..Api::default()
+        }
+        .event(),
+    );
+    for (file, body) in [
+        (
+            "messenger-message.json",
+            json!({"object": "page", "entry": [{"id": "104512345678901", "time": 1_763_800_200_000_i64, "messaging": [
+                {"sender": {"id": "6873012345678901"}, "recipient": {"id": "104512345678901"}, "timestamp": 1_763_800_200_000_i64,
+                 "message": {"mid": "m_AbC123sampleMessengerMid", "text": "Do you ship to Ghent?"}}
+            ]}]}),
+        ),
+        (
+            "instagram-message.json",
+            json!({"object": "instagram", "entry": [{"id": "17841400000000001", "time": 1_763_800_300_000_i64, "messaging": [
+                {"sender": {"id": "5612345678901234"}, "recipient": {"id": "17841400000000001"}, "timestamp": 1_763_800_300_000_i64,
+                 "message": {"mid": "aWdfZAG1faXRlbToxsampleInstagramMid", "text": "Is the linen shirt back?"}}
+            ]}]}),
+        ),
+    ] {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        write(
+            "webhook-meta-messaging",
+            file,
+            &Api {
+                method: "POST",
+                route: "/webhooks/meta-messaging",
+                path: "/webhooks/meta-messaging",
+                headers: json!({"content-type": "application/json", "x-hub-signature-256": fixtures::sign(&bytes)}),
+                body: Some(String::from_utf8(bytes).unwrap()),
+                ..Api::default()
+            }
+            .event(),
+        );
+    }
     write(
         "api-sync-integration",
         "unknown-id.json",

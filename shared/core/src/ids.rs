@@ -148,6 +148,21 @@ impl ContactId {
     pub fn for_wa_id(org: &OrgId, wa_id: &WaId) -> Self {
         Self::from_uuid(derived_uuid(&["contact", org.as_str(), wa_id.as_str()]))
     }
+
+    /// The contact of a person on `channel` (`whatsapp`, `messenger`, `instagram`): their
+    /// WhatsApp id, or the page-scoped id Meta gives them on Messenger and Instagram. The
+    /// channel is part of the derivation, so a page-scoped id never meets a phone number.
+    pub fn for_user(org: &OrgId, channel: &str, user: &WaId) -> Self {
+        if channel == "whatsapp" {
+            return Self::for_wa_id(org, user);
+        }
+        Self::from_uuid(derived_uuid(&[
+            "contact",
+            org.as_str(),
+            channel,
+            user.as_str(),
+        ]))
+    }
 }
 
 impl ConversationId {

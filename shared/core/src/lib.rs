@@ -20,6 +20,7 @@ pub mod queue;
 pub mod record;
 pub mod retry;
 pub mod secrets;
+pub mod send_api;
 pub mod services;
 pub mod store;
 pub mod stripe;

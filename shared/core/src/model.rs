@@ -53,6 +53,37 @@ pub enum AccountStatus {
     ReauthRequired,
 }
 
+/// Where a conversation happens. Conversations, contacts and the send API are one model
+/// for every channel; the channel decides the provider API and its messaging rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// WhatsApp (through Meta's Cloud API or Kapso).
+    #[default]
+    Whatsapp,
+    /// Facebook Messenger: a Facebook page's inbox.
+    Messenger,
+    /// Instagram direct messages of a professional account.
+    Instagram,
+}
+
+impl Channel {
+    /// Name in the API, keys and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Whatsapp => "whatsapp",
+            Channel::Messenger => "messenger",
+            Channel::Instagram => "instagram",
+        }
+    }
+
+    /// Whether serde should leave the field out (WhatsApp, the default, for items
+    /// written before channels existed and after).
+    pub fn is_whatsapp(&self) -> bool {
+        *self == Channel::Whatsapp
+    }
+}
+
 /// Who carries a WhatsApp number's traffic. Both speak Meta's Cloud API (message bodies,
 /// webhook payloads, error codes); they differ in base URL, credential and webhook
 /// signature.
@@ -83,8 +114,12 @@ pub struct Account {
     pub id: AccountId,
     /// Owner.
     pub org_id: OrgId,
-    /// Graph id of the number.
+    /// Graph id of the channel's account: the WhatsApp phone number id, the Facebook
+    /// page id (Messenger) or the Instagram professional account id.
     pub phone_number_id: PhoneNumberId,
+    /// The channel (accounts stored before channels are WhatsApp's).
+    #[serde(default, skip_serializing_if = "Channel::is_whatsapp")]
+    pub channel: Channel,
     /// Graph id of the business account (Kapso connects without it).
     #[serde(default)]
     pub waba_id: Option<WabaId>,
@@ -205,9 +240,11 @@ impl Account {
     pub fn view(&self) -> Value {
         serde_json::json!({
             "id": self.id,
-            "channel": "whatsapp",
+            "channel": self.channel.as_str(),
             "provider": self.provider.as_str(),
-            "phone_number_id": self.phone_number_id,
+            "phone_number_id": (self.channel == Channel::Whatsapp).then_some(&self.phone_number_id),
+            "page_id": (self.channel == Channel::Messenger).then_some(&self.phone_number_id),
+            "instagram_account_id": (self.channel == Channel::Instagram).then_some(&self.phone_number_id),
             "waba_id": self.waba_id,
             "display_phone_number": self.display_phone_number,
             "verified_name": self.verified_name,
@@ -352,8 +389,11 @@ pub struct Contact {
     pub id: ContactId,
     /// Owner.
     pub org_id: OrgId,
-    /// WhatsApp id.
+    /// WhatsApp id, or the page-scoped id of a Messenger or Instagram user.
     pub wa_id: WaId,
+    /// The channel the person writes on.
+    #[serde(default, skip_serializing_if = "Channel::is_whatsapp")]
+    pub channel: Channel,
     /// Display name: the WhatsApp profile name until someone sets one
     /// (`name_locked`).
     pub name: Option<String>,
@@ -411,10 +451,16 @@ pub struct Contact {
 impl Contact {
     /// A new contact for a WhatsApp id, with nothing known about them yet.
     pub fn new(org: &OrgId, wa_id: &WaId, now: DateTime<Utc>) -> Self {
+        Self::on(Channel::Whatsapp, org, wa_id, now)
+    }
+
+    /// A new contact of a person on `channel` (`user`: their WhatsApp id or page-scoped id).
+    pub fn on(channel: Channel, org: &OrgId, user: &WaId, now: DateTime<Utc>) -> Self {
         Self {
-            id: ContactId::for_wa_id(org, wa_id),
+            id: ContactId::for_user(org, channel.as_str(), user),
             org_id: org.clone(),
-            wa_id: wa_id.clone(),
+            wa_id: user.clone(),
+            channel,
             name: None,
             profile_name: None,
             name_locked: false,
@@ -499,9 +545,12 @@ impl Contact {
 
     /// The API view.
     pub fn view(&self) -> Value {
+        let whatsapp = self.channel == Channel::Whatsapp;
         serde_json::json!({
             "id": self.id,
-            "wa_id": self.wa_id,
+            "channel": self.channel.as_str(),
+            "wa_id": whatsapp.then_some(&self.wa_id),
+            "user_id": (!whatsapp).then_some(&self.wa_id),
             "name": self.name,
             "profile_name": self.profile_name,
             "email": self.email,
@@ -558,8 +607,11 @@ pub struct Conversation {
     pub phone_number_id: PhoneNumberId,
     /// The customer.
     pub contact_id: ContactId,
-    /// The customer's WhatsApp id.
+    /// The customer's WhatsApp id (or page-scoped id on Messenger and Instagram).
     pub wa_id: WaId,
+    /// The channel.
+    #[serde(default, skip_serializing_if = "Channel::is_whatsapp")]
+    pub channel: Channel,
     /// The customer's profile name (denormalised for lists).
     pub contact_name: Option<String>,
     /// Time of the latest message (provider time).
@@ -621,13 +673,35 @@ impl Conversation {
         wa_id: &WaId,
         now: DateTime<Utc>,
     ) -> Self {
+        Self::open_on(
+            Channel::Whatsapp,
+            org,
+            account_id,
+            phone_number_id,
+            wa_id,
+            now,
+        )
+    }
+
+    /// A new conversation on `channel` between an account (`channel_account`: its phone
+    /// number, page or Instagram account id) and a person.
+    pub fn open_on(
+        channel: Channel,
+        org: &OrgId,
+        account_id: &AccountId,
+        channel_account: &PhoneNumberId,
+        user: &WaId,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let (phone_number_id, wa_id) = (channel_account, user);
         Self {
             id: ConversationId::for_thread(org, phone_number_id, wa_id),
             org_id: org.clone(),
             account_id: account_id.clone(),
             phone_number_id: phone_number_id.clone(),
-            contact_id: ContactId::for_wa_id(org, wa_id),
+            contact_id: ContactId::for_user(org, channel.as_str(), wa_id),
             wa_id: wa_id.clone(),
+            channel,
             contact_name: None,
             last_message_at: None,
             last_message_id: None,
@@ -702,13 +776,19 @@ impl Conversation {
 
     /// The API view at `now` (the window's openness depends on the time).
     pub fn view(&self, now: DateTime<Utc>) -> Value {
+        let whatsapp = self.channel == Channel::Whatsapp;
         serde_json::json!({
             "id": self.id,
+            "channel": self.channel.as_str(),
             "account_id": self.account_id,
-            "phone_number_id": self.phone_number_id,
+            "phone_number_id": whatsapp.then_some(&self.phone_number_id),
+            "page_id": (self.channel == Channel::Messenger).then_some(&self.phone_number_id),
+            "instagram_account_id": (self.channel == Channel::Instagram).then_some(&self.phone_number_id),
             "contact": {
                 "id": self.contact_id,
-                "wa_id": self.wa_id,
+                "channel": self.channel.as_str(),
+                "wa_id": whatsapp.then_some(&self.wa_id),
+                "user_id": (!whatsapp).then_some(&self.wa_id),
                 "name": self.contact_name,
             },
             "last_message": self.last_message_at.map(|at| serde_json::json!({
@@ -912,6 +992,9 @@ pub struct Message {
     pub conversation_id: ConversationId,
     /// Business number's account.
     pub account_id: AccountId,
+    /// The channel.
+    #[serde(default, skip_serializing_if = "Channel::is_whatsapp")]
+    pub channel: Channel,
     /// Customer.
     pub contact_id: ContactId,
     /// Inbound or outbound.
@@ -1042,6 +1125,7 @@ impl Message {
         serde_json::json!({
             "id": self.id,
             "conversation_id": self.conversation_id,
+            "channel": self.channel.as_str(),
             "direction": self.direction,
             "type": self.kind(),
             "content": self.content,

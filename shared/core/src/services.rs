@@ -39,6 +39,8 @@ pub struct Services {
     pub meta_app: Option<Arc<dyn crate::meta_app::MetaAppApi>>,
     /// The Meta app's id (`META_APP_ID`), when configured.
     pub meta_app_id: Option<String>,
+    /// Meta's Send API (Messenger, Instagram), or its sandbox without a Graph URL.
+    pub send_api: Arc<dyn crate::send_api::SendApi>,
     /// Stripe's API (its key comes from the secrets port at call time).
     pub stripe: Arc<dyn StripeApi>,
     /// Where counts and timings go (CloudWatch EMF on Lambda, Prometheus locally).

@@ -4,6 +4,7 @@
 
 pub mod meta_app;
 pub mod sandbox;
+pub mod send_api;
 pub mod stripe;
 pub mod whatsapp;
 

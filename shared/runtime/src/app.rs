@@ -221,6 +221,10 @@ impl App {
                     as Arc<dyn switchboard_core::meta_app::MetaAppApi>
             }),
             meta_app_id: config.meta_app_id.clone(),
+            send_api: match config.whatsapp_graph_url.as_deref() {
+                Some(url) => Arc::new(GraphClient::new(http.clone(), url)),
+                None => Arc::new(switchboard_providers::send_api::SandboxSendApi),
+            },
             retention: config.retention,
         };
         Self::from_parts(config, services, http)

@@ -20,6 +20,9 @@ use crate::http::{
 /// A signature check: the key, the signature header's value, the body.
 pub type Verify = fn(&[u8], Option<&str>, &[u8]) -> Result<(), SignatureError>;
 
+/// Splits a verified body into the events to store.
+pub type Split = fn(&[u8]) -> Result<Vec<meta::Change>, meta::PayloadError>;
+
 /// A sender of Cloud API webhooks.
 #[derive(Debug, Clone, Copy)]
 pub struct Sender {
@@ -38,6 +41,11 @@ pub struct Sender {
     /// Whether a deployment without that token refuses the check (Meta) or echoes the
     /// challenge unchecked (Kapso, whose token is optional).
     pub token_required: bool,
+    /// How a delivery becomes events: WhatsApp changes, or Messenger/Instagram
+    /// messaging events.
+    pub split: Split,
+    /// What the body must be, for the 400's message.
+    pub envelope: &'static str,
 }
 
 /// Meta's WhatsApp Cloud API webhook.
@@ -49,6 +57,17 @@ pub const META: Sender = Sender {
     verify: meta::verify_signature,
     verify_token: SecretName::WhatsAppVerifyToken,
     token_required: true,
+    split: meta::split,
+    envelope: "a WhatsApp webhook envelope",
+};
+
+/// Meta's Messenger and Instagram webhook: the same app, secret and verify token as
+/// WhatsApp's.
+pub const META_MESSAGING: Sender = Sender {
+    label: "meta_messaging",
+    split: switchboard_webhooks::messaging::split,
+    envelope: "a Messenger or Instagram webhook envelope (object page or instagram)",
+    ..META
 };
 
 /// Kapso's webhook (WhatsApp through Kapso).
@@ -60,6 +79,8 @@ pub const KAPSO: Sender = Sender {
     verify: switchboard_webhooks::kapso::verify_signature,
     verify_token: SecretName::KapsoVerifyToken,
     token_required: false,
+    split: meta::split,
+    envelope: "a WhatsApp webhook envelope",
 };
 
 fn not_configured(what: SecretName) -> ApiError {
@@ -149,12 +170,12 @@ pub async fn receive(app: &App, req: &Request, sender: Sender) -> Result<Respons
     if !is_json(req) {
         return Err(ApiError::unsupported_media_type());
     }
-    let changes = meta::split(req.body()).map_err(|e| match e {
+    let changes = (sender.split)(req.body()).map_err(|e| match e {
         meta::PayloadError::NotJson(detail) => ApiError::invalid_json(detail),
         meta::PayloadError::NotEnvelope(detail) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_payload",
-            format!("body is not a WhatsApp webhook envelope: {detail}"),
+            format!("body is not {}: {detail}", sender.envelope),
         ),
     })?;
     let summary = ingest::accept_whatsapp(svc, changes, Some(&request_id(req))).await?;

@@ -6,6 +6,7 @@
 //! however hostile, may panic here.
 
 pub mod kapso;
+pub mod messaging;
 pub mod meta;
 pub mod standard;
 pub mod stripe;

@@ -12,8 +12,8 @@ use tracing::{debug, info, warn};
 use crate::error::{Error, Result};
 use crate::ids::{ContactId, ConversationId, MessageId, OrgId, WaId};
 use crate::model::{
-    Contact, Conversation, Direction, EarlyStatus, EventRef, EventStatus, Message, MessageError,
-    MessageStatus, PhoneRoute, Provider, WamidRoute, WebhookEvent,
+    Channel, Contact, Conversation, Direction, EarlyStatus, EventRef, EventStatus, Message,
+    MessageError, MessageStatus, PhoneRoute, Provider, WamidRoute, WebhookEvent,
 };
 use crate::record::{Versioned, item, load, update};
 use crate::services::Services;
@@ -71,6 +71,9 @@ pub async fn process(svc: &Services, body: &str) -> Result<Outcome> {
     let mut event = event.record;
     if crate::usecases::opt_out::PREFERENCE_FIELDS.contains(&event.kind.as_str()) {
         return apply_preferences(svc, &mut event).await;
+    }
+    if crate::usecases::messaging::channel_of_field(&event.kind).is_some() {
+        return crate::usecases::messaging::apply(svc, &mut event).await;
     }
     if crate::usecases::accounts::ACCOUNT_FIELDS.contains(&event.kind.as_str()) {
         return apply_account_event(svc, &mut event).await;
@@ -221,7 +224,7 @@ async fn apply_account_event(svc: &Services, event: &mut WebhookEvent) -> Result
     })
 }
 
-enum Applied {
+pub(crate) enum Applied {
     New,
     Duplicate,
 }
@@ -240,19 +243,81 @@ async fn apply_message(
     let org = &route.org_id;
     let wa_id = WaId::parse(&msg.from)
         .map_err(|e| Error::Internal(format!("message {}: sender {e}", msg.id)))?;
-    let message_id = MessageId::for_wamid(org, &msg.id);
-    let (msg_pk, msg_sk) = Message::key_of(org, &message_id);
     let profile_name = value
         .contacts
         .iter()
         .find(|c| c.wa_id == msg.from)
         .and_then(|c| c.profile.as_ref())
         .and_then(|p| p.name.clone());
-    let contact_id = ContactId::for_wa_id(org, &wa_id);
-    let conversation_id = ConversationId::for_thread(org, &route.phone_number_id, &wa_id);
     // STOP / START (or WhatsApp's own preference message): applied with the message, in
     // its transaction, so a redelivery changes nothing and a crash loses nothing.
     let opt_out = crate::usecases::opt_out::instruction_in(svc, org, msg).await?;
+    store_inbound(
+        svc,
+        route,
+        Incoming {
+            channel: Channel::Whatsapp,
+            sender: wa_id,
+            profile_name,
+            external_id: &msg.id,
+            sent_at: msg
+                .unix_seconds()
+                .and_then(|s| Utc.timestamp_opt(s, 0).single()),
+            content: msg.content(),
+            preview: msg.preview(),
+            reply_to: msg.reply_to(),
+            opt_out,
+            kind: &msg.kind,
+            direction: Direction::Inbound,
+        },
+    )
+    .await
+}
+
+/// A customer's message on any channel, as the inbound path stores it.
+pub(crate) struct Incoming<'a> {
+    /// The channel.
+    pub channel: Channel,
+    /// The customer: WhatsApp id or page-scoped id.
+    pub sender: WaId,
+    /// The name the channel shows for them, when it says.
+    pub profile_name: Option<String>,
+    /// The provider's message id (wamid, mid).
+    pub external_id: &'a str,
+    /// When the customer sent it (provider time), if known.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The content in Switchboard's (Meta's) shape.
+    pub content: serde_json::Value,
+    /// The conversation list's preview.
+    pub preview: String,
+    /// The provider id of the message replied to.
+    pub reply_to: Option<String>,
+    /// A marketing opt-out or opt-in the message carries.
+    pub opt_out: Option<(bool, crate::model::OptOutSource)>,
+    /// The message's type, for logs.
+    pub kind: &'a str,
+    /// Inbound, or outbound for an echo of the business's own message sent elsewhere
+    /// (stored as sent; it opens no window and reopens nothing).
+    pub direction: Direction,
+}
+
+/// Stores a customer's message with its conversation and contact in one transaction
+/// (created when new); a message stored before is a duplicate.
+pub(crate) async fn store_inbound(
+    svc: &Services,
+    route: &PhoneRoute,
+    incoming: Incoming<'_>,
+) -> Result<Applied> {
+    let org = &route.org_id;
+    let wa_id = incoming.sender.clone();
+    let profile_name = incoming.profile_name.clone();
+    let opt_out = incoming.opt_out;
+    let channel = incoming.channel;
+    let inbound = incoming.direction == Direction::Inbound;
+    let message_id = MessageId::for_wamid(org, incoming.external_id);
+    let (msg_pk, msg_sk) = Message::key_of(org, &message_id);
+    let contact_id = ContactId::for_user(org, channel.as_str(), &wa_id);
+    let conversation_id = ConversationId::for_thread(org, &route.phone_number_id, &wa_id);
 
     for attempt in 0..MAX_ATTEMPTS {
         // Cheap check first: most redeliveries stop here without a transaction.
@@ -261,12 +326,12 @@ async fn apply_message(
             return Ok(Applied::Duplicate);
         }
         let now = svc.clock.now();
-        let at = provider_time(msg.unix_seconds(), now);
+        let at = incoming.sent_at.unwrap_or(now);
 
         let (c_pk, c_sk) = Contact::key_of(org, &contact_id);
         let mut contact = load::<Contact>(&*svc.store, &c_pk, &c_sk)
             .await?
-            .unwrap_or_else(|| Versioned::new(Contact::new(org, &wa_id, now)));
+            .unwrap_or_else(|| Versioned::new(Contact::on(channel, org, &wa_id, now)));
         // As read: the contact's index items are changed by the difference.
         let stored_contact = (contact.version > 0).then(|| contact.record.clone());
         if let Some(profile) = &profile_name {
@@ -275,7 +340,7 @@ async fn apply_message(
         if let Some((opted_out, source)) = opt_out {
             contact.record.set_opted_out(opted_out, source, at);
         }
-        if contact.record.last_inbound_at.is_none_or(|t| at > t) {
+        if inbound && contact.record.last_inbound_at.is_none_or(|t| at > t) {
             contact.record.last_inbound_at = Some(at);
         }
         contact.record.updated_at = now;
@@ -284,7 +349,8 @@ async fn apply_message(
         let mut conversation = load::<Conversation>(&*svc.store, &v_pk, &v_sk)
             .await?
             .unwrap_or_else(|| {
-                Versioned::new(Conversation::open(
+                Versioned::new(Conversation::open_on(
+                    channel,
                     org,
                     &route.account_id,
                     &route.phone_number_id,
@@ -294,26 +360,37 @@ async fn apply_message(
             });
         conversation.record.account_id = route.account_id.clone();
         conversation.record.contact_name = contact.record.name.clone();
-        conversation
-            .record
-            .record_message(&message_id, at, Direction::Inbound, msg.preview(), now);
+        conversation.record.record_message(
+            &message_id,
+            at,
+            incoming.direction,
+            incoming.preview.clone(),
+            now,
+        );
         // The customer wrote again: a resolved or snoozed conversation needs the
         // business's attention again, decided in the transaction that stores the message.
-        conversation.record.reopen(now);
+        if inbound {
+            conversation.record.reopen(now);
+        }
 
         let message = Message {
             id: message_id.clone(),
             org_id: org.clone(),
             conversation_id: conversation_id.clone(),
             account_id: route.account_id.clone(),
+            channel,
             contact_id: contact_id.clone(),
-            direction: Direction::Inbound,
-            wamid: Some(msg.id.clone()),
-            content: msg.content(),
-            status: MessageStatus::Received,
+            direction: incoming.direction,
+            wamid: Some(incoming.external_id.to_owned()),
+            content: incoming.content.clone(),
+            status: if inbound {
+                MessageStatus::Received
+            } else {
+                MessageStatus::Sent
+            },
             status_times: Default::default(),
             error: None,
-            reply_to: msg.reply_to(),
+            reply_to: incoming.reply_to.clone(),
             timestamp: at,
             created_at: now,
             updated_at: now,
@@ -328,7 +405,7 @@ async fn apply_message(
             correlation_id: None,
         };
         let wamid_route = WamidRoute {
-            wamid: msg.id.clone(),
+            wamid: incoming.external_id.to_owned(),
             org_id: org.clone(),
             message_id: message_id.clone(),
         };
@@ -365,7 +442,7 @@ async fn apply_message(
         writes.extend(contact_writes_now);
         match svc.store.transact(writes).await {
             Ok(()) => {
-                debug!(org_id = %org, message_id = %message_id, from = %wa_id.masked(), kind = %msg.kind, "stored inbound message");
+                debug!(org_id = %org, message_id = %message_id, from = %wa_id.masked(), kind = %incoming.kind, channel = channel.as_str(), "stored inbound message");
                 if !contact_writes.later.is_empty()
                     && let Err(e) = crate::usecases::contacts::index::finish(
                         svc,

@@ -55,6 +55,8 @@ fn required_str<'a>(v: &'a Option<Value>, field: &str) -> Result<&'a str> {
 /// A validated connect request.
 #[derive(Debug)]
 pub struct Connect {
+    /// The channel.
+    pub channel: crate::model::Channel,
     /// Who carries the number's traffic.
     pub provider: WhatsAppProvider,
     /// Number.
@@ -96,6 +98,7 @@ impl ConnectRequest {
             },
         };
         Ok(Connect {
+            channel: crate::model::Channel::Whatsapp,
             provider: WhatsAppProvider::Meta,
             phone_number_id,
             waba_id: Some(waba_id),
@@ -127,6 +130,7 @@ impl KapsoConnectRequest {
                 |e| Error::validation("phone_number_id", "invalid_phone_number_id", e.0),
             )?;
         Ok(Connect {
+            channel: crate::model::Channel::Whatsapp,
             provider: WhatsAppProvider::Kapso,
             phone_number_id,
             waba_id: None,
@@ -312,6 +316,7 @@ pub async fn store(
         org_id: org.clone(),
         phone_number_id: req.phone_number_id.clone(),
         waba_id: req.waba_id,
+        channel: req.channel,
         provider: req.provider,
         display_phone_number: display,
         verified_name,

@@ -221,7 +221,10 @@ async fn accept(
         let mut conversation = load::<Conversation>(&*svc.store, &c_pk, &c_sk)
             .await?
             .ok_or(Error::not_found("conversation"))?;
-        if !composed.is_template() && !conversation.record.window_open(now) {
+        if conversation.record.channel != crate::model::Channel::Whatsapp {
+            // Messenger and Instagram: their own content and window rules.
+            crate::usecases::messaging::admit(&conversation.record, &composed.content, now)?;
+        } else if !composed.is_template() && !conversation.record.window_open(now) {
             let closed = conversation
                 .record
                 .window_expires_at()
@@ -300,6 +303,7 @@ async fn accept(
             org_id: req.org.clone(),
             conversation_id: req.conversation.clone(),
             account_id: route.account_id.clone(),
+            channel: conversation.record.channel,
             contact_id: conversation.record.contact_id.clone(),
             direction: Direction::Outbound,
             wamid: None,

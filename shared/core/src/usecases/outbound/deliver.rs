@@ -273,8 +273,19 @@ async fn deliver_message(
         reply_to: message.record.reply_to.as_deref(),
         callback_data: Some(message.record.id.as_str()),
     };
-    let (client, _) = svc.whatsapp_for(account.provider);
-    match client.send_message(&token, &outbound).await {
+    let sent = match conversation.channel {
+        crate::model::Channel::Whatsapp => {
+            let (client, _) = svc.whatsapp_for(account.provider);
+            client.send_message(&token, &outbound).await
+        }
+        // Messenger and Instagram: Meta's Send API, with the messaging type the
+        // conversation's window allows.
+        _ => {
+            crate::usecases::messaging::send(svc, &token, &account, &conversation, &message.record)
+                .await
+        }
+    };
+    match sent {
         Ok(wamid) => {
             record_sent(svc, r, &wamid).await?;
             info!(org_id = %r.org_id, message_id = %r.message_id, to = %conversation.wa_id.masked(), "sent");
