@@ -45,17 +45,7 @@ fn id_text(v: &Value) -> Option<String> {
 /// Instagram account (routing); the subject is the person (the sender, or the recipient
 /// of an echo), which keeps one person's events in order on the queue.
 pub fn split(body: &[u8]) -> Result<Vec<Change>, PayloadError> {
-    let envelope: Envelope<'_> = match serde_json::from_slice(body) {
-        Ok(env) => env,
-        Err(err) => {
-            return Err(
-                match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-                    Ok(_) => PayloadError::NotEnvelope(err.to_string()),
-                    Err(_) => PayloadError::NotJson(err.to_string()),
-                },
-            );
-        }
-    };
+    let envelope: Envelope<'_> = crate::meta::parse_envelope(body)?;
     let field = match envelope.object.as_str() {
         "page" => MESSENGER_FIELD,
         "instagram" => INSTAGRAM_FIELD,

@@ -160,18 +160,7 @@ struct PeekContact {
 /// returned (and so stored and acknowledged); only a body that is not JSON, or not an
 /// envelope at all, is an error.
 pub fn split(body: &[u8]) -> Result<Vec<Change>, PayloadError> {
-    let envelope: Envelope<'_> = match serde_json::from_slice(body) {
-        Ok(env) => env,
-        Err(err) => {
-            // Tell "not JSON" from "JSON of another shape" for a precise 400.
-            return Err(
-                match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-                    Ok(_) => PayloadError::NotEnvelope(err.to_string()),
-                    Err(_) => PayloadError::NotJson(err.to_string()),
-                },
-            );
-        }
-    };
+    let envelope: Envelope<'_> = parse_envelope(body)?;
     let mut out = Vec::new();
     for entry in envelope.entry {
         let entry_id = entry.id.map(IdValue::into_string).unwrap_or_default();
@@ -200,6 +189,17 @@ pub fn split(body: &[u8]) -> Result<Vec<Change>, PayloadError> {
         }
     }
     Ok(out)
+}
+
+/// Parses a webhook body as `T`, telling "not JSON" from "JSON of another shape" for a
+/// precise 400.
+pub(crate) fn parse_envelope<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, PayloadError> {
+    serde_json::from_slice(body).map_err(|err| {
+        match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Ok(_) => PayloadError::NotEnvelope(err.to_string()),
+            Err(_) => PayloadError::NotJson(err.to_string()),
+        }
+    })
 }
 
 fn first<T>(items: Option<Vec<T>>, f: impl Fn(T) -> Option<String>) -> Option<String> {

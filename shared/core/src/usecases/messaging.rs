@@ -636,15 +636,26 @@ async fn record_echo(
     Ok(())
 }
 
-/// The person unsent a message: its content is removed, the message stays as a marker.
-async fn mark_unsent(svc: &Services, mid: &str, at: Option<DateTime<Utc>>) -> Result<()> {
+/// Changes the stored message with Meta id `mid` (`change` says whether it did); a
+/// message Switchboard does not know is left alone.
+async fn change_by_mid(
+    svc: &Services,
+    mid: &str,
+    change: impl FnMut(&mut Message) -> bool,
+) -> Result<()> {
     let (pk, sk) = WamidRoute::key_of(mid);
     let Some(route) = load::<WamidRoute>(&*svc.store, &pk, &sk).await? else {
         return Ok(());
     };
     let (m_pk, m_sk) = Message::key_of(&route.record.org_id, &route.record.message_id);
+    update::<Message>(&*svc.store, &m_pk, &m_sk, change).await?;
+    Ok(())
+}
+
+/// The person unsent a message: its content is removed, the message stays as a marker.
+async fn mark_unsent(svc: &Services, mid: &str, at: Option<DateTime<Utc>>) -> Result<()> {
     let now = svc.clock.now();
-    update::<Message>(&*svc.store, &m_pk, &m_sk, |m| {
+    change_by_mid(svc, mid, |m| {
         if m.content["type"] == "unsent" {
             return false;
         }
@@ -652,8 +663,7 @@ async fn mark_unsent(svc: &Services, mid: &str, at: Option<DateTime<Utc>>) -> Re
         m.updated_at = now;
         true
     })
-    .await?;
-    Ok(())
+    .await
 }
 
 /// The person edited a message: the text is replaced, the edit count kept.
@@ -663,13 +673,8 @@ async fn edit_message(
     text: Option<&str>,
     num_edit: Option<u32>,
 ) -> Result<()> {
-    let (pk, sk) = WamidRoute::key_of(mid);
-    let Some(route) = load::<WamidRoute>(&*svc.store, &pk, &sk).await? else {
-        return Ok(());
-    };
-    let (m_pk, m_sk) = Message::key_of(&route.record.org_id, &route.record.message_id);
     let now = svc.clock.now();
-    update::<Message>(&*svc.store, &m_pk, &m_sk, |m| {
+    change_by_mid(svc, mid, |m| {
         let edits = num_edit.unwrap_or(1);
         if m.content["edits"].as_u64() >= Some(u64::from(edits)) {
             return false;
@@ -681,6 +686,5 @@ async fn edit_message(
         m.updated_at = now;
         true
     })
-    .await?;
-    Ok(())
+    .await
 }
