@@ -70,6 +70,8 @@ pub fn http_routes() -> Vec<Route> {
             api_connect_instagram
         ),
         route!(GET, "/webhooks/meta-messaging", webhook_meta_messaging),
+        route!(POST, "/v1/templates/sync", api_sync_templates),
+        route!(GET, "/v1/templates", api_list_templates),
         route!(POST, "/webhooks/meta-messaging", webhook_meta_messaging),
         route!(
             POST,

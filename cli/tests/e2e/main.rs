@@ -23,5 +23,6 @@ mod resilience;
 mod samples;
 mod signup;
 mod template;
+mod templates;
 mod time_and_faults;
 mod triage;

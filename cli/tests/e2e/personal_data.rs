@@ -708,7 +708,7 @@ async fn raw_events_expire_a_retention_period_after_they_are_settled(backend: Ba
     w.says(PHONE_NUMBER_ID, &p, "wamid.r1", "kept a while")
         .await;
     let ignored = fixtures::delivery(vec![
-        json!({"field": "message_template_status_update", "value": {"event": "APPROVED", "message_template_id": 594425479261596_i64, "message_template_name": "order_update", "message_template_language": "en_US"}}),
+        json!({"field": "business_capability_update", "value": {"max_daily_conversation_per_phone": 1000, "max_phone_numbers_per_business": 2}}),
     ]);
     assert_eq!(w.h.webhook(&ignored).await.status(), StatusCode::OK);
     let unroutable = fixtures::delivery(vec![fixtures::text_change(

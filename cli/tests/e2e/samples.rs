@@ -54,6 +54,9 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     // Without a Graph URL and META_APP_ID the samples' deployment cannot sign up: 503.
     ("api-embedded-signup", "signup.json", 503),
     ("api-connect-messenger", "connect.json", 201),
+    // Without a Graph URL the samples' deployment has no templates to read: 503.
+    ("api-sync-templates", "sync.json", 503),
+    ("api-list-templates", "list.json", 200),
     ("api-connect-instagram", "connect.json", 201),
     ("webhook-meta-messaging", "verify.json", 200),
     ("webhook-meta-messaging", "messenger-message.json", 200),
@@ -430,6 +433,24 @@ async fn regenerate_sample_events() {
             .event(),
         );
     }
+    write(
+        "api-sync-templates",
+        "sync.json",
+        &Api {
+            method: "POST",
+            route: "/v1/templates/sync",
+            path: "/v1/templates/sync",
+            headers: bearer.clone(),
+            body: Some("{}".into()),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-list-templates",
+        "list.json",
+        &get("/v1/templates", "/v1/templates", json!({})),
+    );
     write(
         "api-sync-integration",
         "unknown-id.json",

@@ -48,6 +48,33 @@ pub struct NumberHealth {
     pub status: Option<String>,
 }
 
+/// A template as Graph lists it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RemoteTemplate {
+    /// Meta's id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Language code.
+    pub language: String,
+    /// Category.
+    #[serde(default)]
+    pub category: String,
+    /// Status.
+    #[serde(default)]
+    pub status: String,
+    /// `{score, date}`.
+    #[serde(default)]
+    pub quality_score: Option<serde_json::Value>,
+    /// Components.
+    #[serde(default)]
+    pub components: serde_json::Value,
+    /// Why it was rejected (`NONE` when it was not).
+    #[serde(default)]
+    pub rejected_reason: Option<String>,
+}
+
 /// Calls Switchboard makes as the Meta app.
 #[async_trait]
 pub trait MetaAppApi: Send + Sync + std::fmt::Debug {
@@ -76,6 +103,13 @@ pub trait MetaAppApi: Send + Sync + std::fmt::Debug {
         phone_number_id: &PhoneNumberId,
         pin: &str,
     ) -> Result<(), GraphError>;
+
+    /// Every template of a business account (all pages).
+    async fn list_templates(
+        &self,
+        token: &SecretString,
+        waba_id: &WabaId,
+    ) -> Result<Vec<RemoteTemplate>, GraphError>;
 
     /// Reads the number's name, quality, tier and status.
     async fn number_health(

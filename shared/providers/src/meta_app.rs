@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchboard_core::ids::{PhoneNumberId, WabaId};
-use switchboard_core::meta_app::{AppCredentials, MetaAppApi, NumberHealth, TokenInfo};
+use switchboard_core::meta_app::{
+    AppCredentials, MetaAppApi, NumberHealth, RemoteTemplate, TokenInfo,
+};
 use switchboard_core::secrets::SecretString;
 use switchboard_core::whatsapp::GraphError;
 
@@ -43,8 +45,71 @@ fn app_token(app: &AppCredentials) -> SecretString {
     SecretString::new(format!("{}|{}", app.app_id, app.app_secret.expose()))
 }
 
+/// The fields of a listed template.
+pub const TEMPLATE_FIELDS: &str =
+    "id,name,language,category,status,quality_score,components,rejected_reason";
+/// Templates per page (Graph's maximum is 100... for this edge it allows more, but pages
+/// of 100 keep each answer small).
+const TEMPLATE_PAGE: &str = "100";
+/// A guard against a cursor that never ends.
+const MAX_TEMPLATE_PAGES: usize = 200;
+
+#[derive(Deserialize)]
+struct TemplatePage {
+    #[serde(default)]
+    data: Vec<RemoteTemplate>,
+    #[serde(default)]
+    paging: Option<Paging>,
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    #[serde(default)]
+    cursors: Option<Cursors>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Cursors {
+    #[serde(default)]
+    after: Option<String>,
+}
+
 #[async_trait]
 impl MetaAppApi for GraphClient {
+    async fn list_templates(
+        &self,
+        token: &SecretString,
+        waba_id: &WabaId,
+    ) -> Result<Vec<RemoteTemplate>, GraphError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_TEMPLATE_PAGES {
+            let mut query = vec![("fields", TEMPLATE_FIELDS), ("limit", TEMPLATE_PAGE)];
+            if let Some(a) = &after {
+                query.push(("after", a.as_str()));
+            }
+            let req = self
+                .http()
+                .get(format!("{}/{}/message_templates", self.base(), waba_id))
+                .query(&query);
+            let page: TemplatePage = self.call(req, token).await?;
+            out.extend(page.data);
+            // Graph signals more with `paging.next`; the cursor to continue is `after`.
+            match page
+                .paging
+                .filter(|p| p.next.is_some())
+                .and_then(|p| p.cursors)
+                .and_then(|c| c.after)
+            {
+                Some(a) => after = Some(a),
+                None => return Ok(out),
+            }
+        }
+        Ok(out)
+    }
+
     async fn exchange_code(
         &self,
         app: &AppCredentials,

@@ -75,6 +75,9 @@ pub async fn process(svc: &Services, body: &str) -> Result<Outcome> {
     if crate::usecases::messaging::channel_of_field(&event.kind).is_some() {
         return crate::usecases::messaging::apply(svc, &mut event).await;
     }
+    if crate::usecases::templates::TEMPLATE_FIELDS.contains(&event.kind.as_str()) {
+        return apply_template_event(svc, &mut event).await;
+    }
     if crate::usecases::accounts::ACCOUNT_FIELDS.contains(&event.kind.as_str()) {
         return apply_account_event(svc, &mut event).await;
     }
@@ -190,6 +193,27 @@ async fn apply_preferences(svc: &Services, event: &mut WebhookEvent) -> Result<O
     }
     let changed = crate::usecases::opt_out::apply_preferences(svc, &org, &value).await?;
     finish(svc, event, EventStatus::Processed, Some(org), None).await?;
+    Ok(Outcome::Applied {
+        messages: 0,
+        duplicates: 0,
+        statuses: changed,
+    })
+}
+
+/// Template webhooks (status, quality, category) update the business account's template.
+async fn apply_template_event(svc: &Services, event: &mut WebhookEvent) -> Result<Outcome> {
+    let value: serde_json::Value = serde_json::from_str(&event.payload).map_err(|e| {
+        Error::Internal(format!("value of event {} does not parse: {e}", event.key))
+    })?;
+    let (changed, org) =
+        crate::usecases::templates::apply_webhook(svc, &event.kind, &event.source_id, &value)
+            .await?;
+    if changed == 0 {
+        let note = format!("{}: no org connected this business account", event.kind);
+        finish(svc, event, EventStatus::Unroutable, None, Some(note)).await?;
+        return Ok(Outcome::Unroutable);
+    }
+    finish(svc, event, EventStatus::Processed, org, None).await?;
     Ok(Outcome::Applied {
         messages: 0,
         duplicates: 0,

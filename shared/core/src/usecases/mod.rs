@@ -18,5 +18,6 @@ pub mod outbound;
 pub mod pacing;
 pub mod personal_data;
 pub mod quick_replies;
+pub mod templates;
 pub mod triage;
 pub mod users;

@@ -238,6 +238,21 @@ async fn accept(
                 ),
             ));
         }
+        // A template Switchboard knows is sent only while Meta has it approved.
+        if composed.is_template()
+            && let Ok(account) =
+                crate::usecases::integrations::get(svc, req.org, &conversation.record.account_id)
+                    .await
+        {
+            let t = &composed.content["template"];
+            crate::usecases::templates::check_sendable(
+                svc,
+                &account.record,
+                t["name"].as_str().unwrap_or_default(),
+                t["language"]["code"].as_str().unwrap_or_default(),
+            )
+            .await?;
+        }
         // Plan limits and subscription status: checked where the work is accepted,
         // without a Stripe call.
         if !progress.admitted {

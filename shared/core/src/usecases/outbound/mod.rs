@@ -213,7 +213,7 @@ fn graph_message_error(e: &GraphError) -> MessageError {
 }
 
 /// A Graph error as an API error (mark read, media).
-fn provider_error(e: &GraphError) -> Error {
+pub(crate) fn provider_error(e: &GraphError) -> Error {
     match classify(e) {
         ErrorClass::TokenInvalid => Error::Provider {
             code: "whatsapp_reauth_required",
