@@ -1021,6 +1021,38 @@ fn every_variable_the_code_reads_is_declared_so_sam_local_can_set_it() {
 }
 
 #[test]
+fn env_example_lists_every_variable_and_secret() {
+    let text = std::fs::read_to_string(switchboard_testkit::workspace_root().join(".env.example"))
+        .unwrap();
+    let listed: BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.trim_start_matches('#').trim().split_once('='))
+        .map(|(name, _)| name.trim())
+        .collect();
+    let mut needed = variables_in_source();
+    needed.extend(variables_in_docs());
+    for q in QueueName::ALL {
+        needed.insert(q.url_env().to_owned());
+        needed.insert(q.dlq_url_env().to_owned());
+    }
+    for s in switchboard_core::secrets::SecretName::ALL {
+        needed.insert(s.as_str().to_owned());
+    }
+    assert!(
+        needed.len() > 50,
+        "the scan finds the configuration: {needed:?}"
+    );
+    let missing: Vec<&String> = needed
+        .iter()
+        .filter(|n| !listed.contains(n.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "list these in .env.example with their defaults: {missing:?}"
+    );
+}
+
+#[test]
 fn env_json_sets_declared_variables_and_configures_the_aws_backend() {
     let root = switchboard_testkit::workspace_root();
     let json: serde_json::Value =

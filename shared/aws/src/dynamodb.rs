@@ -272,6 +272,8 @@ impl ItemStore for DynamoStore {
         };
         match &query.sort {
             SortKey::Any => {}
+            // Every sort key begins with "" (and DynamoDB refuses an empty value).
+            SortKey::BeginsWith(p) if p.is_empty() => {}
             SortKey::BeginsWith(p) => sort("begins_with(#s, :a)", &[(":a", p)]),
             SortKey::Between(a, b) => sort("#s BETWEEN :a AND :b", &[(":a", a), (":b", b)]),
             SortKey::AtLeast(a) => sort("#s >= :a", &[(":a", a)]),

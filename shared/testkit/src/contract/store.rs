@@ -128,6 +128,12 @@ pub async fn query_sort_conditions(store: Arc<dyn ItemStore>) {
         .await
         .unwrap();
     assert!(none.items.is_empty());
+    // Every sort key begins with the empty prefix.
+    let empty = store
+        .query(Query::table("Q").sort(SortKey::BeginsWith(String::new())))
+        .await
+        .unwrap();
+    assert_eq!(sks(&empty.items), sks(&all.items));
     let between = store
         .query(Query::table("Q").sort(SortKey::Between("A#2".into(), "B#1".into())))
         .await
