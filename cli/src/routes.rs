@@ -72,6 +72,8 @@ pub fn http_routes() -> Vec<Route> {
         route!(GET, "/webhooks/meta-messaging", webhook_meta_messaging),
         route!(POST, "/v1/templates/sync", api_sync_templates),
         route!(GET, "/v1/templates", api_list_templates),
+        route!(POST, "/v1/templates", api_create_template),
+        route!(DELETE, "/v1/templates/{name}", api_delete_template),
         route!(POST, "/webhooks/meta-messaging", webhook_meta_messaging),
         route!(
             POST,

@@ -57,6 +57,8 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     // Without a Graph URL the samples' deployment has no templates to read: 503.
     ("api-sync-templates", "sync.json", 503),
     ("api-list-templates", "list.json", 200),
+    ("api-create-template", "create.json", 503),
+    ("api-delete-template", "delete.json", 503),
     ("api-connect-instagram", "connect.json", 201),
     ("webhook-meta-messaging", "verify.json", 200),
     ("webhook-meta-messaging", "messenger-message.json", 200),
@@ -442,6 +444,34 @@ async fn regenerate_sample_events() {
             path: "/v1/templates/sync",
             headers: bearer.clone(),
             body: Some("{}".into()),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-create-template",
+        "create.json",
+        &Api {
+            method: "POST",
+            route: "/v1/templates",
+            path: "/v1/templates",
+            headers: bearer.clone(),
+            body: Some(json!({"name": "order_shipped", "language": "en_US", "category": "UTILITY", "components": [
+                {"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped.", "example": {"body_text": [["Sheena", "#1042"]]}}
+            ]}).to_string()),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-delete-template",
+        "delete.json",
+        &Api {
+            method: "DELETE",
+            route: "/v1/templates/{name}",
+            path: "/v1/templates/order_shipped",
+            params: json!({"name": "order_shipped"}),
+            headers: bearer.clone(),
             ..Api::default()
         }
         .event(),

@@ -341,3 +341,124 @@ async fn without_graph_there_is_nothing_to_sync() {
         (StatusCode::SERVICE_UNAVAILABLE, Some("not_configured"))
     );
 }
+
+async fn create_validates_submits_and_delete_removes(backend: Backend) {
+    let (h, graph) = setup(backend).await;
+    let admin = h.token("acme", Role::Admin);
+    let good = json!({"name": "order_shipped", "language": "en_US", "category": "utility", "components": [
+        {"type": "HEADER", "format": "TEXT", "text": "Order {{1}}", "example": {"header_text": ["#1042"]}},
+        {"type": "BODY", "text": "Hi {{1}}, order {{2}} shipped.", "example": {"body_text": [["Sheena", "#1042"]]}},
+        {"type": "FOOTER", "text": "Acme Linen"},
+        {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Thanks"}]}
+    ]});
+    let with = |k: &str, v: Value| {
+        let mut b = good.clone();
+        b[k] = v;
+        b
+    };
+    let body_of = |text: &str, example: Value| {
+        with(
+            "components",
+            json!([{"type": "BODY", "text": text, "example": {"body_text": example}}]),
+        )
+    };
+    for (b, field) in [
+        (with("name", json!("Order Shipped")), "name"),
+        (with("language", json!("english")), "language"),
+        (with("category", json!("PROMO")), "category"),
+        (with("components", json!([])), "components"),
+        (body_of(&"x".repeat(1025), json!([])), "components[0].text"),
+        (
+            body_of("Hi {{1}} and {{3}}", json!([["a", "b"]])),
+            "components[0]",
+        ),
+        (body_of("Hi {{1}}", json!([])), "components[0].example"),
+        (
+            with("components", json!([{"type": "FOOTER", "text": "no body"}])),
+            "components",
+        ),
+        (
+            with(
+                "components",
+                json!([{"type": "BODY", "text": "a"}, {"type": "BODY", "text": "b"}]),
+            ),
+            "components[1].type",
+        ),
+        (
+            with(
+                "components",
+                json!([{"type": "BODY", "text": "a"}, {"type": "BUTTONS", "buttons": [{"type": "CALL_ME", "text": "x"}]}]),
+            ),
+            "components[1].buttons[0].type",
+        ),
+        (with("colour", json!("blue")), "colour"),
+    ] {
+        let (st, e) = h.post("/v1/templates", &admin, &b).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}: {e}");
+        assert_eq!(e["error"]["field"], field, "{e}");
+    }
+    assert!(
+        graph
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.method != wiremock::http::Method::POST)
+    );
+
+    Mock::given(method("POST"))
+        .and(path(format!("/v23.0/{WABA_ID}/message_templates")))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"name": "order_shipped", "language": "en_US", "category": "UTILITY"}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"id": "594425479261596", "status": "PENDING", "category": "UTILITY"}),
+        ))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    let (st, t) = h.post("/v1/templates", &admin, &good).await;
+    assert_eq!(st, StatusCode::CREATED, "{t}");
+    assert_eq!(
+        (t["status"].as_str(), t["id"].as_str()),
+        (Some("PENDING"), Some("594425479261596"))
+    );
+    assert_eq!(names(&h, "?status=PENDING").await, ["order_shipped/en_US"]);
+    let (st, _) = h
+        .post("/v1/templates", &h.token("acme", Role::Agent), &good)
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+
+    // Delete: at Meta by name, then here; another org and an unknown name get 404.
+    let (st, _) = h
+        .delete(
+            "/v1/templates/order_shipped",
+            &h.token("other", Role::Admin),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    Mock::given(method("DELETE"))
+        .and(path(format!("/v23.0/{WABA_ID}/message_templates")))
+        .and(query_param("name", "order_shipped"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    let (st, _) = h.delete("/v1/templates/order_shipped", &admin).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert!(names(&h, "").await.is_empty());
+    let (st, _) = h.delete("/v1/templates/order_shipped", &admin).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_validates_submits_and_delete_removes_sqlite() {
+    create_validates_submits_and_delete_removes(Backend::Local).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_validates_submits_and_delete_removes_dynamodb() {
+    create_validates_submits_and_delete_removes(Backend::Aws).await;
+}

@@ -111,6 +111,22 @@ pub trait MetaAppApi: Send + Sync + std::fmt::Debug {
         waba_id: &WabaId,
     ) -> Result<Vec<RemoteTemplate>, GraphError>;
 
+    /// Submits a template for review; returns Meta's id and status.
+    async fn create_template(
+        &self,
+        token: &SecretString,
+        waba_id: &WabaId,
+        template: &serde_json::Value,
+    ) -> Result<(String, String), GraphError>;
+
+    /// Deletes a template (every language of the name).
+    async fn delete_template(
+        &self,
+        token: &SecretString,
+        waba_id: &WabaId,
+        name: &str,
+    ) -> Result<(), GraphError>;
+
     /// Reads the number's name, quality, tier and status.
     async fn number_health(
         &self,

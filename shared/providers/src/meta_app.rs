@@ -76,8 +76,46 @@ struct Cursors {
     after: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct CreatedTemplate {
+    id: String,
+    #[serde(default)]
+    status: Option<String>,
+}
+
 #[async_trait]
 impl MetaAppApi for GraphClient {
+    async fn create_template(
+        &self,
+        token: &SecretString,
+        waba_id: &WabaId,
+        template: &Value,
+    ) -> Result<(String, String), GraphError> {
+        let req = self
+            .http()
+            .post(format!("{}/{}/message_templates", self.base(), waba_id))
+            .json(template);
+        let created: CreatedTemplate = self.call(req, token).await?;
+        Ok((
+            created.id,
+            created.status.unwrap_or_else(|| "PENDING".into()),
+        ))
+    }
+
+    async fn delete_template(
+        &self,
+        token: &SecretString,
+        waba_id: &WabaId,
+        name: &str,
+    ) -> Result<(), GraphError> {
+        let req = self
+            .http()
+            .delete(format!("{}/{}/message_templates", self.base(), waba_id))
+            .query(&[("name", name)]);
+        let _: Value = self.call(req, token).await?;
+        Ok(())
+    }
+
     async fn list_templates(
         &self,
         token: &SecretString,

@@ -352,3 +352,363 @@ pub async fn apply_webhook(
     }
     Ok((changed, orgs.into_iter().next()))
 }
+
+// ------------------------------------------------------------------ create and delete
+
+/// Longest template body (Meta's limit).
+pub const MAX_BODY_CHARS: usize = 1024;
+/// Longest header or footer text.
+pub const MAX_HEADER_FOOTER_CHARS: usize = 60;
+/// Longest button label.
+pub const MAX_BUTTON_CHARS: usize = 25;
+/// Most buttons.
+pub const MAX_BUTTONS: usize = 10;
+
+fn bad(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Error {
+    Error::validation(field, code, message)
+}
+
+/// The `{{n}}` placeholders of a text, in order of appearance.
+fn placeholders(text: &str) -> std::result::Result<Vec<u32>, ()> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        let after = &rest[i + 2..];
+        let Some(j) = after.find("}}") else {
+            return Err(());
+        };
+        out.push(after[..j].trim().parse::<u32>().map_err(|_| ())?);
+        rest = &after[j + 2..];
+    }
+    Ok(out)
+}
+
+/// Checks that `text`'s placeholders are `{{1}}`..`{{n}}` without gaps and that `examples`
+/// (Meta's `example.body_text[0]` or `header_text`) give one value each.
+fn check_variables(field: &str, text: &str, examples: Option<&Value>) -> Result<()> {
+    let found = placeholders(text).map_err(|()| {
+        bad(
+            field,
+            "invalid_variable",
+            "variables are written {{1}}, {{2}}, … (numbers in double braces)",
+        )
+    })?;
+    let mut distinct = found.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.iter().enumerate().any(|(i, n)| *n != i as u32 + 1) {
+        return Err(bad(
+            field,
+            "variables_not_sequential",
+            "variables must be numbered from {{1}} without gaps",
+        ));
+    }
+    if distinct.is_empty() {
+        return Ok(());
+    }
+    let given = examples
+        .and_then(Value::as_array)
+        .map(|a| match a.first() {
+            Some(Value::Array(inner)) => inner.len(),
+            _ => a.len(),
+        })
+        .unwrap_or(0);
+    if given != distinct.len() {
+        return Err(bad(
+            format!("{field}.example"),
+            "examples_required",
+            format!(
+                "give one example value for each of the {} variables",
+                distinct.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn text_of<'a>(c: &'a Value, field: &str, max: usize) -> Result<&'a str> {
+    let text = c
+        .get("text")
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| bad(format!("{field}.text"), "required", "text is required"))?;
+    if text.chars().count() > max {
+        return Err(bad(
+            format!("{field}.text"),
+            "too_long",
+            format!("at most {max} characters"),
+        ));
+    }
+    Ok(text)
+}
+
+/// Validates a template submission against Meta's rules; returns the body to submit.
+pub fn validate_new(body: &Value) -> Result<(Value, Option<AccountId>)> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| bad("body", "invalid_body", "the body is a JSON object"))?;
+    for k in obj.keys() {
+        if ![
+            "integration_id",
+            "name",
+            "language",
+            "category",
+            "components",
+        ]
+        .contains(&k.as_str())
+        {
+            return Err(bad(
+                k.clone(),
+                "unknown_field",
+                format!("{k} is not a template field"),
+            ));
+        }
+    }
+    let name = obj
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| {
+            (1..=512).contains(&n.len())
+                && n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+        .ok_or_else(|| {
+            bad(
+                "name",
+                "invalid_name",
+                "name is 1-512 characters of a-z, 0-9 and _",
+            )
+        })?;
+    let language = obj
+        .get("language")
+        .and_then(Value::as_str)
+        .filter(|l| {
+            let (lang, region) = l.split_once('_').unwrap_or((l, ""));
+            (2..=3).contains(&lang.len())
+                && lang.bytes().all(|b| b.is_ascii_lowercase())
+                && (region.is_empty()
+                    || (region.len() == 2 && region.bytes().all(|b| b.is_ascii_uppercase())))
+        })
+        .ok_or_else(|| {
+            bad(
+                "language",
+                "invalid_language",
+                "language is a code such as en or en_US",
+            )
+        })?;
+    let category = obj
+        .get("category")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_uppercase)
+        .filter(|c| ["MARKETING", "UTILITY", "AUTHENTICATION"].contains(&c.as_str()))
+        .ok_or_else(|| {
+            bad(
+                "category",
+                "invalid_category",
+                "category is MARKETING, UTILITY or AUTHENTICATION",
+            )
+        })?;
+    let components = obj
+        .get("components")
+        .and_then(Value::as_array)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| bad("components", "required", "components is a non-empty array"))?;
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, c) in components.iter().enumerate() {
+        let field = format!("components[{i}]");
+        let kind = c
+            .get("type")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_uppercase)
+            .ok_or_else(|| bad(format!("{field}.type"), "required", "type is required"))?;
+        if !seen.insert(kind.clone()) {
+            return Err(bad(
+                format!("{field}.type"),
+                "duplicate_component",
+                format!("one {kind} at most"),
+            ));
+        }
+        match kind.as_str() {
+            "BODY" => {
+                let text = text_of(c, &field, MAX_BODY_CHARS)?;
+                check_variables(
+                    &field,
+                    text,
+                    c.get("example").and_then(|e| e.get("body_text")),
+                )?;
+            }
+            "HEADER" => {
+                let format = c.get("format").and_then(Value::as_str).unwrap_or("TEXT");
+                match format.to_ascii_uppercase().as_str() {
+                    "TEXT" => {
+                        let text = text_of(c, &field, MAX_HEADER_FOOTER_CHARS)?;
+                        check_variables(
+                            &field,
+                            text,
+                            c.get("example").and_then(|e| e.get("header_text")),
+                        )?;
+                        if placeholders(text).map(|p| p.len()).unwrap_or(0) > 1 {
+                            return Err(bad(
+                                format!("{field}.text"),
+                                "too_many_variables",
+                                "a header has one variable at most",
+                            ));
+                        }
+                    }
+                    "IMAGE" | "VIDEO" | "DOCUMENT" | "LOCATION" => {}
+                    _ => {
+                        return Err(bad(
+                            format!("{field}.format"),
+                            "invalid_format",
+                            "format is TEXT, IMAGE, VIDEO, DOCUMENT or LOCATION",
+                        ));
+                    }
+                }
+            }
+            "FOOTER" => {
+                let text = text_of(c, &field, MAX_HEADER_FOOTER_CHARS)?;
+                if text.contains("{{") {
+                    return Err(bad(
+                        format!("{field}.text"),
+                        "invalid_variable",
+                        "a footer has no variables",
+                    ));
+                }
+            }
+            "BUTTONS" => {
+                let buttons = c
+                    .get("buttons")
+                    .and_then(Value::as_array)
+                    .filter(|b| (1..=MAX_BUTTONS).contains(&b.len()))
+                    .ok_or_else(|| {
+                        bad(
+                            format!("{field}.buttons"),
+                            "invalid_buttons",
+                            format!("1-{MAX_BUTTONS} buttons"),
+                        )
+                    })?;
+                for (j, b) in buttons.iter().enumerate() {
+                    let bf = format!("{field}.buttons[{j}]");
+                    let kind = b.get("type").and_then(Value::as_str).unwrap_or("");
+                    if !["QUICK_REPLY", "URL", "PHONE_NUMBER", "COPY_CODE", "OTP"]
+                        .contains(&kind.to_ascii_uppercase().as_str())
+                    {
+                        return Err(bad(
+                            format!("{bf}.type"),
+                            "invalid_button",
+                            "type is QUICK_REPLY, URL, PHONE_NUMBER, COPY_CODE or OTP",
+                        ));
+                    }
+                    if !kind.eq_ignore_ascii_case("OTP") {
+                        text_of(b, &bf, MAX_BUTTON_CHARS)?;
+                    }
+                }
+            }
+            _ => {
+                return Err(bad(
+                    format!("{field}.type"),
+                    "invalid_component",
+                    "type is HEADER, BODY, FOOTER or BUTTONS",
+                ));
+            }
+        }
+    }
+    if !seen.contains("BODY") {
+        return Err(bad("components", "body_required", "a template has a BODY"));
+    }
+    let integration = match obj.get("integration_id").and_then(Value::as_str) {
+        Some(id) => Some(AccountId::parse(id).map_err(|_| Error::not_found("integration"))?),
+        None => None,
+    };
+    Ok((
+        json!({"name": name, "language": language, "category": category, "components": components}),
+        integration,
+    ))
+}
+
+/// Submits a validated template to Meta and stores it with the status Meta gave.
+pub async fn create(
+    svc: &Services,
+    org: &OrgId,
+    submission: &Value,
+    integration: Option<&AccountId>,
+) -> Result<Value> {
+    let meta = svc.meta_app.as_deref().ok_or(Error::NotConfigured {
+        what: "WHATSAPP_GRAPH_URL".into(),
+    })?;
+    let account = account_for(svc, org, integration).await?;
+    let waba = account.waba_id.clone().expect("filtered on waba_id");
+    let token = integrations::access_token(svc, &account).await?;
+    let (id, status) = meta
+        .create_template(&token, &waba, submission)
+        .await
+        .map_err(|e| match &e {
+            crate::whatsapp::GraphError::Api {
+                http_status: 400,
+                message,
+                ..
+            } => bad(
+                "components",
+                "rejected_by_meta",
+                format!("Meta refused the template: {message}"),
+            ),
+            _ => crate::usecases::outbound::provider_error(&e),
+        })?;
+    let t = Template {
+        org_id: org.clone(),
+        waba_id: waba,
+        template_id: Some(id),
+        name: submission["name"].as_str().unwrap_or_default().to_owned(),
+        language: submission["language"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        category: submission["category"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        status,
+        quality: None,
+        components: submission["components"].clone(),
+        reason: None,
+        updated_at: svc.clock.now(),
+    };
+    svc.store.put(item(&t, 1)?, Condition::Always).await?;
+    Ok(t.view())
+}
+
+/// Deletes a template (every language of `name`) at Meta and here; 404 when the org has
+/// no template of that name.
+pub async fn delete(svc: &Services, org: &OrgId, name: &str) -> Result<()> {
+    let meta = svc.meta_app.as_deref().ok_or(Error::NotConfigured {
+        what: "WHATSAPP_GRAPH_URL".into(),
+    })?;
+    let mine: Vec<Template> = all(svc, org)
+        .await?
+        .into_iter()
+        .filter(|t| t.name == name)
+        .collect();
+    let Some(first) = mine.first() else {
+        return Err(Error::not_found("template"));
+    };
+    let accounts = integrations::list(svc, org).await?;
+    let account = accounts
+        .iter()
+        .find(|a| {
+            a.waba_id.as_ref() == Some(&first.waba_id) && a.provider == WhatsAppProvider::Meta
+        })
+        .ok_or_else(|| Error::Conflict {
+            code: "no_business_account",
+            message: "the template's business account is no longer connected".into(),
+        })?;
+    let token = integrations::access_token(svc, account).await?;
+    meta.delete_template(&token, &first.waba_id, name)
+        .await
+        .map_err(|e| crate::usecases::outbound::provider_error(&e))?;
+    for t in &mine {
+        let (pk, sk) = t.key();
+        svc.store.delete(&pk, &sk, Condition::Always).await?;
+    }
+    info!(org_id = %org, "template deleted");
+    Ok(())
+}
