@@ -81,6 +81,7 @@ pub fn http_routes() -> Vec<Route> {
             api_embedded_signup
         ),
         route!(POST, "/v1/integrations/{id}/sync", api_sync_integration),
+        route!(PATCH, "/v1/integrations/{id}", api_update_integration),
         route!(GET, "/v1/integrations", api_list_integrations),
         route!(
             POST,

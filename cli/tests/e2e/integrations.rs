@@ -292,3 +292,91 @@ async fn graph_unreachable_is_a_502_not_a_500() {
     assert_eq!(list["items"], json!([]), "nothing partially written");
     h.stop().await;
 }
+
+async fn admins_set_throughput_and_tier(backend: crate::support::Backend) {
+    let h = Harness::with(Options {
+        backend,
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let account = h.connect("acme", PHONE_NUMBER_ID).await;
+    let id = account["id"].as_str().unwrap();
+    let admin = h.token("acme", Role::Admin);
+    let patch = |token: String, body: serde_json::Value| {
+        let h = &h;
+        let path = format!("/v1/integrations/{id}");
+        async move {
+            let r = h
+                .http
+                .patch(h.url(&path))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let st = r.status();
+            (st, r.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+    let (st, a) = patch(
+        admin.clone(),
+        json!({"messages_per_second": 250, "messaging_limit_tier": "TIER_10K"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{a}");
+    assert_eq!(
+        (
+            a["messages_per_second"].as_u64(),
+            a["health"]["messaging_limit_tier"].as_str(),
+            a["health"]["daily_unique_limit"].as_u64()
+        ),
+        (Some(250), Some("TIER_10K"), Some(10_000))
+    );
+    let (_, list) = h.get("/v1/integrations", &admin).await;
+    assert_eq!(list["items"][0]["messages_per_second"], 250, "stored");
+    // Back to the default; the tier stays.
+    let (_, a) = patch(admin.clone(), json!({"messages_per_second": null})).await;
+    assert_eq!(
+        (
+            &a["messages_per_second"],
+            a["health"]["messaging_limit_tier"].as_str()
+        ),
+        (&serde_json::Value::Null, Some("TIER_10K"))
+    );
+    for (body, field) in [
+        (json!({"messages_per_second": 0}), "messages_per_second"),
+        (json!({"messages_per_second": 1001}), "messages_per_second"),
+        (
+            json!({"messaging_limit_tier": "TIER_5"}),
+            "messaging_limit_tier",
+        ),
+        (json!({"status": "active"}), "status"),
+    ] {
+        let (st, e) = patch(admin.clone(), body.clone()).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {e}");
+        assert_eq!(e["error"]["field"], field, "{e}");
+    }
+    let (st, _) = patch(
+        h.token("acme", Role::Agent),
+        json!({"messages_per_second": 10}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _) = patch(
+        h.token("other", Role::Admin),
+        json!({"messages_per_second": 10}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_set_throughput_and_tier_sqlite() {
+    admins_set_throughput_and_tier(crate::support::Backend::Local).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_set_throughput_and_tier_dynamodb() {
+    admins_set_throughput_and_tier(crate::support::Backend::Aws).await;
+}

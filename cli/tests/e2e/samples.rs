@@ -64,6 +64,7 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("webhook-meta-messaging", "messenger-message.json", 200),
     ("webhook-meta-messaging", "instagram-message.json", 200),
     ("api-sync-integration", "unknown-id.json", 404),
+    ("api-update-integration", "unknown-id.json", 404),
     ("cron-account-sync", "scheduled.json", 0),
     ("api-list-integrations", "list.json", 200),
     ("webhook-whatsapp", "verify.json", 200),
@@ -480,6 +481,20 @@ async fn regenerate_sample_events() {
         "api-list-templates",
         "list.json",
         &get("/v1/templates", "/v1/templates", json!({})),
+    );
+    write(
+        "api-update-integration",
+        "unknown-id.json",
+        &Api {
+            method: "PATCH",
+            route: "/v1/integrations/{id}",
+            path: &format!("/v1/integrations/{unknown}"),
+            params: json!({"id": unknown}),
+            headers: bearer.clone(),
+            body: Some(json!({"messages_per_second": 250}).to_string()),
+            ..Api::default()
+        }
+        .event(),
     );
     write(
         "api-sync-integration",

@@ -414,3 +414,89 @@ pub async fn access_token(svc: &Services, account: &Account) -> Result<SecretStr
         .map(SecretString::new)
         .map_err(|_| Error::Internal("decrypted access token is not UTF-8".into()))
 }
+
+/// Meta's messaging limit tiers an admin may set before account sync reports one.
+pub const TIERS: [&str; 7] = [
+    "TIER_50",
+    "TIER_250",
+    "TIER_1K",
+    "TIER_2K",
+    "TIER_10K",
+    "TIER_100K",
+    "TIER_UNLIMITED",
+];
+
+/// `PATCH /v1/integrations/{id}`: `messages_per_second` (1–1,000, `null` for the
+/// default) and `messaging_limit_tier` (one of [`TIERS`], `null` to forget it). The tier
+/// set here holds until account sync or Meta's webhook reports the number's own.
+pub async fn update(svc: &Services, org: &OrgId, id: &AccountId, body: &Value) -> Result<Account> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| Error::validation("body", "invalid_body", "the body is a JSON object"))?;
+    let mut mps: Option<Option<u32>> = None;
+    let mut tier: Option<Option<String>> = None;
+    for (k, v) in obj {
+        match k.as_str() {
+            "messages_per_second" => {
+                mps = Some(match v {
+                    Value::Null => None,
+                    v => match v.as_u64() {
+                        Some(n @ 1..=1000) => Some(n as u32),
+                        _ => {
+                            return Err(Error::validation(
+                                "messages_per_second",
+                                "invalid_messages_per_second",
+                                "messages_per_second must be an integer from 1 to 1000, or null",
+                            ));
+                        }
+                    },
+                })
+            }
+            "messaging_limit_tier" => {
+                tier = Some(match v {
+                    Value::Null => None,
+                    Value::String(t) if TIERS.contains(&t.as_str()) => Some(t.clone()),
+                    _ => {
+                        return Err(Error::validation(
+                            "messaging_limit_tier",
+                            "invalid_messaging_limit_tier",
+                            format!(
+                                "messaging_limit_tier is one of {}, or null",
+                                TIERS.join(", ")
+                            ),
+                        ));
+                    }
+                })
+            }
+            other => {
+                return Err(Error::validation(
+                    other,
+                    "unknown_field",
+                    format!("{other} cannot be changed here"),
+                ));
+            }
+        }
+    }
+    get(svc, org, id).await?;
+    let (pk, sk) = Account::key_of(org, id);
+    let now = svc.clock.now();
+    let updated = crate::record::update::<Account>(&*svc.store, &pk, &sk, |a| {
+        let before = a.clone();
+        if let Some(m) = mps {
+            a.messages_per_second = m;
+        }
+        if let Some(t) = &tier {
+            a.health.messaging_limit_tier = t.clone();
+        }
+        let changed = *a != before;
+        if changed {
+            a.updated_at = now;
+        }
+        changed
+    })
+    .await?;
+    match updated {
+        Some(a) => Ok(a),
+        None => Ok(get(svc, org, id).await?.record),
+    }
+}
