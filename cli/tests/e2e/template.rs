@@ -994,6 +994,17 @@ fn variables_in_docs() -> BTreeSet<String> {
     names
 }
 
+/// Every variable the code reads or the docs list, and every queue's URLs.
+fn needed_variables() -> BTreeSet<String> {
+    let mut needed = variables_in_source();
+    needed.extend(variables_in_docs());
+    for q in QueueName::ALL {
+        needed.insert(q.url_env().to_owned());
+        needed.insert(q.dlq_url_env().to_owned());
+    }
+    needed
+}
+
 #[test]
 fn every_variable_the_code_reads_is_declared_so_sam_local_can_set_it() {
     let declared: BTreeSet<String> = globals_env().into_keys().collect();
@@ -1001,12 +1012,7 @@ fn every_variable_the_code_reads_is_declared_so_sam_local_can_set_it() {
         .iter()
         .map(|s| s.as_str())
         .collect();
-    let mut needed = variables_in_source();
-    needed.extend(variables_in_docs());
-    for q in QueueName::ALL {
-        needed.insert(q.url_env().to_owned());
-        needed.insert(q.dlq_url_env().to_owned());
-    }
+    let mut needed = needed_variables();
     // Secrets come from Secrets Manager on AWS, never from the environment.
     needed.retain(|n| !secrets.contains(n.as_str()));
     assert!(
@@ -1029,12 +1035,7 @@ fn env_example_lists_every_variable_and_secret() {
         .filter_map(|l| l.trim_start_matches('#').trim().split_once('='))
         .map(|(name, _)| name.trim())
         .collect();
-    let mut needed = variables_in_source();
-    needed.extend(variables_in_docs());
-    for q in QueueName::ALL {
-        needed.insert(q.url_env().to_owned());
-        needed.insert(q.dlq_url_env().to_owned());
-    }
+    let mut needed = needed_variables();
     for s in switchboard_core::secrets::SecretName::ALL {
         needed.insert(s.as_str().to_owned());
     }

@@ -561,8 +561,3 @@ pub async fn apply_account_webhook(
     }
     Ok((changed, org))
 }
-
-/// When an account webhook has no connected number to land on.
-pub fn unmatched_note(field: &str) -> String {
-    format!("{field}: no connected number of this business account matches")
-}

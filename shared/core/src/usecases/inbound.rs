@@ -202,41 +202,56 @@ async fn apply_preferences(svc: &Services, event: &mut WebhookEvent) -> Result<O
 
 /// Template webhooks (status, quality, category) update the business account's template.
 async fn apply_template_event(svc: &Services, event: &mut WebhookEvent) -> Result<Outcome> {
-    let value: serde_json::Value = serde_json::from_str(&event.payload).map_err(|e| {
-        Error::Internal(format!("value of event {} does not parse: {e}", event.key))
-    })?;
-    let (changed, org) =
+    let value = business_value(event)?;
+    let applied =
         crate::usecases::templates::apply_webhook(svc, &event.kind, &event.source_id, &value)
             .await?;
-    if changed == 0 {
-        let note = format!("{}: no org connected this business account", event.kind);
-        finish(svc, event, EventStatus::Unroutable, None, Some(note)).await?;
-        return Ok(Outcome::Unroutable);
-    }
-    finish(svc, event, EventStatus::Processed, org, None).await?;
-    Ok(Outcome::Applied {
-        messages: 0,
-        duplicates: 0,
-        statuses: changed,
-    })
+    settle_business_event(
+        svc,
+        event,
+        applied,
+        "no org connected this business account",
+    )
+    .await
 }
 
 /// Account webhooks (quality, tier, name, account and review updates) update the
 /// numbers of the business account they name.
 async fn apply_account_event(svc: &Services, event: &mut WebhookEvent) -> Result<Outcome> {
-    let value: serde_json::Value = serde_json::from_str(&event.payload).map_err(|e| {
-        Error::Internal(format!("value of event {} does not parse: {e}", event.key))
-    })?;
-    let (changed, org) = crate::usecases::accounts::apply_account_webhook(
+    let value = business_value(event)?;
+    let applied = crate::usecases::accounts::apply_account_webhook(
         svc,
         &event.kind,
         &event.source_id,
         &value,
     )
     .await?;
+    settle_business_event(
+        svc,
+        event,
+        applied,
+        "no connected number of this business account matches",
+    )
+    .await
+}
+
+/// The `value` of a business-account webhook (templates, account updates).
+fn business_value(event: &WebhookEvent) -> Result<serde_json::Value> {
+    serde_json::from_str(&event.payload)
+        .map_err(|e| Error::Internal(format!("value of event {} does not parse: {e}", event.key)))
+}
+
+/// Settles a business-account webhook: processed for the org it changed, or kept as
+/// unroutable (with `why`) when it changed nothing Switchboard holds.
+async fn settle_business_event(
+    svc: &Services,
+    event: &mut WebhookEvent,
+    (changed, org): (usize, Option<OrgId>),
+    why: &str,
+) -> Result<Outcome> {
     if changed == 0 {
-        info!(field = %event.kind, event = %event.key, "no connected number of this business account matches; keeping the event as unroutable");
-        let note = crate::usecases::accounts::unmatched_note(&event.kind);
+        info!(field = %event.kind, event = %event.key, "{why}; keeping the event as unroutable");
+        let note = format!("{}: {why}", event.kind);
         finish(svc, event, EventStatus::Unroutable, None, Some(note)).await?;
         return Ok(Outcome::Unroutable);
     }

@@ -127,15 +127,29 @@ async fn account_for(svc: &Services, org: &OrgId, id: Option<&AccountId>) -> Res
     }
 }
 
-/// Reads every template of the account's WABA from Graph and stores them; templates
-/// Meta no longer has are removed. Returns how many are stored.
-pub async fn sync(svc: &Services, org: &OrgId, integration: Option<&AccountId>) -> Result<usize> {
+/// Graph as the Meta app, the business account templates go to, and its token.
+async fn business_account<'a>(
+    svc: &'a Services,
+    org: &OrgId,
+    integration: Option<&AccountId>,
+) -> Result<(
+    &'a dyn crate::meta_app::MetaAppApi,
+    WabaId,
+    crate::secrets::SecretString,
+)> {
     let meta = svc.meta_app.as_deref().ok_or(Error::NotConfigured {
         what: "WHATSAPP_GRAPH_URL".into(),
     })?;
     let account = account_for(svc, org, integration).await?;
     let waba = account.waba_id.clone().expect("filtered on waba_id");
     let token = integrations::access_token(svc, &account).await?;
+    Ok((meta, waba, token))
+}
+
+/// Reads every template of the account's WABA from Graph and stores them; templates
+/// Meta no longer has are removed. Returns how many are stored.
+pub async fn sync(svc: &Services, org: &OrgId, integration: Option<&AccountId>) -> Result<usize> {
+    let (meta, waba, token) = business_account(svc, org, integration).await?;
     let remote = meta
         .list_templates(&token, &waba)
         .await
@@ -633,12 +647,7 @@ pub async fn create(
     submission: &Value,
     integration: Option<&AccountId>,
 ) -> Result<Value> {
-    let meta = svc.meta_app.as_deref().ok_or(Error::NotConfigured {
-        what: "WHATSAPP_GRAPH_URL".into(),
-    })?;
-    let account = account_for(svc, org, integration).await?;
-    let waba = account.waba_id.clone().expect("filtered on waba_id");
-    let token = integrations::access_token(svc, &account).await?;
+    let (meta, waba, token) = business_account(svc, org, integration).await?;
     let (id, status) = meta
         .create_template(&token, &waba, submission)
         .await
