@@ -595,3 +595,61 @@ async fn connect_validates_and_keeps_one_account_per_org() {
         (StatusCode::OK, "77".to_owned())
     );
 }
+
+async fn a_messenger_contact_is_exported_and_erased(backend: Backend) {
+    let s = setup(backend).await;
+    connect_both(&s).await;
+    let t = s.clock.now().timestamp_millis();
+    deliver(
+        &s.h,
+        envelope(
+            "page",
+            PAGE,
+            vec![from(
+                PSID,
+                PAGE,
+                t,
+                json!({"message": {"mid": "m_gdpr1", "text": "My address is Veldstraat 12"}}),
+            )],
+        ),
+    )
+    .await;
+    let conv = conversation_on(&s.h, "messenger").await;
+    let contact = conv["contact"]["id"].as_str().unwrap().to_owned();
+    let admin = s.h.token("acme", Role::Admin);
+    let (st, doc) =
+        s.h.get(&format!("/v1/contacts/{contact}/export"), &admin)
+            .await;
+    assert_eq!(st, StatusCode::OK, "{doc}");
+    assert!(doc.to_string().contains("Veldstraat 12"), "{doc}");
+    assert_eq!(doc["contact"]["channel"], "messenger", "{doc}");
+    let (st, _) = s.h.delete(&format!("/v1/contacts/{contact}"), &admin).await;
+    assert!(
+        st == StatusCode::NO_CONTENT || st == StatusCode::ACCEPTED,
+        "{st}"
+    );
+    let (st, _) =
+        s.h.get(&format!("/v1/contacts/{contact}/export"), &admin)
+            .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (_, msgs) =
+        s.h.get(
+            &format!(
+                "/v1/conversations/{}/messages",
+                conv["id"].as_str().unwrap()
+            ),
+            &admin,
+        )
+        .await;
+    assert!(!msgs.to_string().contains("Veldstraat"), "{msgs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_messenger_contact_is_exported_and_erased_sqlite() {
+    a_messenger_contact_is_exported_and_erased(Backend::Local).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_messenger_contact_is_exported_and_erased_dynamodb() {
+    a_messenger_contact_is_exported_and_erased(Backend::Aws).await;
+}
