@@ -97,6 +97,7 @@ pub fn http_routes() -> Vec<Route> {
         route!(POST, "/v1/conversations/{id}/messages", api_send_message),
         route!(POST, "/v1/conversations/{id}/read", api_mark_read),
         route!(GET, "/v1/messages/{id}/media", api_get_media),
+        route!(POST, "/v1/media", api_upload_media),
         route!(POST, "/webhooks/stripe", webhook_stripe),
         route!(GET, "/v1/billing", api_get_billing),
         route!(POST, "/v1/billing/checkout", api_create_checkout),

@@ -13,6 +13,7 @@ mod imports;
 mod inbound;
 mod integrations;
 mod kapso;
+mod media;
 mod messaging;
 mod observability;
 mod opt_out;

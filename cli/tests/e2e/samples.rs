@@ -98,6 +98,8 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("api-update-quick-reply", "unknown-id.json", 404),
     ("api-delete-quick-reply", "unknown-id.json", 404),
     ("api-get-media", "not-media.json", 404),
+    // The samples' org has two WhatsApp numbers (Meta and Kapso): the upload must name one.
+    ("api-upload-media", "upload-without-integration.json", 422),
     ("webhook-stripe", "subscription-updated.json", 200),
     ("webhook-stripe", "bad-signature.json", 401),
     ("worker-billing", "subscription-updated.json", 0),
@@ -445,6 +447,23 @@ async fn regenerate_sample_events() {
             path: "/v1/templates/sync",
             headers: bearer.clone(),
             body: Some("{}".into()),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-upload-media",
+        "upload-without-integration.json",
+        &Api {
+            method: "POST",
+            route: "/v1/media",
+            path: "/v1/media",
+            headers: json!({"authorization": bearer["authorization"], "content-type": "image/png"}),
+            body: Some(base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                b"\x89PNG\r\n\x1a\nsample-image",
+            )),
+            base64: true,
             ..Api::default()
         }
         .event(),

@@ -709,8 +709,8 @@ fn kms_use_is_bound_to_the_encryption_context_the_code_binds() {
         }
     }
     assert_eq!(
-        grants, 13,
-        "worker-outbound, api-mark-read, api-get-media, both account syncs and the three template calls decrypt; the four connects and the embedded signup encrypt"
+        grants, 14,
+        "worker-outbound, api-mark-read, api-get-media, api-upload-media, both account syncs and the three template calls decrypt; the four connects and the embedded signup encrypt"
     );
 }
 

@@ -111,6 +111,24 @@ pub trait WhatsAppApi: Send + Sync + std::fmt::Debug {
         media_id: &str,
     ) -> Result<MediaInfo, GraphError>;
 
+    /// Uploads a file for the number to send (`POST /{phone_number_id}/media`); returns
+    /// the media id to use in a message.
+    async fn upload_media(
+        &self,
+        _token: &SecretString,
+        _phone_number_id: &PhoneNumberId,
+        _mime_type: &str,
+        _bytes: &[u8],
+    ) -> Result<String, GraphError> {
+        Err(GraphError::Api {
+            http_status: 501,
+            code: 0,
+            subcode: None,
+            message: "this client cannot upload media".into(),
+            details: None,
+        })
+    }
+
     /// Downloads a media URL (at most `max_bytes`).
     async fn download(
         &self,

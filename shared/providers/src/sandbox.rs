@@ -135,6 +135,16 @@ impl WhatsAppApi for Sandbox {
         Ok(())
     }
 
+    async fn upload_media(
+        &self,
+        _token: &SecretString,
+        _phone_number_id: &PhoneNumberId,
+        _mime_type: &str,
+        _bytes: &[u8],
+    ) -> Result<String, GraphError> {
+        Ok(format!("sandbox-media-{}", uuid::Uuid::new_v4().simple()))
+    }
+
     async fn media_info(
         &self,
         _token: &SecretString,

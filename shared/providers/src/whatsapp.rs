@@ -161,6 +161,38 @@ struct SentMessage {
     id: String,
 }
 
+#[derive(Deserialize)]
+struct Uploaded {
+    id: String,
+}
+
+/// The multipart body of a media upload: `messaging_product`, `type` and the `file`.
+pub fn multipart_body(boundary: &str, mime_type: &str, bytes: &[u8]) -> Vec<u8> {
+    let ext = mime_type
+        .split('/')
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .unwrap_or("bin");
+    let mut body = Vec::with_capacity(bytes.len() + 512);
+    for (name, value) in [("messaging_product", "whatsapp"), ("type", mime_type)] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload.{ext}\"\r\nContent-Type: {mime_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    body
+}
+
 /// The Graph request body of a message: Meta's message object plus routing fields.
 pub fn message_body(msg: &OutboundMessage<'_>) -> Value {
     let mut body = json!({
@@ -231,6 +263,26 @@ impl WhatsAppApi for GraphClient {
             .json(&json!({"messaging_product": "whatsapp", "status": "read", "message_id": wamid}));
         let _: Value = self.call(req, token).await?;
         Ok(())
+    }
+
+    async fn upload_media(
+        &self,
+        token: &SecretString,
+        phone_number_id: &PhoneNumberId,
+        mime_type: &str,
+        bytes: &[u8],
+    ) -> Result<String, GraphError> {
+        let boundary = format!("switchboard-{}", uuid::Uuid::new_v4().simple());
+        let req = self
+            .http
+            .post(format!("{}/{}/media", self.base, phone_number_id))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(multipart_body(&boundary, mime_type, bytes));
+        let uploaded: Uploaded = self.call(req, token).await?;
+        Ok(uploaded.id)
     }
 
     async fn media_info(

@@ -11,6 +11,7 @@ pub mod inbound;
 pub mod inbox;
 pub mod ingest;
 pub mod integrations;
+pub mod media;
 pub mod messaging;
 pub mod notes;
 pub mod opt_out;
