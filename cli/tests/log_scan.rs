@@ -399,3 +399,211 @@ async fn logs_hold_no_phone_numbers_tokens_secrets_or_message_text() {
         serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     }
 }
+
+const KAPSO_KEY: &str = "kapso-logscan-key-5b1e0c";
+const KAPSO_SECRET: &str = "kapso-logscan-webhook-secret";
+const PAGE_TOKEN: &str = "EAAGlogscanPageToken77";
+const BUSINESS_TOKEN: &str = "EAAGlogscanBusinessToken88";
+const META_APP_SECRET: &str = "logscan-meta-app-secret";
+const SIGNUP_CODE: &str = "AQDlogscanSignupCode";
+const PSID: &str = "6873012345678901";
+const PAGE: &str = "104512345678901";
+const KAPSO_NUMBER: &str = "106540352242999";
+const SIGNUP_NUMBER: &str = "106540352242998";
+const MESSENGER_TEXT: &str = "Please deliver to Veldstraat 12";
+const KAPSO_TEXT: &str = "Is the linen shirt back in stock?";
+
+/// Kapso, Messenger and embedded signup: their keys, tokens, codes, the people's ids and
+/// words never reach a log line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_logs_hold_no_keys_tokens_ids_or_text() {
+    let logs = capture();
+    let graph = MockServer::start().await;
+    let kapso = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/kapso/{KAPSO_NUMBER}")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"display_phone_number": "+1 555-078-3999"})),
+        )
+        .mount(&kapso)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/kapso/{KAPSO_NUMBER}/messages")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"messages": [{"id": "wamid.logscan-kapso"}]})),
+        )
+        .mount(&kapso)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v23.0/{PAGE}")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": PAGE, "name": "Acme Linen"})),
+        )
+        .mount(&graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v23.0/{PAGE}/messages")))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {"message": format!("No matching user found for {PSID}"), "code": 551}})))
+        .mount(&graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v23.0/oauth/access_token"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"access_token": BUSINESS_TOKEN})),
+        )
+        .mount(&graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v23.0/debug_token"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&graph)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/v23.0/{}/subscribed_apps",
+            fixtures::WABA_ID
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
+        .mount(&graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v23.0/{SIGNUP_NUMBER}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"display_phone_number": "+1 555-078-3998", "quality_rating": "GREEN"}),
+        ))
+        .mount(&graph)
+        .await;
+    let h = Harness::with(Options {
+        graph_url: Some(format!("{}/v23.0", graph.uri())),
+        kapso_url: Some(format!("{}/kapso", kapso.uri())),
+        meta_app_id: Some("1234567890".into()),
+        workers: false,
+        secrets: vec![
+            (SecretName::WhatsAppAppSecret, TEST_APP_SECRET.into()),
+            (SecretName::WhatsAppVerifyToken, TEST_VERIFY_TOKEN.into()),
+            (SecretName::KapsoWebhookSecret, KAPSO_SECRET.into()),
+            (SecretName::MetaAppSecret, META_APP_SECRET.into()),
+            (SecretName::PseudonymKey, PSEUDONYM_KEY.into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let admin = h.token("acme", Role::Admin);
+    let agent = h.token("acme", Role::Agent);
+    let (st, _) = h
+        .post(
+            "/v1/integrations/kapso/connect",
+            &admin,
+            &json!({"phone_number_id": KAPSO_NUMBER, "api_key": KAPSO_KEY}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (st, _) = h
+        .post(
+            "/v1/integrations/messenger/connect",
+            &admin,
+            &json!({"page_id": PAGE, "access_token": PAGE_TOKEN}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (st, _) = h
+        .post(
+            "/v1/integrations/whatsapp/embedded-signup",
+            &admin,
+            &json!({"code": SIGNUP_CODE, "waba_id": fixtures::WABA_ID, "phone_number_id": SIGNUP_NUMBER}),
+        )
+        .await;
+    assert_eq!(st, 201);
+
+    // A customer writes through Kapso; the agent answers.
+    let ts = chrono::Utc::now().timestamp();
+    let body = fixtures::delivery(vec![fixtures::text_change(
+        KAPSO_NUMBER,
+        CUSTOMER,
+        "Sheena",
+        "wamid.logscan-k1",
+        ts,
+        KAPSO_TEXT,
+    )]);
+    let r = h
+        .http
+        .post(h.url("/webhooks/kapso"))
+        .header("content-type", "application/json")
+        .header(
+            "x-kapso-signature",
+            switchboard_webhooks::kapso::sign(KAPSO_SECRET.as_bytes(), &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // A person writes on Messenger; the reply is refused by Meta, quoting the person.
+    let page_body = serde_json::to_vec(&json!({"object": "page", "entry": [{"id": PAGE, "messaging": [
+        {"sender": {"id": PSID}, "recipient": {"id": PAGE}, "timestamp": chrono::Utc::now().timestamp_millis(),
+         "message": {"mid": "m_logscan1", "text": MESSENGER_TEXT}}
+    ]}]}))
+    .unwrap();
+    let r = h
+        .http
+        .post(h.url("/webhooks/meta-messaging"))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", fixtures::sign(&page_body))
+        .body(page_body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    h.drain(QueueName::Inbound).await;
+    let (_, list) = h.get("/v1/conversations", &agent).await;
+    for conv in list["items"].as_array().unwrap() {
+        let (st, _) = h
+            .post(
+                &format!(
+                    "/v1/conversations/{}/messages",
+                    conv["id"].as_str().unwrap()
+                ),
+                &agent,
+                &json!({"type": "text", "text": {"body": OUTBOUND_TEXT}}),
+            )
+            .await;
+        assert_eq!(st, 202);
+    }
+    h.drain(QueueName::Outbound).await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let forbidden: Vec<(&str, &str)> = vec![
+        ("the Kapso API key", KAPSO_KEY),
+        ("the Kapso webhook secret", KAPSO_SECRET),
+        ("the page token", PAGE_TOKEN),
+        ("the business token", BUSINESS_TOKEN),
+        ("the Meta app secret", META_APP_SECRET),
+        ("the signup code", SIGNUP_CODE),
+        ("a person's page-scoped id", PSID),
+        ("a customer's phone number", CUSTOMER),
+        ("message text", MESSENGER_TEXT),
+        ("message text", KAPSO_TEXT),
+        ("message text", OUTBOUND_TEXT),
+    ];
+    let leaks: Vec<String> = text
+        .lines()
+        .flat_map(|line| {
+            forbidden
+                .iter()
+                .filter(|(_, needle)| line.contains(needle))
+                .map(move |(what, _)| format!("{what}: {line}"))
+        })
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "{} leaking lines:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+    assert!(
+        text.contains("webhook-kapso") && text.contains("webhook-meta-messaging"),
+        "the flows were logged"
+    );
+}

@@ -127,7 +127,7 @@ async fn drain_now(h: &Harness, queue: QueueName) -> usize {
     let q = &h.app.services().queue;
     let mut failed: Vec<String> = Vec::new();
     for _ in 0..100 {
-        let batch = q
+        let mut batch = q
             .receive(
                 queue,
                 10,
@@ -136,6 +136,19 @@ async fn drain_now(h: &Harness, queue: QueueName) -> usize {
             )
             .await
             .unwrap();
+        if batch.is_empty() {
+            // Empty once may be a busy moto answering before the message shows: look
+            // again, longer, before calling the queue drained.
+            batch = q
+                .receive(
+                    queue,
+                    10,
+                    Duration::from_secs(60),
+                    Duration::from_millis(500),
+                )
+                .await
+                .unwrap();
+        }
         if batch.is_empty() {
             let n = failed.len();
             for receipt in failed {

@@ -118,6 +118,32 @@ fn transport_message(e: reqwest::Error) -> String {
     format!("{kind}: {}", e.without_url())
 }
 
+/// Masks every run of seven or more digits to its last four (`••••1234`): Meta's error
+/// texts quote phone numbers and page-scoped ids, and these texts reach logs and the
+/// message's stored error. Error codes (at most six digits) stay readable.
+pub fn scrub_ids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 7 {
+            out.push_str(&switchboard_core::ids::mask_phone(run));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 /// Decodes a Graph error body (or describes a non-Graph failure).
 pub fn decode_error(http_status: u16, body: &[u8]) -> GraphError {
     match serde_json::from_slice::<ErrorEnvelope>(body) {
@@ -125,12 +151,17 @@ pub fn decode_error(http_status: u16, body: &[u8]) -> GraphError {
             http_status,
             code: env.error.code.unwrap_or(0),
             subcode: env.error.error_subcode,
-            message: env
+            message: scrub_ids(
+                &env.error
+                    .error_user_title
+                    .or(env.error.message)
+                    .unwrap_or_else(|| "unknown Graph error".into()),
+            ),
+            details: env
                 .error
-                .error_user_title
-                .or(env.error.message)
-                .unwrap_or_else(|| "unknown Graph error".into()),
-            details: env.error.error_data.and_then(|d| d.details),
+                .error_data
+                .and_then(|d| d.details)
+                .map(|d| scrub_ids(&d)),
         },
         Err(_) => GraphError::Api {
             http_status,
@@ -353,6 +384,19 @@ mod tests {
             crate::http_client("switchboard-test"),
             format!("{}/v23.0/", server.uri()),
         )
+    }
+
+    #[test]
+    fn long_digit_runs_in_error_texts_are_masked() {
+        assert_eq!(
+            scrub_ids("No matching user found for 6873012345678901"),
+            "No matching user found for ••••8901"
+        );
+        assert_eq!(
+            scrub_ids("(#131047) Message failed: +16505551234 outside window"),
+            "(#131047) Message failed: +••••1234 outside window"
+        );
+        assert_eq!(scrub_ids("code 100, 123456"), "code 100, 123456");
     }
 
     #[tokio::test]
