@@ -183,22 +183,18 @@ impl App {
         clock: Arc<dyn Clock>,
         http: reqwest::Client,
     ) -> Result<Self, StartupError> {
-        let (whatsapp, whatsapp_live) = self::whatsapp(
-            config.whatsapp_graph_url.as_deref(),
-            &http,
-            &store,
-            &queue,
-            &secrets,
-            &clock,
-        );
-        let (kapso, kapso_live) = self::whatsapp(
-            config.kapso_api_url.as_deref(),
-            &http,
-            &store,
-            &queue,
-            &secrets,
-            &clock,
-        );
+        // One Graph client serves WhatsApp, the Meta app calls and the Send API.
+        let graph = config
+            .whatsapp_graph_url
+            .as_deref()
+            .map(|url| Arc::new(GraphClient::new(http.clone(), url)));
+        let kapso_client = config
+            .kapso_api_url
+            .as_deref()
+            .map(|url| Arc::new(GraphClient::new(http.clone(), url)));
+        let (whatsapp, whatsapp_live) =
+            self::whatsapp(graph.clone(), &store, &queue, &secrets, &clock);
+        let (kapso, kapso_live) = self::whatsapp(kapso_client, &store, &queue, &secrets, &clock);
         let services = Services {
             // Replaced by the app's own registry in `from_parts`.
             metrics: Arc::new(switchboard_core::metrics::Discard),
@@ -216,13 +212,12 @@ impl App {
             whatsapp_live,
             kapso,
             kapso_live,
-            meta_app: config.whatsapp_graph_url.as_deref().map(|url| {
-                Arc::new(GraphClient::new(http.clone(), url))
-                    as Arc<dyn switchboard_core::meta_app::MetaAppApi>
-            }),
+            meta_app: graph
+                .clone()
+                .map(|g| g as Arc<dyn switchboard_core::meta_app::MetaAppApi>),
             meta_app_id: config.meta_app_id.clone(),
-            send_api: match config.whatsapp_graph_url.as_deref() {
-                Some(url) => Arc::new(GraphClient::new(http.clone(), url)),
+            send_api: match graph {
+                Some(g) => g,
                 None => Arc::new(switchboard_providers::send_api::SandboxSendApi),
             },
             retention: config.retention,
@@ -320,15 +315,14 @@ impl App {
 /// A Cloud API client (Graph, or Kapso's proxy of it) when its base URL is configured,
 /// else the sandbox (which feeds its statuses back through the inbound queue).
 pub fn whatsapp(
-    base_url: Option<&str>,
-    http: &reqwest::Client,
+    client: Option<Arc<GraphClient>>,
     store: &Arc<dyn ItemStore>,
     queue: &Arc<dyn Queue>,
     secrets: &Arc<dyn Secrets>,
     clock: &Arc<dyn Clock>,
 ) -> (Arc<dyn WhatsAppApi>, bool) {
-    match base_url {
-        Some(url) => (Arc::new(GraphClient::new(http.clone(), url)), true),
+    match client {
+        Some(client) => (client, true),
         None => (
             Arc::new(Sandbox::new(
                 store.clone(),

@@ -232,10 +232,11 @@ pub async fn embedded_signup(
 
     connect.access_token = token;
     connect.display_phone_number = health.display_phone_number.clone();
+    connect.health = Some(health.clone());
     connect.token_info = info;
     // The number was just read with this token: connect's own check would repeat it.
     let account = integrations::store(svc, org, connect, health.verified_name.clone()).await?;
-    let account = apply_health(svc, &account, Some(&health), None).await?;
+    note_impaired(svc, &account);
     info!(org_id = %org, account_id = %account.id, "connected a WhatsApp number through embedded signup");
     Ok(account)
 }
@@ -247,47 +248,75 @@ fn already_connected(id: &PhoneNumberId) -> Error {
     }
 }
 
-/// Writes what Meta reported (a health read, a token introspection) onto the account;
-/// an invalid or soon-expiring token turns it `reauth_required`. Returns the account as
-/// stored.
+/// What Meta reported about an account: a health read, a token introspection, an
+/// account event (with the restriction it explains).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Report<'a> {
+    /// The number's health as read or pushed.
+    pub health: Option<&'a NumberHealth>,
+    /// The token's state.
+    pub token: Option<&'a TokenInfo>,
+    /// An account event or review decision.
+    pub account_event: Option<&'a str>,
+    /// Why Meta restricted the number.
+    pub restriction: Option<&'a str>,
+}
+
+/// Applies a report to an account: the fields it names, and the token rule (invalid, or
+/// expiring within [`REAUTH_BEFORE_DAYS`], turns the account `reauth_required`). Used
+/// for a new account before its first write and for a stored one in its update, so
+/// both follow one set of rules.
+pub fn apply_report(a: &mut Account, r: &Report<'_>, now: DateTime<chrono::Utc>) {
+    if let Some(h) = r.health {
+        merge(&mut a.health, h);
+        if h.verified_name.is_some() {
+            a.verified_name = h.verified_name.clone();
+        }
+        if h.display_phone_number.is_some() {
+            a.display_phone_number = h.display_phone_number.clone();
+        }
+    }
+    if let Some(e) = r.account_event {
+        a.health.account_event = Some(e.to_owned());
+    }
+    if let Some(x) = r.restriction {
+        a.health.restriction = Some(x.to_owned());
+    }
+    if r.health.is_some() || r.account_event.is_some() || r.restriction.is_some() {
+        a.health.updated_at = Some(now);
+    }
+    if let Some(t) = r.token {
+        a.token_expires_at = t.expires_at.and_then(|s| DateTime::from_timestamp(s, 0));
+        a.token_scopes = t.scopes.clone();
+        if !t.is_valid {
+            a.status = AccountStatus::ReauthRequired;
+            a.status_reason = Some("Meta reports the access token as invalid (revoked or expired); reconnect the number".into());
+        }
+    }
+    if let Some(expires) = a.token_expires_at
+        && a.status == AccountStatus::Active
+        && expires - now <= Duration::days(REAUTH_BEFORE_DAYS)
+    {
+        a.status = AccountStatus::ReauthRequired;
+        a.status_reason = Some(format!(
+            "the access token expires at {}; reconnect the number before then",
+            crate::clock::fmt_time(expires)
+        ));
+    }
+}
+
+/// Writes a report onto the stored account ([`apply_report`]) in one update; returns
+/// the account as stored.
 pub async fn apply_health(
     svc: &Services,
     account: &Account,
-    health: Option<&NumberHealth>,
-    token: Option<&TokenInfo>,
+    report: Report<'_>,
 ) -> Result<Account> {
     let now = svc.clock.now();
     let (pk, sk) = Account::key_of(&account.org_id, &account.id);
     let updated = update::<Account>(&*svc.store, &pk, &sk, |a| {
         let before = a.clone();
-        if let Some(h) = health {
-            merge(&mut a.health, h);
-            a.health.updated_at = Some(now);
-            if h.verified_name.is_some() {
-                a.verified_name = h.verified_name.clone();
-            }
-            if h.display_phone_number.is_some() {
-                a.display_phone_number = h.display_phone_number.clone();
-            }
-        }
-        if let Some(t) = token {
-            a.token_expires_at = t.expires_at.and_then(|s| DateTime::from_timestamp(s, 0));
-            a.token_scopes = t.scopes.clone();
-            if !t.is_valid {
-                a.status = AccountStatus::ReauthRequired;
-                a.status_reason = Some("Meta reports the access token as invalid (revoked or expired); reconnect the number".into());
-            }
-        }
-        if let Some(expires) = a.token_expires_at
-            && a.status == AccountStatus::Active
-            && expires - now <= Duration::days(REAUTH_BEFORE_DAYS)
-        {
-            a.status = AccountStatus::ReauthRequired;
-            a.status_reason = Some(format!(
-                "the access token expires at {}; reconnect the number before then",
-                crate::clock::fmt_time(expires)
-            ));
-        }
+        apply_report(a, &report, now);
         let changed = *a != before;
         if changed {
             a.updated_at = now;
@@ -296,6 +325,12 @@ pub async fn apply_health(
     })
     .await?;
     let account = updated.unwrap_or_else(|| account.clone());
+    note_impaired(svc, &account);
+    Ok(account)
+}
+
+/// Logs and counts a number Meta has flagged or restricted.
+pub fn note_impaired(svc: &Services, account: &Account) {
     if account.health.is_impaired() {
         warn!(
             org_id = %account.org_id,
@@ -311,7 +346,6 @@ pub async fn apply_health(
             None,
         );
     }
-    Ok(account)
 }
 
 fn merge(into: &mut AccountHealth, h: &NumberHealth) {
@@ -337,8 +371,14 @@ pub enum Synced {
     Skipped,
 }
 
-/// Reads one account's health and token from Graph and stores them.
-pub async fn sync_account(svc: &Services, account: &Account) -> Result<(Account, Synced)> {
+/// Reads one account's health and token from Graph and stores them. `creds`: the app's
+/// credentials, read once per run (without them the token's state is not asked for; the
+/// number's health needs only its token).
+pub async fn sync_account(
+    svc: &Services,
+    creds: Option<&AppCredentials>,
+    account: &Account,
+) -> Result<(Account, Synced)> {
     if account.provider != WhatsAppProvider::Meta {
         return Ok((account.clone(), Synced::Skipped));
     }
@@ -346,20 +386,24 @@ pub async fn sync_account(svc: &Services, account: &Account) -> Result<(Account,
         what: "WHATSAPP_GRAPH_URL".into(),
     })?;
     let token = integrations::access_token(svc, account).await?;
-    // The token's state needs the app's credentials; the number's health only the token.
-    let info = match app(svc).await {
-        Ok((_, creds)) => match meta.debug_token(&creds, &token).await {
+    let info = match creds {
+        Some(creds) => match meta.debug_token(creds, &token).await {
             Ok(i) => Some(i),
             Err(e) => {
                 warn!(account_id = %account.id, error = %e, "debug_token failed; keeping the token's last known state");
                 None
             }
         },
-        Err(_) => None,
+        None => None,
     };
     match meta.number_health(&token, &account.phone_number_id).await {
         Ok(health) => {
-            let a = apply_health(svc, account, Some(&health), info.as_ref()).await?;
+            let report = Report {
+                health: Some(&health),
+                token: info.as_ref(),
+                ..Report::default()
+            };
+            let a = apply_health(svc, account, report).await?;
             let outcome = if a.status == AccountStatus::ReauthRequired {
                 Synced::ReauthRequired
             } else {
@@ -374,7 +418,11 @@ pub async fn sync_account(svc: &Services, account: &Account) -> Result<(Account,
                 is_valid: false,
                 ..info.unwrap_or_default()
             };
-            let a = apply_health(svc, account, None, Some(&invalid)).await?;
+            let report = Report {
+                token: Some(&invalid),
+                ..Report::default()
+            };
+            let a = apply_health(svc, account, report).await?;
             Ok((a, Synced::ReauthRequired))
         }
         Err(e) => Err(Error::Provider {
@@ -410,6 +458,7 @@ pub async fn sync_all(svc: &Services) -> Result<SyncRun> {
         info!("no Graph URL configured (the sandbox stands in for Meta): nothing to sync");
         return Ok(SyncRun::default());
     }
+    let creds = app(svc).await.ok().map(|(_, c)| c);
     let mut run = SyncRun::default();
     let mut after = None;
     loop {
@@ -427,7 +476,7 @@ pub async fn sync_all(svc: &Services) -> Result<SyncRun> {
                 Err(Error::NotFound { .. }) => continue,
                 Err(e) => return Err(e),
             };
-            match sync_account(svc, &account).await {
+            match sync_account(svc, creds.as_ref(), &account).await {
                 Ok((_, Synced::Updated)) => run.updated += 1,
                 Ok((_, Synced::ReauthRequired)) => run.reauth_required += 1,
                 Ok((_, Synced::Skipped)) => run.skipped += 1,
@@ -461,7 +510,8 @@ pub async fn sync_one(svc: &Services, org: &OrgId, id: &AccountId) -> Result<Acc
             message: "this number is connected through Kapso; Kapso keeps its health".into(),
         });
     }
-    Ok(sync_account(svc, &account).await?.0)
+    let creds = app(svc).await.ok().map(|(_, c)| c);
+    Ok(sync_account(svc, creds.as_ref(), &account).await?.0)
 }
 
 /// The account webhook fields this module applies.
@@ -512,7 +562,7 @@ pub async fn apply_account_webhook(
         }
         let mut health = NumberHealth::default();
         let mut event = None;
-        let mut restriction = None;
+        let mut restriction: Option<String> = None;
         match field {
             "phone_number_quality_update" => {
                 health.messaging_limit_tier = text("current_limit");
@@ -539,23 +589,13 @@ pub async fn apply_account_webhook(
             }
             _ => event = text("decision").map(|d| format!("REVIEW_{d}")),
         }
-        let a = apply_health(svc, &account, Some(&health), None).await?;
-        if event.is_some() || restriction.is_some() {
-            let (pk, sk) = Account::key_of(&a.org_id, &a.id);
-            let now = svc.clock.now();
-            update::<Account>(&*svc.store, &pk, &sk, |acc| {
-                if event.is_some() {
-                    acc.health.account_event = event.clone();
-                }
-                if restriction.is_some() {
-                    acc.health.restriction = restriction.clone();
-                }
-                acc.health.updated_at = Some(now);
-                acc.updated_at = now;
-                true
-            })
-            .await?;
-        }
+        let report = Report {
+            health: Some(&health),
+            account_event: event.as_deref(),
+            restriction: restriction.as_deref(),
+            ..Report::default()
+        };
+        let a = apply_health(svc, &account, report).await?;
         changed += 1;
         org.get_or_insert(a.org_id.clone());
     }

@@ -71,6 +71,8 @@ pub struct Connect {
     pub messages_per_second: Option<u32>,
     /// What Meta said of the token (embedded signup introspects it).
     pub token_info: Option<crate::meta_app::TokenInfo>,
+    /// The number's health as just read (embedded signup reads it).
+    pub health: Option<crate::meta_app::NumberHealth>,
 }
 
 impl ConnectRequest {
@@ -106,6 +108,7 @@ impl ConnectRequest {
             display_phone_number,
             messages_per_second,
             token_info: None,
+            health: None,
         })
     }
 }
@@ -138,6 +141,7 @@ impl KapsoConnectRequest {
             display_phone_number: display_number(&self.display_phone_number)?,
             messages_per_second: None,
             token_info: None,
+            health: None,
         })
     }
 }
@@ -311,7 +315,7 @@ pub async fn store(
             &Account::token_context(org, &id),
         )
         .await?;
-    let account = Account {
+    let mut account = Account {
         id: id.clone(),
         org_id: org.clone(),
         phone_number_id: req.phone_number_id.clone(),
@@ -325,15 +329,22 @@ pub async fn store(
         token_envelope: envelope,
         messages_per_second: req.messages_per_second,
         health: Default::default(),
-        token_expires_at: req
-            .token_info
-            .as_ref()
-            .and_then(|t| t.expires_at)
-            .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
-        token_scopes: req.token_info.map(|t| t.scopes).unwrap_or_default(),
+        token_expires_at: None,
+        token_scopes: Vec::new(),
         created_at: now,
         updated_at: now,
     };
+    // What Meta reported while connecting is applied by the rules every later report
+    // follows (a token about to expire is `reauth_required` from the start).
+    crate::usecases::accounts::apply_report(
+        &mut account,
+        &crate::usecases::accounts::Report {
+            health: req.health.as_ref(),
+            token: req.token_info.as_ref(),
+            ..Default::default()
+        },
+        now,
+    );
     let route = PhoneRoute {
         phone_number_id: req.phone_number_id.clone(),
         org_id: org.clone(),

@@ -150,6 +150,7 @@ impl ConnectRequest {
             display_phone_number: None,
             messages_per_second: None,
             token_info: None,
+            health: None,
         })
     }
 }
@@ -507,16 +508,7 @@ pub async fn apply(svc: &Services, event: &mut WebhookEvent) -> Result<Outcome> 
             n += status_by_mid(svc, mid, MessageStatus::Delivered, when).await?;
         }
         if let Some(w) = d.watermark.filter(|_| d.mids.is_empty()) {
-            n += status_up_to(
-                svc,
-                &org,
-                &route,
-                &person,
-                channel,
-                w,
-                MessageStatus::Delivered,
-            )
-            .await?;
+            n += status_up_to(svc, &org, &route, &person, w, MessageStatus::Delivered).await?;
         }
         applied = Outcome::Applied {
             messages: 0,
@@ -528,7 +520,7 @@ pub async fn apply(svc: &Services, event: &mut WebhookEvent) -> Result<Outcome> 
         let n = match (&r.mid, r.watermark) {
             (Some(mid), _) => status_by_mid(svc, mid, MessageStatus::Read, when).await?,
             (None, Some(w)) => {
-                status_up_to(svc, &org, &route, &person, channel, w, MessageStatus::Read).await?
+                status_up_to(svc, &org, &route, &person, w, MessageStatus::Read).await?
             }
             (None, None) => 0,
         };
@@ -571,7 +563,6 @@ async fn status_up_to(
     org: &OrgId,
     route: &PhoneRoute,
     person: &WaId,
-    _channel: Channel,
     watermark_ms: i64,
     status: MessageStatus,
 ) -> Result<usize> {

@@ -19,7 +19,7 @@ use crate::ids::{AccountId, OrgId, WabaId};
 use crate::model::{Account, Channel, PhoneRoute, WhatsAppProvider};
 use crate::record::{Record, decode_all, item, load, update};
 use crate::services::Services;
-use crate::store::{Condition, Index, Query, Write};
+use crate::store::{Condition, Index, Query};
 use crate::usecases::integrations;
 
 /// Templates read from the store at once while listing.
@@ -243,19 +243,20 @@ pub async fn list(svc: &Services, org: &OrgId, filter: &TemplateFilter) -> Resul
         .collect())
 }
 
-/// The send API's check: a template Switchboard knows for the account's business account
+/// The send API's check: a template Switchboard knows for the number's business account
 /// is sent only while approved (422 naming its status); one it does not know is left to
 /// Meta to judge.
 pub async fn check_sendable(
     svc: &Services,
-    account: &Account,
+    org: &OrgId,
+    waba: Option<&WabaId>,
     name: &str,
     language: &str,
 ) -> Result<()> {
-    let Some(waba) = &account.waba_id else {
+    let Some(waba) = waba else {
         return Ok(());
     };
-    let (pk, sk) = Template::key_of(&account.org_id, waba, name, language);
+    let (pk, sk) = Template::key_of(org, waba, name, language);
     match load::<Template>(&*svc.store, &pk, &sk).await? {
         Some(t) if !t.record.sendable() => Err(Error::validation(
             "template",
@@ -353,13 +354,11 @@ pub async fn apply_webhook(
             // Not synced yet: remember what the webhook says.
             let mut t = fresh;
             apply(&mut t);
-            svc.store
-                .transact(vec![Write::put(item(&t, 1)?, Condition::NotExists)])
-                .await
-                .or_else(|e| match e {
-                    crate::store::StoreError::ConditionFailed { .. } => Ok(()),
-                    e => Err(e),
-                })?;
+            // A sync writing it meanwhile wins: what it read from Meta is as new.
+            match svc.store.put(item(&t, 1)?, Condition::NotExists).await {
+                Ok(()) | Err(crate::store::StoreError::ConditionFailed { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         info!(org_id = %org, field, status = ?text("event"), "template updated from Meta's webhook");
         changed += 1;

@@ -238,28 +238,6 @@ async fn accept(
                 ),
             ));
         }
-        // A template Switchboard knows is sent only while Meta has it approved.
-        if composed.is_template()
-            && let Ok(account) =
-                crate::usecases::integrations::get(svc, req.org, &conversation.record.account_id)
-                    .await
-        {
-            let t = &composed.content["template"];
-            crate::usecases::templates::check_sendable(
-                svc,
-                &account.record,
-                t["name"].as_str().unwrap_or_default(),
-                t["language"]["code"].as_str().unwrap_or_default(),
-            )
-            .await?;
-        }
-        // Plan limits and subscription status: checked where the work is accepted,
-        // without a Stripe call.
-        if !progress.admitted {
-            progress.reserved_period =
-                billing::admit_message(svc, req.billing, req.org, req.sender).await?;
-            progress.admitted = true;
-        }
         // Send through the number's current account.
         let (r_pk, r_sk) = PhoneRoute::key_of(&conversation.record.phone_number_id);
         let route = load::<PhoneRoute>(&*svc.store, &r_pk, &r_sk)
@@ -273,6 +251,26 @@ async fn accept(
                 ),
             })?
             .record;
+        // A template Switchboard knows is sent only while Meta has it approved (the
+        // routing entry names the number's business account).
+        if composed.is_template() {
+            let t = &composed.content["template"];
+            crate::usecases::templates::check_sendable(
+                svc,
+                req.org,
+                route.waba_id.as_ref(),
+                t["name"].as_str().unwrap_or_default(),
+                t["language"]["code"].as_str().unwrap_or_default(),
+            )
+            .await?;
+        }
+        // Plan limits and subscription status: checked where the work is accepted,
+        // without a Stripe call.
+        if !progress.admitted {
+            progress.reserved_period =
+                billing::admit_message(svc, req.billing, req.org, req.sender).await?;
+            progress.admitted = true;
+        }
 
         let Composed {
             mut content,
