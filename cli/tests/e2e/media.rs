@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use switchboard_core::ids::Role;
 use switchboard_testkit::fixtures::PHONE_NUMBER_ID;
 use wiremock::matchers::{header, header_regex, method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, Request, ResponseTemplate};
 
 use crate::support::{Backend, Harness, Options};
 
@@ -31,15 +31,7 @@ async fn upload(
 }
 
 async fn files_are_checked_then_uploaded_to_the_number(backend: Backend) {
-    let graph = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/v23.0/{PHONE_NUMBER_ID}")))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"display_phone_number": "+1 555-078-3881"})),
-        )
-        .mount(&graph)
-        .await;
+    let graph = crate::support::graph_knowing_the_number().await;
     let h = Harness::with(Options {
         backend,
         graph_url: Some(format!("{}/v23.0", graph.uri())),

@@ -395,28 +395,23 @@ async fn inboxes_receive_every_event_kind_dynamodb() {
     inboxes_receive_every_event_kind(Backend::Aws).await;
 }
 
+/// The person writes to the page; returns their conversation.
+async fn person_writes(s: &Setup, mid: &str, text: &str) -> Value {
+    let t = s.clock.now().timestamp_millis();
+    let message = json!({"message": {"mid": mid, "text": text}});
+    deliver(
+        &s.h,
+        envelope("page", PAGE, vec![from(PSID, PAGE, t, message)]),
+    )
+    .await;
+    conversation_on(&s.h, "messenger").await
+}
+
 async fn replies_follow_the_messaging_windows(backend: Backend) {
     let s = setup(backend).await;
     connect_both(&s).await;
-    let t = s.clock.now().timestamp_millis();
-    deliver(
-        &s.h,
-        envelope(
-            "page",
-            PAGE,
-            vec![from(
-                PSID,
-                PAGE,
-                t,
-                json!({"message": {"mid": "m_w1", "text": "Hello?"}}),
-            )],
-        ),
-    )
-    .await;
-    let cid = conversation_on(&s.h, "messenger").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let conv = person_writes(&s, "m_w1", "Hello?").await;
+    let cid = conv["id"].as_str().unwrap().to_owned();
     let agent = s.h.token("acme", Role::Agent);
     let send = |text: &'static str| {
         let h = &s.h;
@@ -599,22 +594,7 @@ async fn connect_validates_and_keeps_one_account_per_org() {
 async fn a_messenger_contact_is_exported_and_erased(backend: Backend) {
     let s = setup(backend).await;
     connect_both(&s).await;
-    let t = s.clock.now().timestamp_millis();
-    deliver(
-        &s.h,
-        envelope(
-            "page",
-            PAGE,
-            vec![from(
-                PSID,
-                PAGE,
-                t,
-                json!({"message": {"mid": "m_gdpr1", "text": "My address is Veldstraat 12"}}),
-            )],
-        ),
-    )
-    .await;
-    let conv = conversation_on(&s.h, "messenger").await;
+    let conv = person_writes(&s, "m_gdpr1", "My address is Veldstraat 12").await;
     let contact = conv["contact"]["id"].as_str().unwrap().to_owned();
     let admin = s.h.token("acme", Role::Admin);
     let (st, doc) =

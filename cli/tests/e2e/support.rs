@@ -439,3 +439,58 @@ impl Harness {
         }
     }
 }
+
+/// The ids of a list page's items.
+pub fn ids(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list}"))
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every item of a list, paging until the cursor is `null` (at most `max_pages`); also
+/// the page sizes.
+pub async fn all_pages(
+    h: &Harness,
+    path: &str,
+    token: &str,
+    max_pages: usize,
+) -> (Vec<String>, Vec<usize>) {
+    let mut out = Vec::new();
+    let mut sizes = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..max_pages {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = match &cursor {
+            Some(c) => format!("{path}{sep}cursor={c}"),
+            None => path.to_owned(),
+        };
+        let (st, page) = h.get(&url, token).await;
+        assert_eq!(st, StatusCode::OK, "{url}: {page}");
+        let got = ids(&page);
+        sizes.push(got.len());
+        out.extend(got);
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return (out, sizes),
+        }
+    }
+    panic!("{path} did not end");
+}
+
+/// A fake Graph that knows the test number (connect reads it there).
+pub async fn graph_knowing_the_number() -> wiremock::MockServer {
+    use wiremock::matchers::{method, path};
+    let graph = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("GET"))
+        .and(path(format!("/v23.0/{}", fixtures::PHONE_NUMBER_ID)))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"display_phone_number": "+1 555-078-3881"})),
+        )
+        .mount(&graph)
+        .await;
+    graph
+}

@@ -23,15 +23,7 @@ fn template(name: &str, language: &str, category: &str, status: &str) -> Value {
 }
 
 async fn setup(backend: Backend) -> (Harness, MockServer) {
-    let graph = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/v23.0/{PHONE_NUMBER_ID}")))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"display_phone_number": "+1 555-078-3881"})),
-        )
-        .mount(&graph)
-        .await;
+    let graph = crate::support::graph_knowing_the_number().await;
     let h = Harness::with(Options {
         backend,
         graph_url: Some(format!("{}/v23.0", graph.uri())),

@@ -15,7 +15,7 @@ use switchboard_core::queue::QueueName;
 use switchboard_runtime::auth::dev_claims;
 use switchboard_testkit::fixtures::{self, PHONE_NUMBER_ID};
 
-use crate::support::{Backend, Harness, Options};
+use crate::support::{Backend, Harness, Options, all_pages};
 
 /// A token for `org` whose subject is `user` (the harness's own is `test-user`).
 pub(crate) fn token_for(h: &Harness, org: &str, role: Role, user: &str) -> String {
@@ -82,39 +82,6 @@ async fn inbound(h: &Harness, customer: &str, wamid: &str, at: DateTime<Utc>) ->
     let wa = switchboard_core::ids::WaId::parse(customer).unwrap();
     let pn = switchboard_core::ids::PhoneNumberId::parse(PHONE_NUMBER_ID).unwrap();
     switchboard_core::ids::ConversationId::for_thread(&org, &pn, &wa).to_string()
-}
-
-fn ids(list: &Value) -> Vec<String> {
-    list["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{list}"))
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// Every item of a list, paging until the cursor is `null`; also the page sizes.
-async fn all_pages(h: &Harness, path: &str, token: &str) -> (Vec<String>, Vec<usize>) {
-    let mut out = Vec::new();
-    let mut sizes = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..100 {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let url = match &cursor {
-            Some(c) => format!("{path}{sep}cursor={c}"),
-            None => path.to_owned(),
-        };
-        let (st, page) = h.get(&url, token).await;
-        assert_eq!(st, StatusCode::OK, "{url}: {page}");
-        let got = ids(&page);
-        sizes.push(got.len());
-        out.extend(got);
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return (out, sizes),
-        }
-    }
-    panic!("{path} did not end");
 }
 
 fn error(body: &Value) -> (Option<&str>, Option<&str>) {
@@ -376,7 +343,7 @@ async fn filters_alone_and_combined_with_paging(backend: Backend) {
     };
 
     // The plain inbox is as it was: everything, newest activity first.
-    let (all, _) = all_pages(&h, "/v1/conversations", &agent).await;
+    let (all, _) = all_pages(&h, "/v1/conversations", &agent, 100).await;
     assert_eq!(all, newest_first(&[0, 1, 2, 3, 4, 5]));
 
     // Each filter alone.
@@ -395,7 +362,7 @@ async fn filters_alone_and_combined_with_paging(backend: Backend) {
         ("priority=normal", vec![0, 1, 3, 5]),
         ("priority=low", vec![]),
     ] {
-        let (got, _) = all_pages(&h, &format!("/v1/conversations?{query}"), &ana).await;
+        let (got, _) = all_pages(&h, &format!("/v1/conversations?{query}"), &ana, 100).await;
         assert_eq!(got, newest_first(&expected), "{query}");
     }
     // Combined, and paged one at a time: every match exactly once, in order, whatever
@@ -407,28 +374,28 @@ async fn filters_alone_and_combined_with_paging(backend: Backend) {
         ("assignee=none&status=open", vec![2, 5]),
         ("assignee=me&status=resolved", vec![]),
     ] {
-        let (got, _) = all_pages(&h, &format!("/v1/conversations?{query}"), &ana).await;
+        let (got, _) = all_pages(&h, &format!("/v1/conversations?{query}"), &ana, 100).await;
         assert_eq!(got, newest_first(&expected), "{query}");
         let (paged, sizes) =
-            all_pages(&h, &format!("/v1/conversations?{query}&limit=1"), &ana).await;
+            all_pages(&h, &format!("/v1/conversations?{query}&limit=1"), &ana, 100).await;
         assert_eq!(paged, newest_first(&expected), "{query} by one: {sizes:?}");
         assert!(sizes.iter().all(|n| *n <= 1), "{sizes:?}");
     }
-    let (paged, _) = all_pages(&h, "/v1/conversations?label=vip&limit=3", &agent).await;
+    let (paged, _) = all_pages(&h, "/v1/conversations?label=vip&limit=3", &agent, 100).await;
     assert_eq!(paged, newest_first(&[0, 1, 2, 4]));
 
     // A new message moves a conversation to the top of its filtered lists too.
     inbound(&h, "16505551000", "wamid.f0-again", Utc::now()).await;
-    let (got, _) = all_pages(&h, "/v1/conversations?label=vip", &agent).await;
+    let (got, _) = all_pages(&h, "/v1/conversations?label=vip", &agent, 100).await;
     assert_eq!(
         got,
         [c[0].clone(), c[4].clone(), c[2].clone(), c[1].clone()]
     );
     // Taking a label off (or reassigning) takes it out of that list.
     set(0, json!({"labels": [], "assignee": null})).await;
-    let (got, _) = all_pages(&h, "/v1/conversations?label=vip", &agent).await;
+    let (got, _) = all_pages(&h, "/v1/conversations?label=vip", &agent, 100).await;
     assert_eq!(got, newest_first(&[1, 2, 4]));
-    let (got, _) = all_pages(&h, "/v1/conversations?assignee=none", &agent).await;
+    let (got, _) = all_pages(&h, "/v1/conversations?assignee=none", &agent, 100).await;
     assert_eq!(
         got,
         [c[0].clone(), c[5].clone(), c[2].clone(), c[1].clone()]
@@ -522,7 +489,7 @@ async fn an_inbound_message_reopens_a_resolved_or_snoozed_conversation() {
         &json!({"status": "pending"}),
     )
     .await;
-    let (got, _) = all_pages(&h, "/v1/conversations?status=open", &agent).await;
+    let (got, _) = all_pages(&h, "/v1/conversations?status=open", &agent, 100).await;
     assert!(got.is_empty(), "{got:?}");
 
     inbound(
@@ -563,10 +530,16 @@ async fn an_inbound_message_reopens_a_resolved_or_snoozed_conversation() {
     // Pending waits on someone else; a message does not change that.
     let (_, c) = h.get(&format!("/v1/conversations/{pending}"), &agent).await;
     assert_eq!(c["status"], "pending");
-    let (got, _) = all_pages(&h, "/v1/conversations?status=open", &agent).await;
+    let (got, _) = all_pages(&h, "/v1/conversations?status=open", &agent, 100).await;
     assert_eq!(got, [snoozed.clone(), resolved.clone()]);
     for status in ["resolved", "snoozed"] {
-        let (got, _) = all_pages(&h, &format!("/v1/conversations?status={status}"), &agent).await;
+        let (got, _) = all_pages(
+            &h,
+            &format!("/v1/conversations?status={status}"),
+            &agent,
+            100,
+        )
+        .await;
         assert!(got.is_empty(), "{status}: {got:?}");
     }
     // A redelivered message is a duplicate: it reopens nothing.
@@ -652,9 +625,9 @@ async fn snoozes_reopen_when_the_sweep_runs_after_their_time(backend: Backend) {
     assert_eq!(sweep().await["reopened"], 1);
     assert_eq!(status(a.clone()).await, ("open".into(), true));
     assert_eq!(status(b.clone()).await, ("snoozed".into(), false));
-    let (snoozed, _) = all_pages(&h, "/v1/conversations?status=snoozed", &agent).await;
+    let (snoozed, _) = all_pages(&h, "/v1/conversations?status=snoozed", &agent, 100).await;
     assert_eq!(snoozed, std::slice::from_ref(&b));
-    let (open, _) = all_pages(&h, "/v1/conversations?status=open&label=later", &agent).await;
+    let (open, _) = all_pages(&h, "/v1/conversations?status=open&label=later", &agent, 100).await;
     assert_eq!(open, [c.clone(), a.clone()]);
     // Running again reopens nothing twice.
     assert_eq!(sweep().await["reopened"], 0);
@@ -663,7 +636,7 @@ async fn snoozes_reopen_when_the_sweep_runs_after_their_time(backend: Backend) {
     clock.advance(chrono::Duration::hours(2));
     assert_eq!(sweep().await["reopened"], 1);
     assert_eq!(status(b.clone()).await, ("open".into(), true));
-    let (snoozed, _) = all_pages(&h, "/v1/conversations?status=snoozed", &agent).await;
+    let (snoozed, _) = all_pages(&h, "/v1/conversations?status=snoozed", &agent, 100).await;
     assert!(snoozed.is_empty());
     assert_eq!(sweep().await["reopened"], 0);
     h.stop().await;
@@ -711,7 +684,7 @@ async fn conversations_stored_before_the_list_entries_are_reindexed() {
             .await
             .unwrap();
     }
-    let (got, _) = all_pages(&h, "/v1/conversations?label=legacy", &agent).await;
+    let (got, _) = all_pages(&h, "/v1/conversations?label=legacy", &agent, 100).await;
     assert!(got.is_empty());
     let (_, before) = h.get(&format!("/v1/conversations/{conv}"), &agent).await;
 
@@ -725,7 +698,7 @@ async fn conversations_stored_before_the_list_entries_are_reindexed() {
         "assignee=none",
         "priority=normal",
     ] {
-        let (got, _) = all_pages(&h, &format!("/v1/conversations?{query}"), &agent).await;
+        let (got, _) = all_pages(&h, &format!("/v1/conversations?{query}"), &agent, 100).await;
         assert_eq!(got, std::slice::from_ref(&conv), "{query}");
     }
     // The conversation itself is untouched (same version); running again is harmless.
@@ -776,7 +749,7 @@ async fn measure_filtered_inbox_and_snooze_sweep() {
         }
     }
     let ingest = started.elapsed();
-    let (all, _) = all_pages(&h, "/v1/conversations?limit=100", &agent).await;
+    let (all, _) = all_pages(&h, "/v1/conversations?limit=100", &agent, 100).await;
     assert_eq!(all.len(), n);
     let started = Instant::now();
     let mut patched = 0;
