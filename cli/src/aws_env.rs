@@ -30,6 +30,8 @@ pub const OUTPUTS: &[(&str, &str)] = &[
     ("BILLING_DLQ_URL", "BillingDeadLetterQueueUrl"),
     ("IMPORT_QUEUE_URL", "ImportQueueUrl"),
     ("IMPORT_DLQ_URL", "ImportDeadLetterQueueUrl"),
+    ("CAMPAIGN_QUEUE_URL", "CampaignQueueUrl"),
+    ("CAMPAIGN_DLQ_URL", "CampaignDeadLetterQueueUrl"),
 ];
 
 /// `(variable, stack parameter)`: variables whose value is a stack parameter. A

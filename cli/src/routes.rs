@@ -72,6 +72,15 @@ pub fn http_routes() -> Vec<Route> {
         route!(GET, "/webhooks/meta-messaging", webhook_meta_messaging),
         route!(POST, "/v1/templates/sync", api_sync_templates),
         route!(GET, "/v1/templates", api_list_templates),
+        route!(POST, "/v1/campaigns", api_create_campaign),
+        route!(GET, "/v1/campaigns", api_list_campaigns),
+        route!(GET, "/v1/campaigns/{id}", api_get_campaign),
+        route!(POST, "/v1/campaigns/{id}/{action}", api_campaign_action),
+        route!(
+            GET,
+            "/v1/campaigns/{id}/recipients",
+            api_list_campaign_recipients
+        ),
         route!(POST, "/v1/templates", api_create_template),
         route!(DELETE, "/v1/templates/{name}", api_delete_template),
         route!(POST, "/webhooks/meta-messaging", webhook_meta_messaging),
@@ -152,13 +161,21 @@ pub fn consumers() -> Vec<Consumer> {
             function: worker_import::FUNCTION,
             handler: queue_fn(|app, batch| async move { worker_import::handle(&app, batch).await }),
         },
+        Consumer {
+            queue: QueueName::Campaign,
+            function: worker_campaigns::FUNCTION,
+            handler: queue_fn(
+                |app, batch| async move { worker_campaigns::handle(&app, batch).await },
+            ),
+        },
     ]
 }
 
 /// The scheduled jobs: the usage report every `USAGE_REPORT_INTERVAL_SECS`, the
 /// outbound sweep every five minutes, the account sync daily, the erasures' continuation
-/// and the snooze sweep every minute (as `template.yaml` schedules them).
-pub fn schedules(usage_report_every: Duration) -> Vec<Schedule> {
+/// the snooze sweep every minute, and the campaign schedule every
+/// `CAMPAIGNS_INTERVAL_SECS` (a minute by default; as `template.yaml` schedules them).
+pub fn schedules(usage_report_every: Duration, campaigns_every: Duration) -> Vec<Schedule> {
     vec![
         Schedule {
             function: cron_usage_report::FUNCTION,
@@ -186,6 +203,11 @@ pub fn schedules(usage_report_every: Duration) -> Vec<Schedule> {
             function: cron_snooze_sweep::FUNCTION,
             every: Duration::from_secs(60),
             handler: cron_fn(|app, now| async move { cron_snooze_sweep::handle(&app, now).await }),
+        },
+        Schedule {
+            function: cron_campaigns::FUNCTION,
+            every: campaigns_every,
+            handler: cron_fn(|app, now| async move { cron_campaigns::handle(&app, now).await }),
         },
     ]
 }

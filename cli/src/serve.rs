@@ -271,7 +271,13 @@ pub async fn start_with(app: App, addr: SocketAddr, workers_on: bool) -> std::io
 
     let mut workers = Vec::new();
     let (consumers, schedules) = if workers_on {
-        (consumers(), schedules(app.config().usage_report_every))
+        (
+            consumers(),
+            schedules(
+                app.config().usage_report_every,
+                app.config().campaigns_every,
+            ),
+        )
     } else {
         (Vec::new(), Vec::new())
     };

@@ -7,6 +7,7 @@ mod audit;
 mod aws_env;
 mod bad_input;
 mod billing;
+mod campaigns;
 mod cli_flags;
 mod contacts;
 mod imports;

@@ -66,6 +66,15 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("api-sync-integration", "unknown-id.json", 404),
     ("api-update-integration", "unknown-id.json", 404),
     ("cron-account-sync", "scheduled.json", 0),
+    // The samples' numbers are connected under fresh ids: a campaign naming another is 422.
+    ("api-create-campaign", "unknown-integration.json", 422),
+    ("api-list-campaigns", "list.json", 200),
+    ("api-get-campaign", "unknown-id.json", 404),
+    ("api-campaign-action", "unknown-id.json", 404),
+    ("api-list-campaign-recipients", "unknown-id.json", 404),
+    // A chunk of a campaign that does not exist is dropped, not retried.
+    ("worker-campaigns", "chunk.json", 0),
+    ("cron-campaigns", "scheduled.json", 0),
     ("api-list-integrations", "list.json", 200),
     ("webhook-whatsapp", "verify.json", 200),
     ("webhook-whatsapp", "message.json", 200),
@@ -500,6 +509,93 @@ async fn regenerate_sample_events() {
         "api-list-templates",
         "list.json",
         &get("/v1/templates", "/v1/templates", json!({})),
+    );
+    let unknown_campaign = "cmp_00000000000000000000000000000000";
+    write(
+        "api-create-campaign",
+        "unknown-integration.json",
+        &Api {
+            method: "POST",
+            route: "/v1/campaigns",
+            path: "/v1/campaigns",
+            headers: bearer.clone(),
+            body: Some(json!({
+                "name": "Spring sale",
+                "integration_id": unknown,
+                "template": {"name": "spring_sale", "language": "en_US", "components": [
+                    {"type": "body", "parameters": [{"type": "text", "text": "{{contact.name}}"}]}
+                ]},
+                "audience": {"tags_any": ["vip"]},
+                "quiet_hours": {"start": "21:00", "end": "08:00", "timezone": "Europe/Amsterdam"}
+            }).to_string()),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-list-campaigns",
+        "list.json",
+        &get("/v1/campaigns", "/v1/campaigns", json!({})),
+    );
+    write(
+        "api-get-campaign",
+        "unknown-id.json",
+        &get(
+            "/v1/campaigns/{id}",
+            &format!("/v1/campaigns/{unknown_campaign}"),
+            json!({"id": unknown_campaign}),
+        ),
+    );
+    write(
+        "api-campaign-action",
+        "unknown-id.json",
+        &Api {
+            method: "POST",
+            route: "/v1/campaigns/{id}/{action}",
+            path: &format!("/v1/campaigns/{unknown_campaign}/start"),
+            params: json!({"id": unknown_campaign, "action": "start"}),
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-list-campaign-recipients",
+        "unknown-id.json",
+        &get(
+            "/v1/campaigns/{id}/recipients",
+            &format!("/v1/campaigns/{unknown_campaign}/recipients"),
+            json!({"id": unknown_campaign}),
+        ),
+    );
+    let mut campaign_sqs = sqs_event(
+        &json!({"org_id": ORG, "campaign_id": unknown_campaign, "generation": 1, "chunk": 0})
+            .to_string(),
+        unknown_campaign,
+    );
+    let record = &mut campaign_sqs["Records"][0];
+    record["eventSourceARN"] = json!("arn:aws:sqs:us-east-1:123456789012:switchboard-campaign");
+    for fifo_only in ["MessageGroupId", "MessageDeduplicationId", "SequenceNumber"] {
+        record["attributes"]
+            .as_object_mut()
+            .unwrap()
+            .remove(fifo_only);
+    }
+    write("worker-campaigns", "chunk.json", &campaign_sqs);
+    write(
+        "cron-campaigns",
+        "scheduled.json",
+        &json!({
+            "version": "0",
+            "id": "3c8d2b7e-5f1a-4e6b-9d0c-7a2f4e8b1c53",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": "2026-11-23T10:01:00Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/switchboard-CronCampaignsCampaignSchedule"],
+            "detail": {}
+        }),
     );
     write(
         "api-update-integration",
@@ -1211,7 +1307,10 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
     .await;
     let routes = switchboard_cli::routes::http_routes();
     let consumers = switchboard_cli::routes::consumers();
-    let schedules = switchboard_cli::routes::schedules(std::time::Duration::from_secs(3600));
+    let schedules = switchboard_cli::routes::schedules(
+        std::time::Duration::from_secs(3600),
+        std::time::Duration::from_secs(60),
+    );
     for (function, file, expected) in EXPECTED {
         let text = std::fs::read_to_string(events_dir().join(function).join(file)).unwrap();
         if let Some(schedule) = schedules.iter().find(|s| s.function == *function) {

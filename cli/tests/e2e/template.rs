@@ -77,9 +77,12 @@ fn functions_folders_packages_binaries_and_template_agree() {
             .map(|c| c.function.to_owned()),
     );
     served.extend(
-        switchboard_cli::routes::schedules(std::time::Duration::from_secs(3600))
-            .iter()
-            .map(|s| s.function.to_owned()),
+        switchboard_cli::routes::schedules(
+            std::time::Duration::from_secs(3600),
+            std::time::Duration::from_secs(60),
+        )
+        .iter()
+        .map(|s| s.function.to_owned()),
     );
     assert_eq!(folders, served, "functions/ and the dev server's table");
 }
@@ -141,11 +144,13 @@ fn routes_and_event_sources_agree() {
         })
         .collect();
     assert_eq!(template_queues, consumers);
-    let schedules: BTreeSet<String> =
-        switchboard_cli::routes::schedules(std::time::Duration::from_secs(3600))
-            .iter()
-            .map(|s| s.function.to_owned())
-            .collect();
+    let schedules: BTreeSet<String> = switchboard_cli::routes::schedules(
+        std::time::Duration::from_secs(3600),
+        std::time::Duration::from_secs(60),
+    )
+    .iter()
+    .map(|s| s.function.to_owned())
+    .collect();
     assert_eq!(template_schedules, schedules);
 }
 
@@ -498,8 +503,9 @@ fn every_source_queue_has_an_age_alarm_and_every_other_queue_a_depth_alarm() {
         let threshold = ref_to(get(props(&age[0].1), "Threshold")).unwrap();
         assert_eq!(threshold, format!("{id}AgeAlarmSeconds"), "{q}");
         let default = number(get(&parameter(&threshold), "Default")).unwrap();
-        // Pacing holds outbound sends back on purpose; the others should flow.
-        let expected = if q == QueueName::Outbound {
+        // Pacing holds outbound sends back on purpose, and campaign chunks wait for quiet
+        // hours in delays of up to 15 minutes; the others should flow.
+        let expected = if matches!(q, QueueName::Outbound | QueueName::Campaign) {
             1800.0
         } else {
             900.0

@@ -130,6 +130,10 @@ prefixed_id!(
     NoteId, "nt_"
 );
 prefixed_id!(
+    /// A broadcast campaign.
+    CampaignId, "cmp_"
+);
+prefixed_id!(
     /// A quick reply: a saved answer agents insert by its shortcut.
     QuickReplyId, "qr_"
 );

@@ -646,6 +646,10 @@ pub struct Conversation {
     /// How urgent it is.
     #[serde(default)]
     pub priority: Priority,
+    /// The latest campaign that messaged the customer here: their next message counts
+    /// as its reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_campaign: Option<crate::ids::CampaignId>,
     /// Created.
     #[serde(with = "rfc3339_millis")]
     pub created_at: DateTime<Utc>,
@@ -714,6 +718,7 @@ impl Conversation {
             assignee: None,
             labels: Vec::new(),
             priority: Priority::Normal,
+            last_campaign: None,
             created_at: now,
             updated_at: now,
         }
@@ -1056,6 +1061,74 @@ pub struct Message {
     /// the Graph call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// Outbound: the pacing lane it waits in on its number (messages stored before lanes
+    /// read as priority, which is how they were sent).
+    #[serde(default, skip_serializing_if = "Lane::is_priority")]
+    pub lane: Lane,
+    /// Outbound: times a lower lane found its number's throughput taken by the lanes
+    /// above it and waited (bounded; see `queue::MAX_LANE_WAITS`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lane_waits: u32,
+    /// Outbound: the campaign or sequence that sent it, whose progress follows its
+    /// statuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<MessageOrigin>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Which of a number's pacing lanes an outbound message waits in. A lane takes the
+/// number's throughput only while the lanes above it leave some: agent replies and
+/// authentication codes go first, notifications next, marketing last (see
+/// [`crate::usecases::outbound::deliver`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lane {
+    /// Agent replies, free-form messages and authentication templates.
+    #[default]
+    Priority,
+    /// Utility templates: order updates, reminders, other notifications.
+    Transactional,
+    /// Marketing templates and broadcast campaigns.
+    Marketing,
+}
+
+impl Lane {
+    /// The lane of a template of Meta's `category` (`MARKETING`, `UTILITY`,
+    /// `AUTHENTICATION`); an unknown category is treated as a notification.
+    pub fn of_category(category: Option<&str>) -> Self {
+        match category.map(str::to_ascii_uppercase).as_deref() {
+            Some("AUTHENTICATION") => Lane::Priority,
+            Some("MARKETING") => Lane::Marketing,
+            _ => Lane::Transactional,
+        }
+    }
+
+    /// The name in the API and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Priority => "priority",
+            Lane::Transactional => "transactional",
+            Lane::Marketing => "marketing",
+        }
+    }
+
+    fn is_priority(&self) -> bool {
+        *self == Lane::Priority
+    }
+}
+
+/// What sent an outbound message, when it was not a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MessageOrigin {
+    /// A broadcast campaign, to one of its recipients.
+    Campaign {
+        /// The campaign.
+        campaign_id: crate::ids::CampaignId,
+    },
 }
 
 impl Message {
@@ -1137,6 +1210,8 @@ impl Message {
             "attempts": self.attempts,
             "next_attempt_at": self.next_attempt_at.map(fmt_time),
             "sent_by": self.sent_by,
+            "lane": (self.direction == Direction::Outbound).then_some(self.lane.as_str()),
+            "origin": self.origin,
             "timestamp": fmt_time(self.timestamp),
             "created_at": fmt_time(self.created_at),
             "updated_at": fmt_time(self.updated_at),

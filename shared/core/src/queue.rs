@@ -30,6 +30,10 @@ pub enum QueueName {
     /// written by one worker at a time and a phone that appears twice ends as its last
     /// row says).
     Import,
+    /// Chunks of broadcast campaigns waiting to be fanned out (standard: a chunk is
+    /// queued with a delay that feeds the number at its rate; the campaign record says
+    /// which chunk is current, so a duplicate delivery changes nothing).
+    Campaign,
 }
 
 /// Settings of one queue.
@@ -45,11 +49,12 @@ pub struct QueueSpec {
 
 impl QueueName {
     /// Every queue.
-    pub const ALL: [QueueName; 4] = [
+    pub const ALL: [QueueName; 5] = [
         QueueName::Inbound,
         QueueName::Outbound,
         QueueName::Billing,
         QueueName::Import,
+        QueueName::Campaign,
     ];
 
     /// The logical name used in config, CLI arguments and the embedded backend.
@@ -59,6 +64,7 @@ impl QueueName {
             QueueName::Outbound => "outbound",
             QueueName::Billing => "billing",
             QueueName::Import => "import",
+            QueueName::Campaign => "campaign",
         }
     }
 
@@ -74,6 +80,7 @@ impl QueueName {
             QueueName::Outbound => "OUTBOUND_QUEUE_URL",
             QueueName::Billing => "BILLING_QUEUE_URL",
             QueueName::Import => "IMPORT_QUEUE_URL",
+            QueueName::Campaign => "CAMPAIGN_QUEUE_URL",
         }
     }
 
@@ -84,6 +91,7 @@ impl QueueName {
             QueueName::Outbound => "OUTBOUND_DLQ_URL",
             QueueName::Billing => "BILLING_DLQ_URL",
             QueueName::Import => "IMPORT_DLQ_URL",
+            QueueName::Campaign => "CAMPAIGN_DLQ_URL",
         }
     }
 
@@ -94,6 +102,7 @@ impl QueueName {
             QueueName::Outbound => "OutboundQueue",
             QueueName::Billing => "BillingQueue",
             QueueName::Import => "ImportQueue",
+            QueueName::Campaign => "CampaignQueue",
         }
     }
 
@@ -114,7 +123,12 @@ impl QueueName {
             QueueName::Outbound => QueueSpec {
                 fifo: true,
                 visibility_timeout_secs: 180,
-                max_receive_count: 100,
+                max_receive_count: 130,
+            },
+            QueueName::Campaign => QueueSpec {
+                fifo: false,
+                visibility_timeout_secs: 180,
+                max_receive_count: 40,
             },
         }
     }
@@ -126,13 +140,16 @@ impl QueueName {
     /// receives per attempt — one that reserves a pacing slot too far ahead to wait for
     /// and hides the message until then, one at the slot — plus at most
     /// [`MAX_LATE_REPACES`] new reservations when the queue hands a message back late
-    /// for its slot. So pacing deferrals, however long a campaign, can never exhaust
+    /// for its slot, plus at most [`MAX_LANE_WAITS`] waits of a lower lane for the
+    /// number's throughput. So pacing deferrals, however long a campaign, can never exhaust
     /// the redrive policy.
     pub fn receive_budget(self, policy: &RetryPolicy) -> u32 {
         let attempts = policy.max_retries() + 1;
         match self {
-            QueueName::Inbound | QueueName::Billing | QueueName::Import => attempts,
-            QueueName::Outbound => 2 * attempts + MAX_LATE_REPACES,
+            QueueName::Inbound | QueueName::Billing | QueueName::Import | QueueName::Campaign => {
+                attempts
+            }
+            QueueName::Outbound => 2 * attempts + MAX_LATE_REPACES + MAX_LANE_WAITS,
         }
     }
 }
@@ -162,6 +179,11 @@ impl fmt::Display for QueueName {
 /// from the queue too late for its slot; after that it is sent late rather than
 /// deferred again (see [`QueueName::receive_budget`]).
 pub const MAX_LATE_REPACES: u32 = 20;
+
+/// How many times the sender lets a message of a lower pacing lane wait because the
+/// lanes above it hold the number's throughput; after that it reserves a slot like a
+/// priority message (see [`QueueName::receive_budget`]).
+pub const MAX_LANE_WAITS: u32 = 20;
 
 /// SQS's maximum batch size for send and receive.
 pub const MAX_BATCH: usize = 10;

@@ -47,6 +47,27 @@ pub struct Services {
     pub metrics: Arc<dyn Metrics>,
     /// How long records kept only for a while are kept.
     pub retention: Retention,
+    /// Features this deployment has turned on.
+    pub features: Features,
+}
+
+/// Features a deployment can turn off (`ENABLE_*`); a feature that is off answers 404 on
+/// its routes and its schedules do nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Features {
+    /// Broadcast campaigns (`ENABLE_BROADCAST_CAMPAIGNS`).
+    pub broadcast_campaigns: bool,
+    /// Drip sequences (`ENABLE_DRIP_CAMPAIGNS`).
+    pub drip_campaigns: bool,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Self {
+            broadcast_campaigns: true,
+            drip_campaigns: true,
+        }
+    }
 }
 
 impl Services {

@@ -221,6 +221,7 @@ impl App {
                 None => Arc::new(switchboard_providers::send_api::SandboxSendApi),
             },
             retention: config.retention,
+            features: config.features,
         };
         Self::from_parts(config, services, http)
     }

@@ -139,11 +139,20 @@ pub struct Config {
     pub usage_report_every: std::time::Duration,
     /// How long settled raw webhook events are kept (`WEBHOOK_EVENT_RETENTION_DAYS`).
     pub retention: switchboard_core::services::Retention,
+    /// Features turned on (`ENABLE_BROADCAST_CAMPAIGNS`, `ENABLE_DRIP_CAMPAIGNS`).
+    pub features: switchboard_core::services::Features,
+    /// How often the dev server runs the campaign schedule (`CAMPAIGNS_INTERVAL_SECS`).
+    pub campaigns_every: std::time::Duration,
     /// Origins the dev server answers CORS requests from (`SWITCHBOARD_CORS_ORIGINS`,
     /// comma-separated; `http://host:*` matches any port). API Gateway has its own
     /// setting in `template.yaml`.
     pub cors_origins: Vec<String>,
 }
+
+/// Turns broadcast campaigns on or off.
+const ENABLE_BROADCAST_CAMPAIGNS: &str = "ENABLE_BROADCAST_CAMPAIGNS";
+/// Turns drip sequences on or off.
+const ENABLE_DRIP_CAMPAIGNS: &str = "ENABLE_DRIP_CAMPAIGNS";
 
 /// Origins the dev server allows by default: a frontend on any local port.
 pub const DEFAULT_CORS_ORIGINS: &str = "http://localhost:*,http://127.0.0.1:*";
@@ -304,6 +313,19 @@ impl Config {
                 size("USAGE_REPORT_INTERVAL_SECS", 3600)?.max(10) as u64,
             ),
             retention: retention(&var)?,
+            features: switchboard_core::services::Features {
+                broadcast_campaigns: var(ENABLE_BROADCAST_CAMPAIGNS)
+                    .map(|v| flag(ENABLE_BROADCAST_CAMPAIGNS, &v))
+                    .transpose()?
+                    .unwrap_or(true),
+                drip_campaigns: var(ENABLE_DRIP_CAMPAIGNS)
+                    .map(|v| flag(ENABLE_DRIP_CAMPAIGNS, &v))
+                    .transpose()?
+                    .unwrap_or(true),
+            },
+            campaigns_every: std::time::Duration::from_secs(
+                size("CAMPAIGNS_INTERVAL_SECS", 60)?.max(1) as u64,
+            ),
             cors_origins: var("SWITCHBOARD_CORS_ORIGINS")
                 .unwrap_or_else(|| DEFAULT_CORS_ORIGINS.to_owned())
                 .split(',')

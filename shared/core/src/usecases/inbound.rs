@@ -442,6 +442,9 @@ pub(crate) async fn store_inbound(
             first_failed_at: None,
             late_repaces: 0,
             correlation_id: None,
+            lane: Default::default(),
+            lane_waits: 0,
+            origin: None,
         };
         let wamid_route = WamidRoute {
             wamid: incoming.external_id.to_owned(),
@@ -494,6 +497,9 @@ pub(crate) async fn store_inbound(
                     // The message is stored; a stale index item only costs a
                     // filtered-out candidate in a contact list.
                     warn!(error = %e, "could not remove stale contact index items");
+                }
+                if inbound && let Some(campaign) = &conversation.record.last_campaign {
+                    crate::usecases::campaigns::replied(svc, org, campaign, &contact_id).await?;
                 }
                 return Ok(Applied::New);
             }
@@ -579,7 +585,7 @@ pub async fn apply_status(
     })
     .await?;
     match found {
-        Some(_) => Ok(()),
+        Some(m) => crate::usecases::campaigns::follow(svc, &m).await,
         None => Err(Error::Internal(format!(
             "wamid look-up points at missing message {}",
             route.message_id

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod billing;
+pub mod campaigns;
 pub mod compose;
 pub mod contacts;
 pub mod events;

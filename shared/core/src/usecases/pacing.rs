@@ -53,6 +53,37 @@ const MAX_ATTEMPTS: usize = 64;
 
 /// Reserves the earliest slot (microseconds since the epoch) at or after `start_us`.
 pub async fn reserve(store: &dyn ItemStore, pk: &str, rate: Rate, start_us: i64) -> Result<i64> {
+    match reserve_within(store, pk, rate, start_us, None).await? {
+        Reservation::Slot(slot) => Ok(slot),
+        // Without a horizon every slot is taken.
+        Reservation::Busy { free_at_us } => Ok(free_at_us),
+    }
+}
+
+/// The outcome of [`reserve_within`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The slot reserved.
+    Slot(i64),
+    /// Nothing was reserved: the earliest slot lies beyond the horizon, and comes within
+    /// it at `free_at_us` if nobody else reserves meanwhile.
+    Busy {
+        /// When to ask again.
+        free_at_us: i64,
+    },
+}
+
+/// Reserves the earliest slot at or after `start_us` if it lies at most `horizon_us`
+/// after `start_us` (any slot when `None`). A lower pacing lane reserves with a short
+/// horizon: it only takes capacity that is free now, so the budget it leaves is never
+/// promised far ahead and a higher lane's next send finds a slot within that horizon.
+pub async fn reserve_within(
+    store: &dyn ItemStore,
+    pk: &str,
+    rate: Rate,
+    start_us: i64,
+    horizon_us: Option<i64>,
+) -> Result<Reservation> {
     let tau = (rate.burst - 1) * rate.interval_us;
     for _ in 0..MAX_ATTEMPTS {
         let current = store.get(pk, "GCRA").await?;
@@ -66,18 +97,42 @@ pub async fn reserve(store: &dyn ItemStore, pk: &str, rate: Rate, start_us: i64)
             None => (0, Condition::NotExists, 0),
         };
         let slot = start_us.max(tat - tau);
+        if let Some(h) = horizon_us
+            && slot - start_us > h
+        {
+            return Ok(Reservation::Busy {
+                free_at_us: slot - h,
+            });
+        }
         let new_tat = tat.max(slot) + rate.interval_us;
         let item = Item::new(pk, "GCRA", serde_json::json!({"tat_us": new_tat}))
             .with_version(version + 1)
             // Keep the state an hour past its last use; an expired state means "idle".
             .with_ttl(new_tat / 1_000_000 + 3600);
         match store.put(item, condition).await {
-            Ok(()) => return Ok(slot),
+            Ok(()) => return Ok(Reservation::Slot(slot)),
             Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
     }
     Err(Error::Store(StoreError::Conflict))
+}
+
+/// How far past `now_us` the key's schedule is booked (zero when idle).
+pub async fn booked_ahead(
+    store: &dyn ItemStore,
+    pk: &str,
+    now_us: i64,
+) -> Result<std::time::Duration> {
+    let tat = match store.get(pk, "GCRA").await? {
+        Some(item) => serde_json::from_value::<State>(item.data)
+            .map(|s| s.tat_us)
+            .unwrap_or(0),
+        None => 0,
+    };
+    Ok(std::time::Duration::from_micros(
+        (tat - now_us).max(0) as u64
+    ))
 }
 
 #[cfg(test)]

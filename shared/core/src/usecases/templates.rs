@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::clock::{fmt_time, rfc3339_millis};
 use crate::error::{Error, Result};
@@ -245,16 +245,16 @@ pub async fn list(svc: &Services, org: &OrgId, filter: &TemplateFilter) -> Resul
 
 /// The send API's check: a template Switchboard knows for the number's business account
 /// is sent only while approved (422 naming its status); one it does not know is left to
-/// Meta to judge.
+/// Meta to judge. Answers the known template's category (which picks its pacing lane).
 pub async fn check_sendable(
     svc: &Services,
     org: &OrgId,
     waba: Option<&WabaId>,
     name: &str,
     language: &str,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let Some(waba) = waba else {
-        return Ok(());
+        return Ok(None);
     };
     let (pk, sk) = Template::key_of(org, waba, name, language);
     match load::<Template>(&*svc.store, &pk, &sk).await? {
@@ -271,7 +271,8 @@ pub async fn check_sendable(
                     .unwrap_or_default()
             ),
         )),
-        _ => Ok(()),
+        Some(t) => Ok(Some(t.record.category)),
+        None => Ok(None),
     }
 }
 
@@ -358,6 +359,17 @@ pub async fn apply_webhook(
             match svc.store.put(item(&t, 1)?, Condition::NotExists).await {
                 Ok(()) | Err(crate::store::StoreError::ConditionFailed { .. }) => {}
                 Err(e) => return Err(e.into()),
+            }
+        }
+        if field == "message_template_status_update"
+            && let Some(event) = text("event")
+            && matches!(event.as_str(), "PAUSED" | "DISABLED")
+        {
+            let stopped =
+                crate::usecases::campaigns::stop_for_template(svc, org, &name, &language, &event)
+                    .await?;
+            if stopped > 0 {
+                warn!(org_id = %org, stopped, status = %event, "campaigns stopped: Meta paused or disabled their template");
             }
         }
         info!(org_id = %org, field, status = ?text("event"), "template updated from Meta's webhook");

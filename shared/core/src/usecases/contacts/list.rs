@@ -218,7 +218,7 @@ fn position_of(item: &Item, index: Index) -> Position {
 
 /// The contacts index items point at, in order (`None` for an item whose contact is
 /// gone: an erasure in progress).
-async fn resolve(
+pub(crate) async fn resolve(
     svc: &Services,
     org: &OrgId,
     items: &[Item],

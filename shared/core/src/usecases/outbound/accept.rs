@@ -253,9 +253,12 @@ async fn accept(
             .record;
         // A template Switchboard knows is sent only while Meta has it approved (the
         // routing entry names the number's business account).
+        // Free-form messages are replies to a person writing: the priority lane. A
+        // template's lane follows its category (unknown: a notification).
+        let mut lane = crate::model::Lane::Priority;
         if composed.is_template() {
             let t = &composed.content["template"];
-            crate::usecases::templates::check_sendable(
+            let category = crate::usecases::templates::check_sendable(
                 svc,
                 req.org,
                 route.waba_id.as_ref(),
@@ -263,6 +266,7 @@ async fn accept(
                 t["language"]["code"].as_str().unwrap_or_default(),
             )
             .await?;
+            lane = crate::model::Lane::of_category(category.as_deref());
         }
         // Plan limits and subscription status: checked where the work is accepted,
         // without a Stripe call.
@@ -337,6 +341,9 @@ async fn accept(
             first_failed_at: None,
             late_repaces: 0,
             correlation_id: req.correlation_id.map(str::to_owned),
+            lane,
+            lane_waits: 0,
+            origin: None,
         };
         conversation.record.record_message(
             &message.id,
@@ -457,7 +464,7 @@ async fn hand_over(
 
 /// Clears the waiting flag of a message the queue now holds. Best effort: a message
 /// left flagged is only handed over again by the sweep, which the sender ignores.
-async fn handed_over(svc: &Services, message: &Message) {
+pub(super) async fn handed_over(svc: &Services, message: &Message) {
     let (pk, sk) = Message::key_of(&message.org_id, &message.id);
     let result = update::<Message>(&*svc.store, &pk, &sk, |m| {
         if !m.awaiting_queue {

@@ -27,17 +27,17 @@ use tracing::{debug, info, warn};
 use crate::error::{Error, Result};
 use crate::metrics::{Metric, incr};
 use crate::model::{
-    Account, AccountStatus, Conversation, EarlyStatus, Message, MessageError, MessageStatus,
+    Account, AccountStatus, Conversation, EarlyStatus, Lane, Message, MessageError, MessageStatus,
     WamidRoute,
 };
-use crate::queue::{MAX_LATE_REPACES, QueueName};
+use crate::queue::{MAX_LANE_WAITS, MAX_LATE_REPACES, QueueName};
 use crate::record::{Record, Versioned, decode_all, item, load, update};
 use crate::retry::RetryPolicy;
 use crate::services::Services;
 use crate::store::{Condition, Query, SortKey, StoreError, Write};
 use crate::usecases::billing;
 use crate::usecases::inbound::apply_status;
-use crate::usecases::pacing::{self, Rate};
+use crate::usecases::pacing::{self, Rate, Reservation};
 use crate::whatsapp::{GraphError, OutboundMessage};
 
 use super::{
@@ -133,7 +133,17 @@ pub async fn deliver(
     span.record("org_id", r.org_id.as_str());
     span.record("message_id", r.message_id.as_str());
     let reserved = message.record.reserved_period;
+    let from_campaign = message.record.origin.is_some();
     let delivery = deliver_message(svc, cfg, tokens, &r, message, receive_count).await?;
+    if from_campaign
+        && matches!(
+            delivery,
+            Delivery::Sent { .. } | Delivery::Failed | Delivery::DeadLetter
+        )
+        && let Some(m) = load::<Message>(&*svc.store, &pk, &sk).await?
+    {
+        crate::usecases::campaigns::follow(svc, &m.record).await?;
+    }
     let outcome = match &delivery {
         Delivery::Sent { .. } => {
             billing::record_sent(svc, &r.org_id, svc.clock.now()).await?;
@@ -244,14 +254,27 @@ async fn deliver_message(
             let mps = account
                 .messages_per_second
                 .unwrap_or(cfg.default_messages_per_second);
-            let rate_key = format!("PACE#RATE#{}", account.phone_number_id);
-            let slot = pacing::reserve(
+            let rate_key = rate_key(&account.phone_number_id);
+            let rate = Rate::per_second(mps, cfg.margin);
+            let lane = message.record.lane;
+            let horizon = lane_horizon(lane).filter(|_| message.record.lane_waits < MAX_LANE_WAITS);
+            let slot = match pacing::reserve_within(
                 &*svc.store,
                 &rate_key,
-                Rate::per_second(mps, cfg.margin),
+                rate,
                 pair_slot,
+                horizon,
             )
-            .await?;
+            .await?
+            {
+                Reservation::Slot(slot) => slot,
+                Reservation::Busy { free_at_us } => {
+                    // The lanes above hold the number's throughput: wait, unreserved,
+                    // until it comes within this lane's horizon.
+                    debug!(message_id = %r.message_id, lane = lane.as_str(), "paced: a higher lane holds the number");
+                    return wait_for_lane(svc, r, free_at_us, receive_count).await;
+                }
+            };
             if slot - now > inline {
                 debug!(message_id = %r.message_id, wait_ms = (slot - now) / 1000, "paced: slot reserved");
                 return defer(svc, r, slot, late_repaces, receive_count, inline).await;
@@ -308,6 +331,73 @@ async fn deliver_message(
                 }
             }
         }
+    }
+}
+
+/// The pacing key of a number's throughput.
+pub fn rate_key(number: &crate::ids::PhoneNumberId) -> String {
+    format!("PACE#RATE#{number}")
+}
+
+/// How far ahead of now a lane may reserve its number's throughput (`None`: any slot).
+///
+/// The priority lane reserves like a single lane always did. A lower lane only takes
+/// slots within its horizon, so the number's schedule is never promised further ahead
+/// than that to notifications or marketing: an agent reply arriving during a broadcast
+/// finds a slot at most the marketing horizon away, while the broadcast still fills
+/// every slot the replies leave. Notifications look further ahead than marketing, so
+/// when both wait for capacity the notification finds it first.
+pub fn lane_horizon(lane: Lane) -> Option<i64> {
+    match lane {
+        Lane::Priority => None,
+        Lane::Transactional => Some(1_000_000),
+        Lane::Marketing => Some(250_000),
+    }
+}
+
+/// Hides a lower-lane message until the number has capacity within its horizon (with
+/// jitter, so the waiting messages do not all come back at once), counting the wait.
+async fn wait_for_lane(
+    svc: &Services,
+    r: &OutboundRef,
+    free_at_us: i64,
+    receive_count: u32,
+) -> Result<Delivery> {
+    if receives_spent(receive_count) {
+        return give_up(
+            svc,
+            r,
+            switchboard_error(
+                "receives_spent",
+                "the queue handed this message back more often than its retry budget allows",
+            ),
+        )
+        .await;
+    }
+    let (pk, sk) = Message::key_of(&r.org_id, &r.message_id);
+    let now = svc.clock.now();
+    let stored = update::<Message>(&*svc.store, &pk, &sk, |m| {
+        if !waiting(m) {
+            return false;
+        }
+        m.lane_waits += 1;
+        m.scheduled_at_us = None;
+        m.awaiting_queue = false;
+        m.updated_at = now;
+        true
+    })
+    .await?;
+    match stored {
+        Some(m) if waiting(&m) => {
+            incr(&*svc.metrics, Metric::PacingDeferrals, None);
+            // SQS hides a message for whole seconds (a shorter wait would be none at all
+            // and spend the lane's waits at once); a campaign feeds about a second of the
+            // number's throughput at a time, so a second is the lane's natural beat.
+            let wait_us = (free_at_us - now_us(now)).max(1_000_000) as u64;
+            let wait = Duration::from_secs(wait_us.div_ceil(1_000_000));
+            Ok(Delivery::Later(crate::retry::jitter(wait)))
+        }
+        _ => Ok(Delivery::Skipped),
     }
 }
 

@@ -92,6 +92,18 @@ async fn enqueue(svc: &Services, message: &Message, conversation: &Conversation)
     Ok(())
 }
 
+/// Hands a stored message to the queue and clears its waiting flag (campaigns and
+/// sequences store their messages themselves; a failure leaves it for the sweep).
+pub(crate) async fn hand_to_queue(
+    svc: &Services,
+    message: &Message,
+    conversation: &Conversation,
+) -> Result<()> {
+    enqueue(svc, message, conversation).await?;
+    accept::handed_over(svc, message).await;
+    Ok(())
+}
+
 /// An error Switchboard itself records on a message.
 fn switchboard_error(title: &str, message: &str) -> MessageError {
     MessageError {

@@ -1,0 +1,750 @@
+//! The fan-out of a running campaign, one chunk per `campaign`-queue message.
+//!
+//! A chunk acts only if it is the campaign's current one (same run, same chunk number)
+//! and the campaign is running; it does its work, then moves the campaign's position
+//! with a versioned write and queues the next chunk. Every piece of work is idempotent,
+//! so a chunk repeated after a crash or delivered twice changes nothing twice:
+//!
+//! - collecting writes each recipient only if absent;
+//! - sending stores a recipient's message (an id derived from campaign and contact) only
+//!   if absent, in the transaction that marks the recipient `queued`.
+//!
+//! Sending feeds the number at its rate: a chunk is about a second of the number's
+//! throughput, and the next one is queued with a delay that matches it, longer while the
+//! number's schedule is already booked ahead (agent replies and notifications go first,
+//! see [`crate::usecases::outbound::deliver`]).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tracing::{debug, info, warn};
+
+use crate::billing::BillingConfig;
+use crate::error::{Error, Result};
+use crate::model::{
+    Account, AccountStatus, Channel, Contact, Conversation, Direction, Message, MessageOrigin,
+    MessageStatus,
+};
+use crate::queue::QueueName;
+use crate::record::{Versioned, item, load};
+use crate::services::Services;
+use crate::store::{Condition, Index, Query, SortKey, StoreError, Write};
+use crate::usecases::billing;
+use crate::usecases::contacts::index as contact_index;
+
+use super::{
+    Campaign, CampaignStatus, ChunkRef, Phase, Recipient, RecipientStatus, TIER_LIMIT, advance,
+    count, message_id, pause_for, tier, variables,
+};
+
+/// Contacts read per collecting chunk.
+const COLLECT_CHUNK: usize = 200;
+/// Writes and reads a chunk keeps in flight.
+const CONCURRENCY: usize = 16;
+/// Attempts at a recipient's transaction under contention.
+const MAX_ATTEMPTS: usize = 8;
+/// The longest delay SQS gives one message; longer waits re-queue.
+const MAX_DELAY: Duration = Duration::from_secs(900);
+
+/// What a chunk did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not the campaign's current chunk, or the campaign is not running.
+    Stale,
+    /// Recipients added from the audience.
+    Collected {
+        /// New recipients.
+        recipients: usize,
+    },
+    /// Recipients handled.
+    Sent {
+        /// Messages queued.
+        queued: usize,
+        /// Recipients skipped.
+        skipped: usize,
+    },
+    /// Waiting (quiet hours).
+    Waiting,
+    /// Paused by Switchboard for this reason.
+    Paused(String),
+    /// Every recipient was handled.
+    Completed,
+}
+
+/// Queues the campaign's current chunk.
+pub async fn enqueue(svc: &Services, c: &Campaign, delay: Option<Duration>) -> Result<()> {
+    let r = ChunkRef {
+        org_id: c.org_id.clone(),
+        campaign_id: c.id.clone(),
+        generation: c.generation,
+        chunk: c.chunk,
+    };
+    svc.queue
+        .send(
+            QueueName::Campaign,
+            vec![r.message(delay.map(|d| d.min(MAX_DELAY)))],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Processes one chunk (the queue body of a [`ChunkRef`]).
+pub async fn process(svc: &Services, billing: &BillingConfig, body: &str) -> Result<Outcome> {
+    let r: ChunkRef = serde_json::from_str(body)
+        .map_err(|e| Error::Internal(format!("queue body is not a campaign chunk: {e}")))?;
+    let (pk, sk) = Campaign::key_of(&r.org_id, &r.campaign_id);
+    let Some(c) = load::<Campaign>(&*svc.store, &pk, &sk).await? else {
+        return Ok(Outcome::Stale);
+    };
+    if c.record.generation != r.generation
+        || c.record.chunk != r.chunk
+        || c.record.status != CampaignStatus::Running
+    {
+        debug!(campaign_id = %r.campaign_id, "stale campaign chunk dropped");
+        return Ok(Outcome::Stale);
+    }
+    tracing::Span::current().record("org_id", r.org_id.as_str());
+    match c.record.phase.clone() {
+        Phase::Collect {
+            source,
+            after,
+            offset,
+        } => collect(svc, c, source, after, offset).await,
+        Phase::Send { after } => send(svc, billing, c, after).await,
+        Phase::Done => finish(svc, c).await,
+    }
+}
+
+/// Moves the campaign on (versioned: a person's pause or a duplicate chunk that moved it
+/// first wins) and queues its next chunk while it runs.
+async fn advance_campaign(
+    svc: &Services,
+    mut c: Versioned<Campaign>,
+    delay: Duration,
+    change: impl FnOnce(&mut Campaign),
+) -> Result<bool> {
+    let now = svc.clock.now();
+    change(&mut c.record);
+    c.record.chunk += 1;
+    c.record.updated_at = now;
+    if c.record.status == CampaignStatus::Running {
+        c.record.next_chunk_at = chrono::Duration::from_std(delay).ok().map(|d| now + d);
+    }
+    match svc.store.put(c.next_item()?, c.condition()).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { .. }) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    if c.record.status == CampaignStatus::Running {
+        enqueue(svc, &c.record, (!delay.is_zero()).then_some(delay)).await?;
+    }
+    Ok(true)
+}
+
+// ------------------------------------------------------------------- collect
+
+/// Where the audience is read from.
+enum Source {
+    /// The named contacts.
+    Ids,
+    /// A query: of index items pointing at contacts, or of contacts.
+    Query(Query, bool),
+}
+
+fn sources(c: &Campaign) -> Vec<Source> {
+    let org = &c.org_id;
+    let a = &c.audience;
+    if !a.contact_ids.is_empty() {
+        return vec![Source::Ids];
+    }
+    if let Some(tag) = a.tags_all.first() {
+        return vec![Source::Query(
+            Query::table(contact_index::tag_pk(org, tag)),
+            true,
+        )];
+    }
+    if !a.tags_any.is_empty() {
+        return a
+            .tags_any
+            .iter()
+            .map(|t| Source::Query(Query::table(contact_index::tag_pk(org, t)), true))
+            .collect();
+    }
+    if let Some(status) = a.status {
+        return vec![Source::Query(
+            Query::index(Index::Gsi2, Contact::status_pk(org, status)),
+            false,
+        )];
+    }
+    vec![Source::Query(
+        Query::index(Index::Gsi1, Contact::list_pk(org)),
+        false,
+    )]
+}
+
+async fn collect(
+    svc: &Services,
+    c: Versioned<Campaign>,
+    source: usize,
+    after: Option<crate::store::Position>,
+    offset: usize,
+) -> Result<Outcome> {
+    let org = c.record.org_id.clone();
+    let all = sources(&c.record);
+    let (contacts, next): (Vec<Contact>, Option<Phase>) = match all.get(source) {
+        None => (Vec::new(), None),
+        Some(Source::Ids) => {
+            let ids = &c.record.audience.contact_ids;
+            let end = (offset + COLLECT_CHUNK).min(ids.len());
+            let reads: Vec<_> = ids[offset.min(end)..end]
+                .iter()
+                .map(|id| crate::usecases::contacts::get(svc, &org, id))
+                .collect();
+            let found: Vec<Result<Versioned<Contact>>> = futures::stream::iter(reads)
+                .buffered(CONCURRENCY)
+                .collect()
+                .await;
+            let mut contacts = Vec::new();
+            for f in found {
+                match f {
+                    Ok(v) => contacts.push(v.record),
+                    // A named contact that is gone is simply not a recipient.
+                    Err(Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let next = (end < ids.len()).then_some(Phase::Collect {
+                source,
+                after: None,
+                offset: end,
+            });
+            (contacts, next)
+        }
+        Some(Source::Query(q, pointers)) => {
+            let page = svc
+                .store
+                .query(q.clone().limit(COLLECT_CHUNK).after(after))
+                .await?;
+            let contacts: Vec<Contact> = if *pointers {
+                crate::usecases::contacts::list::resolve(svc, &org, &page.items)
+                    .await?
+                    .into_iter()
+                    .flatten()
+                    .map(|v| v.record)
+                    .collect()
+            } else {
+                page.items
+                    .iter()
+                    .filter_map(|it| it.decode::<Contact>().ok())
+                    .collect()
+            };
+            let next = page.next.map(|p| Phase::Collect {
+                source,
+                after: Some(p),
+                offset: 0,
+            });
+            (contacts, next)
+        }
+    };
+    let now = svc.clock.now();
+    let writes: Vec<_> = contacts
+        .iter()
+        .filter(|contact| c.record.audience.matches(contact))
+        .map(|contact| {
+            let r = Recipient {
+                org_id: org.clone(),
+                campaign_id: c.record.id.clone(),
+                contact_id: contact.id.clone(),
+                status: RecipientStatus::Pending,
+                reason: None,
+                message_id: None,
+                updated_at: now,
+            };
+            async move {
+                match svc.store.put(item(&r, 1)?, Condition::NotExists).await {
+                    Ok(()) => Ok(1usize),
+                    Err(StoreError::ConditionFailed { .. }) => Ok(0),
+                    Err(e) => Err(Error::from(e)),
+                }
+            }
+        })
+        .collect();
+    let results: Vec<Result<usize>> = futures::stream::iter(writes)
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut added = 0;
+    for r in results {
+        added += r?;
+    }
+    if added > 0 {
+        count(svc, &org, &c.record.id, &["audience_size"], added as i64).await;
+    }
+    let phase = match next {
+        Some(p) => p,
+        None if source + 1 < all.len() => Phase::Collect {
+            source: source + 1,
+            after: None,
+            offset: 0,
+        },
+        None => Phase::Send { after: None },
+    };
+    advance_campaign(svc, c, Duration::ZERO, |c| c.phase = phase).await?;
+    Ok(Outcome::Collected { recipients: added })
+}
+
+// ------------------------------------------------------------------- send
+
+/// What happened to one recipient.
+enum One {
+    Queued,
+    Skipped,
+    Already,
+    Pause(&'static str),
+}
+
+async fn send(
+    svc: &Services,
+    billing: &BillingConfig,
+    c: Versioned<Campaign>,
+    after: Option<String>,
+) -> Result<Outcome> {
+    let now = svc.clock.now();
+    let campaign = c.record.clone();
+    if let Some(q) = &campaign.quiet_hours
+        && let Some(end) = q.ends_after(now)
+    {
+        let wait = (end - now).to_std().unwrap_or(Duration::ZERO);
+        info!(campaign_id = %campaign.id, wait_secs = wait.as_secs(), "campaign holds for its quiet hours");
+        advance_campaign(svc, c, wait.min(MAX_DELAY), |_| {}).await?;
+        return Ok(Outcome::Waiting);
+    }
+    let (a_pk, a_sk) = Account::key_of(&campaign.org_id, &campaign.account_id);
+    let account = match load::<Account>(&*svc.store, &a_pk, &a_sk).await? {
+        Some(a) if a.record.status == AccountStatus::ReauthRequired => {
+            return paused(svc, &campaign, "reauth_required").await;
+        }
+        Some(a) => a.record,
+        None => return paused(svc, &campaign, "number_not_connected").await,
+    };
+    match crate::usecases::templates::check_sendable(
+        svc,
+        &campaign.org_id,
+        account.waba_id.as_ref(),
+        &campaign.template.name,
+        &campaign.template.language,
+    )
+    .await
+    {
+        Ok(_) => {}
+        Err(Error::Validation { .. }) => {
+            return paused(svc, &campaign, "template_not_approved").await;
+        }
+        Err(e) => return Err(e),
+    }
+    let mps = account.messages_per_second.unwrap_or(80).max(1) as usize;
+    let mut size = mps.clamp(10, 200);
+    if let Some(limit) = account.health.daily_unique_limit() {
+        let used = tier::used(svc, &account.phone_number_id, now).await?;
+        let room = limit.saturating_sub(used) as usize;
+        if room == 0 {
+            return paused(svc, &campaign, TIER_LIMIT).await;
+        }
+        size = size.min(room);
+    }
+    let page = svc
+        .store
+        .query(
+            Query::table(Campaign::recipients_pk(&campaign.org_id, &campaign.id))
+                .sort(match &after {
+                    // Sort keys are contact ids: the next one after `a` is `a` plus
+                    // the lowest character.
+                    Some(a) => SortKey::AtLeast(format!("{a}\u{0}")),
+                    None => SortKey::Any,
+                })
+                .limit(size)
+                .consistent(),
+        )
+        .await?;
+    let recipients: Vec<Recipient> = page
+        .items
+        .iter()
+        .filter_map(|it| it.decode::<Recipient>().ok())
+        .collect();
+    let last = page.items.last().map(|it| it.sk.clone());
+    let work: Vec<_> = recipients
+        .iter()
+        .map(|r| send_one(svc, billing, &campaign, &account, r))
+        .collect();
+    let results: Vec<Result<One>> = futures::stream::iter(work)
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let (mut queued, mut skipped, mut pause) = (0, 0, None);
+    let mut failure = None;
+    for r in results {
+        match r {
+            Ok(One::Queued) => queued += 1,
+            Ok(One::Skipped) => skipped += 1,
+            Ok(One::Already) => {}
+            Ok(One::Pause(reason)) => pause = Some(reason),
+            Err(e) => failure = Some(e),
+        }
+    }
+    if let Some(e) = failure {
+        // The chunk is repeated; what it did stands and is found done.
+        return Err(e);
+    }
+    if let Some(reason) = pause {
+        // The position stays: a resume finds this chunk's queued recipients done.
+        return paused(svc, &campaign, reason).await;
+    }
+    if page.next.is_none() {
+        advance_campaign(svc, c, Duration::ZERO, |c| {
+            c.phase = Phase::Done;
+            c.status = CampaignStatus::Completed;
+            c.next_chunk_at = None;
+            c.finished_at = Some(now);
+        })
+        .await?;
+        info!(campaign_id = %campaign.id, "campaign completed");
+        return Ok(Outcome::Completed);
+    }
+    // About a second of the number's throughput per chunk; longer while the number's
+    // schedule is booked ahead.
+    let mut delay = Duration::from_secs_f64(queued as f64 / mps as f64);
+    let backlog = crate::usecases::pacing::booked_ahead(
+        &*svc.store,
+        &crate::usecases::outbound::deliver::rate_key(&account.phone_number_id),
+        now.timestamp_micros(),
+    )
+    .await?;
+    if backlog > Duration::from_secs(2) {
+        delay = delay.max(backlog - Duration::from_secs(1));
+    }
+    advance_campaign(svc, c, delay, |c| c.phase = Phase::Send { after: last }).await?;
+    Ok(Outcome::Sent { queued, skipped })
+}
+
+async fn paused(svc: &Services, c: &Campaign, reason: &str) -> Result<Outcome> {
+    pause_for(svc, c, reason).await?;
+    Ok(Outcome::Paused(reason.to_owned()))
+}
+
+async fn finish(svc: &Services, c: Versioned<Campaign>) -> Result<Outcome> {
+    let now = svc.clock.now();
+    advance_campaign(svc, c, Duration::ZERO, |c| {
+        c.status = CampaignStatus::Completed;
+        c.next_chunk_at = None;
+        c.finished_at = Some(now);
+    })
+    .await?;
+    Ok(Outcome::Completed)
+}
+
+async fn skip(svc: &Services, c: &Campaign, r: &Recipient, reason: &str) -> Result<One> {
+    advance(
+        svc,
+        &c.org_id,
+        &c.id,
+        &r.contact_id,
+        RecipientStatus::Skipped,
+        Some(reason),
+    )
+    .await?;
+    Ok(One::Skipped)
+}
+
+/// Sends one recipient: checks, then one transaction storing the message and marking
+/// the recipient queued, then the queue.
+async fn send_one(
+    svc: &Services,
+    billing_cfg: &BillingConfig,
+    c: &Campaign,
+    account: &Account,
+    r: &Recipient,
+) -> Result<One> {
+    if r.status != RecipientStatus::Pending {
+        return Ok(One::Already);
+    }
+    let org = &c.org_id;
+    let (ct_pk, ct_sk) = Contact::key_of(org, &r.contact_id);
+    let Some(contact) = load::<Contact>(&*svc.store, &ct_pk, &ct_sk).await? else {
+        return skip(svc, c, r, "contact_deleted").await;
+    };
+    let contact = contact.record;
+    if contact.opted_out {
+        return skip(svc, c, r, "opted_out").await;
+    }
+    if contact.channel != Channel::Whatsapp {
+        return skip(svc, c, r, "no_whatsapp").await;
+    }
+    let components = match variables::fill(&c.template.components, &contact) {
+        Ok(v) => v,
+        Err(name) => return skip(svc, c, r, &format!("missing_variable:{name}")).await,
+    };
+    let mut template = json!({
+        "name": c.template.name,
+        "language": {"code": c.template.language},
+    });
+    if components.as_array().is_some_and(|a| !a.is_empty()) {
+        template["components"] = components;
+    }
+    let content = match crate::usecases::compose::compose(&json!({
+        "type": "template",
+        "template": template,
+    })) {
+        Ok(composed) => composed.content,
+        Err(_) => return skip(svc, c, r, "invalid_variables").await,
+    };
+
+    let id = message_id(org, &c.id, &r.contact_id);
+    let (m_pk, m_sk) = Message::key_of(org, &id);
+    if svc.store.get(&m_pk, &m_sk).await?.is_some() {
+        return Ok(One::Already);
+    }
+    // Counted against the tier before the send: a repeat after a crash finds the
+    // customer already counted in the window.
+    tier::reach(
+        svc,
+        &account.phone_number_id,
+        &r.contact_id,
+        svc.clock.now(),
+    )
+    .await?;
+    let reserved = match billing::admit_message(svc, billing_cfg, org, None).await {
+        Ok(p) => p,
+        Err(Error::PaymentRequired { .. }) => return Ok(One::Pause("plan_limit")),
+        Err(e) => return Err(e),
+    };
+    let stored = store_send(svc, c, account, r, &contact, &id, content, reserved).await;
+    match stored {
+        Ok(Some((message, conversation))) => {
+            count(svc, org, &c.id, &["queued"], 1).await;
+            if let Err(e) =
+                crate::usecases::outbound::hand_to_queue(svc, &message, &conversation).await
+            {
+                // Stored and flagged: the outbound sweep hands it over.
+                warn!(campaign_id = %c.id, message_id = %message.id, error = %e, "could not queue a campaign message; the sweep will");
+            }
+            Ok(One::Queued)
+        }
+        other => {
+            if let Some(period) = reserved
+                && let Err(e) = billing::release_message(svc, org, period).await
+            {
+                warn!(org_id = %org, error = %e, "could not give back a message reservation");
+            }
+            other.map(|_| One::Already)
+        }
+    }
+}
+
+/// The transaction of one recipient; `None` when its message already exists.
+#[allow(clippy::too_many_arguments)]
+async fn store_send(
+    svc: &Services,
+    c: &Campaign,
+    account: &Account,
+    r: &Recipient,
+    contact: &Contact,
+    id: &crate::ids::MessageId,
+    content: Value,
+    reserved: Option<i64>,
+) -> Result<Option<(Message, Conversation)>> {
+    let org = &c.org_id;
+    let conversation_id =
+        crate::ids::ConversationId::for_thread(org, &account.phone_number_id, &contact.wa_id);
+    let (r_pk, r_sk) = Recipient::key_of(org, &c.id, &r.contact_id);
+    for _ in 0..MAX_ATTEMPTS {
+        let now = svc.clock.now();
+        let Some(mut recipient) = load::<Recipient>(&*svc.store, &r_pk, &r_sk).await? else {
+            return Ok(None);
+        };
+        if recipient.record.status != RecipientStatus::Pending {
+            return Ok(None);
+        }
+        let (v_pk, v_sk) = Conversation::key_of(org, &conversation_id);
+        let mut conversation = load::<Conversation>(&*svc.store, &v_pk, &v_sk)
+            .await?
+            .unwrap_or_else(|| {
+                Versioned::new(Conversation::open(
+                    org,
+                    &account.id,
+                    &account.phone_number_id,
+                    &contact.wa_id,
+                    now,
+                ))
+            });
+        let message = Message {
+            id: id.clone(),
+            org_id: org.clone(),
+            conversation_id: conversation_id.clone(),
+            account_id: account.id.clone(),
+            channel: Channel::Whatsapp,
+            contact_id: contact.id.clone(),
+            direction: Direction::Outbound,
+            wamid: None,
+            content: content.clone(),
+            status: MessageStatus::Queued,
+            status_times: Default::default(),
+            error: None,
+            reply_to: None,
+            timestamp: now,
+            created_at: now,
+            updated_at: now,
+            attempts: 0,
+            scheduled_at_us: None,
+            sent_by: None,
+            awaiting_queue: true,
+            reserved_period: reserved,
+            next_attempt_at: None,
+            first_failed_at: None,
+            late_repaces: 0,
+            correlation_id: None,
+            lane: c.lane(),
+            lane_waits: 0,
+            origin: Some(MessageOrigin::Campaign {
+                campaign_id: c.id.clone(),
+            }),
+        };
+        conversation.record.contact_name = contact.name.clone();
+        conversation.record.account_id = account.id.clone();
+        conversation.record.last_campaign = Some(c.id.clone());
+        conversation.record.record_message(
+            &message.id,
+            now,
+            Direction::Outbound,
+            switchboard_webhooks::meta::preview(&message.content),
+            now,
+        );
+        recipient.record.status = RecipientStatus::Queued;
+        recipient.record.message_id = Some(message.id.clone());
+        recipient.record.updated_at = now;
+        let mut writes = vec![
+            Write::put(item(&message, 1)?, Condition::NotExists),
+            Write::put(recipient.next_item()?, recipient.condition()),
+            Write::put(conversation.next_item()?, conversation.condition()),
+        ];
+        if conversation.version == 0 {
+            writes.push(Write::put(
+                crate::usecases::personal_data::conversation_link(&conversation.record)?,
+                Condition::Always,
+            ));
+        }
+        writes.extend(crate::triage::entry_writes(None, &conversation.record)?);
+        match svc.store.transact(writes).await {
+            Ok(()) => return Ok(Some((message, conversation.record))),
+            Err(StoreError::ConditionFailed { index: 0 }) => return Ok(None),
+            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Store(StoreError::Conflict))
+}
+
+// ------------------------------------------------------------------- schedule
+
+/// What one run of the campaign schedule did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Tick {
+    /// Scheduled campaigns started.
+    pub started: usize,
+    /// Campaigns resumed after their number's tier freed capacity.
+    pub resumed: usize,
+    /// Running campaigns whose chunk was overdue and queued again.
+    pub requeued: usize,
+}
+
+/// How late a running campaign's chunk may be before the schedule queues it again (a
+/// chunk lost between a campaign update and its enqueue).
+const OVERDUE: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The campaign schedule (`cron-campaigns`, every minute): starts scheduled campaigns
+/// that are due, resumes campaigns paused at the tier limit once their number has room,
+/// and re-queues running campaigns whose next chunk is overdue.
+pub async fn tick(svc: &Services) -> Result<Tick> {
+    let mut out = Tick::default();
+    if !super::enabled(svc) {
+        return Ok(out);
+    }
+    let now = svc.clock.now();
+    let mut after = None;
+    loop {
+        let page = svc
+            .store
+            .query(
+                Query::index(Index::Gsi2, super::WATCHED_PK)
+                    .limit(100)
+                    .after(after),
+            )
+            .await?;
+        for listed in crate::record::decode_all::<Campaign>(&page.items)? {
+            let (pk, sk) = Campaign::key_of(&listed.org_id, &listed.id);
+            let Some(c) = load::<Campaign>(&*svc.store, &pk, &sk).await? else {
+                continue;
+            };
+            match c.record.status {
+                CampaignStatus::Scheduled
+                    if c.record.send_at.is_none_or(|t| t <= now)
+                        && resume(svc, c.clone(), false).await? =>
+                {
+                    out.started += 1;
+                }
+                CampaignStatus::Paused
+                    if c.record.paused_reason.as_deref() == Some(TIER_LIMIT)
+                        && has_room(svc, &c.record).await?
+                        && resume(svc, c.clone(), true).await? =>
+                {
+                    out.resumed += 1;
+                }
+                CampaignStatus::Running
+                    if c.record.next_chunk_at.is_none_or(|t| t + OVERDUE < now) =>
+                {
+                    warn!(campaign_id = %c.record.id, "campaign chunk overdue; queueing it again");
+                    enqueue(svc, &c.record, None).await?;
+                    out.requeued += 1;
+                }
+                _ => {}
+            }
+        }
+        match page.next {
+            Some(p) => after = Some(p),
+            None => return Ok(out),
+        }
+    }
+}
+
+async fn has_room(svc: &Services, c: &Campaign) -> Result<bool> {
+    let (pk, sk) = Account::key_of(&c.org_id, &c.account_id);
+    let Some(account) = load::<Account>(&*svc.store, &pk, &sk).await? else {
+        return Ok(false);
+    };
+    let Some(limit) = account.record.health.daily_unique_limit() else {
+        return Ok(true);
+    };
+    let used = tier::used(svc, &account.record.phone_number_id, svc.clock.now()).await?;
+    Ok(used < limit)
+}
+
+/// Sets a campaign running (a new run when `new_run`) and queues its chunk.
+async fn resume(svc: &Services, mut c: Versioned<Campaign>, new_run: bool) -> Result<bool> {
+    let now = svc.clock.now();
+    if new_run {
+        c.record.generation += 1;
+        c.record.chunk = 0;
+    }
+    c.record.status = CampaignStatus::Running;
+    c.record.paused_reason = None;
+    c.record.next_chunk_at = Some(now);
+    c.record.updated_at = now;
+    match svc.store.put(c.next_item()?, c.condition()).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { .. }) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    info!(campaign_id = %c.record.id, "campaign running");
+    enqueue(svc, &c.record, None).await?;
+    Ok(true)
+}
