@@ -81,6 +81,16 @@ pub fn http_routes() -> Vec<Route> {
             "/v1/campaigns/{id}/recipients",
             api_list_campaign_recipients
         ),
+        route!(POST, "/v1/sequences", api_create_sequence),
+        route!(GET, "/v1/sequences", api_list_sequences),
+        route!(GET, "/v1/sequences/{id}", api_get_sequence),
+        route!(POST, "/v1/sequences/{id}/enrolments", api_enrol_sequence),
+        route!(GET, "/v1/sequences/{id}/enrolments", api_list_enrolments),
+        route!(
+            DELETE,
+            "/v1/sequences/{id}/enrolments/{contact_id}",
+            api_remove_enrolment
+        ),
         route!(POST, "/v1/templates", api_create_template),
         route!(DELETE, "/v1/templates/{name}", api_delete_template),
         route!(POST, "/webhooks/meta-messaging", webhook_meta_messaging),
@@ -173,9 +183,14 @@ pub fn consumers() -> Vec<Consumer> {
 
 /// The scheduled jobs: the usage report every `USAGE_REPORT_INTERVAL_SECS`, the
 /// outbound sweep every five minutes, the account sync daily, the erasures' continuation
-/// the snooze sweep every minute, and the campaign schedule every
-/// `CAMPAIGNS_INTERVAL_SECS` (a minute by default; as `template.yaml` schedules them).
-pub fn schedules(usage_report_every: Duration, campaigns_every: Duration) -> Vec<Schedule> {
+/// the snooze sweep every minute, and the campaign and sequence schedules every
+/// `CAMPAIGNS_INTERVAL_SECS` and `SEQUENCES_INTERVAL_SECS` (a minute by default; as
+/// `template.yaml` schedules them).
+pub fn schedules(
+    usage_report_every: Duration,
+    campaigns_every: Duration,
+    sequences_every: Duration,
+) -> Vec<Schedule> {
     vec![
         Schedule {
             function: cron_usage_report::FUNCTION,
@@ -208,6 +223,11 @@ pub fn schedules(usage_report_every: Duration, campaigns_every: Duration) -> Vec
             function: cron_campaigns::FUNCTION,
             every: campaigns_every,
             handler: cron_fn(|app, now| async move { cron_campaigns::handle(&app, now).await }),
+        },
+        Schedule {
+            function: cron_sequences::FUNCTION,
+            every: sequences_every,
+            handler: cron_fn(|app, now| async move { cron_sequences::handle(&app, now).await }),
         },
     ]
 }

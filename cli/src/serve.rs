@@ -276,6 +276,7 @@ pub async fn start_with(app: App, addr: SocketAddr, workers_on: bool) -> std::io
             schedules(
                 app.config().usage_report_every,
                 app.config().campaigns_every,
+                app.config().sequences_every,
             ),
         )
     } else {

@@ -143,6 +143,18 @@ async fn run(s: &Setup, clock: Option<&FixedClock>) {
     panic!("campaign queues did not drain");
 }
 
+/// Runs the queues until the campaign's progress shows `sent` messages (messages hidden
+/// by real-time delays on SQS can outlast one [`run`] on a loaded machine).
+async fn run_until_sent(s: &Setup, clock: Option<&FixedClock>, id: &str, sent: u64) {
+    for _ in 0..20 {
+        run(s, clock).await;
+        if get_campaign(s, id).await["progress"]["sent"] == sent {
+            return;
+        }
+    }
+    panic!("the campaign never showed {sent} sent");
+}
+
 async fn get_campaign(s: &Setup, id: &str) -> Value {
     let (status, c) = s.h.get(&format!("/v1/campaigns/{id}"), &s.admin).await;
     assert_eq!(status, StatusCode::OK, "{c}");
@@ -353,7 +365,7 @@ async fn tier_limit_pauses_until_the_window_frees(backend: Backend) {
     let id = created["id"].as_str().unwrap().to_owned();
     s.h.post(&format!("/v1/campaigns/{id}/start"), &s.admin, &json!({}))
         .await;
-    run(&s, Some(&clock)).await;
+    run_until_sent(&s, Some(&clock), &id, 50).await;
     let c = get_campaign(&s, &id).await;
     assert_eq!(c["status"], "paused", "{c}");
     assert_eq!(c["paused_reason"], "tier_limit");
@@ -372,7 +384,7 @@ async fn tier_limit_pauses_until_the_window_frees(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(tick.resumed, 1);
-    run(&s, Some(&clock)).await;
+    run_until_sent(&s, Some(&clock), &id, 55).await;
     let c = get_campaign(&s, &id).await;
     assert_eq!(c["status"], "completed", "{c}");
     assert_eq!(c["progress"]["sent"], 55, "{c}");
@@ -591,4 +603,147 @@ async fn a_broadcast_never_books_the_number_far_ahead_of_an_agent() {
         .unwrap(),
         Reservation::Slot(_)
     ));
+}
+
+// ------------------------------------------------------------------- drip sequences
+
+async fn drip_sequence_steps_reach_each_contact_once(backend: Backend) {
+    let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
+    let s = setup(backend, Some(clock.clone())).await;
+    import(
+        &s,
+        &[
+            (phone(1), "Ana", "trial"),
+            (phone(2), "Ben", "trial"),
+            (phone(3), "Cid", "trial"),
+        ],
+    )
+    .await;
+    let (ana, ben, cid) = (
+        contact_id(&s, "15550100001").await,
+        contact_id(&s, "15550100002").await,
+        contact_id(&s, "15550100003").await,
+    );
+    let mut body = json!({
+        "name": "Onboarding",
+        "integration_id": s.integration,
+        "steps": [
+            {"delay": "0s", "template": {"name": "welcome", "language": "en_US", "components": [
+                {"type": "body", "parameters": [{"type": "text", "text": "{{contact.name}}"}]}]}},
+            {"delay": "1d", "text": "How is your first day going?"},
+            {"delay": "2h", "template": {"name": "tips", "language": "en_US"}}
+        ],
+        "stop_on_reply": true
+    });
+    body["steps"][1]["delay"] = json!("1w");
+    let (status, err) = s.h.post("/v1/sequences", &s.admin, &body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["error"]["field"], "steps[1].delay");
+    body["steps"][1]["delay"] = json!("1d");
+    let (status, created) = s.h.post("/v1/sequences", &s.admin, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let enrol = format!("/v1/sequences/{id}/enrolments");
+    let (status, out) =
+        s.h.post(&enrol, &s.admin, &json!({"contact_ids": [ana, ben, cid]}))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(out["enrolled"], 3);
+    let (_, out) =
+        s.h.post(
+            &enrol,
+            &s.admin,
+            &json!({"audience": {"tags_any": ["trial"]}}),
+        )
+        .await;
+    assert_eq!(out["enrolled"], 0, "each contact once: {out}");
+    assert_eq!(out["already_enrolled"], 3);
+    let (status, _) = s.h.delete(&format!("{enrol}/{cid}"), &s.admin).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let svc = s.h.app.services();
+    let billing = &s.h.app.config().billing;
+    // Two overlapping runs send the first step once to each active contact.
+    let (a, b) = tokio::join!(
+        switchboard_core::usecases::sequences::tick(svc, billing),
+        switchboard_core::usecases::sequences::tick(svc, billing)
+    );
+    assert_eq!(a.unwrap().sent + b.unwrap().sent, 2);
+    run(&s, Some(&clock)).await;
+    assert_eq!(s.sends.0.lock().unwrap().len(), 2);
+
+    // Ben answers; a day later Ana's free-form step finds her window closed.
+    clock.advance(chrono::Duration::minutes(5));
+    let reply =
+        switchboard_testkit::fixtures::delivery(vec![switchboard_testkit::fixtures::text_change(
+            PHONE_NUMBER_ID,
+            "15550100002",
+            "Ben",
+            "wamid.ben-reply",
+            switchboard_core::clock::Clock::now(&*clock).timestamp(),
+            "Thanks!",
+        )]);
+    assert_eq!(s.h.webhook(&reply).await.status(), StatusCode::OK);
+    s.h.drain(QueueName::Inbound).await;
+    clock.advance(chrono::Duration::hours(25));
+    let t = switchboard_core::usecases::sequences::tick(svc, billing)
+        .await
+        .unwrap();
+    assert_eq!((t.sent, t.skipped, t.stopped), (0, 1, 1), "{t:?}");
+    // Two hours on, Ana's last step goes; nothing more is due after it.
+    clock.advance(chrono::Duration::hours(2));
+    let t = switchboard_core::usecases::sequences::tick(svc, billing)
+        .await
+        .unwrap();
+    assert_eq!(t.sent, 1, "{t:?}");
+    run(&s, Some(&clock)).await;
+    clock.advance(chrono::Duration::days(5));
+    let t = switchboard_core::usecases::sequences::tick(svc, billing)
+        .await
+        .unwrap();
+    assert_eq!(t, Default::default());
+
+    let sent = s.sends.0.lock().unwrap().clone();
+    let names: Vec<(&str, &str)> = sent
+        .iter()
+        .map(|b| {
+            (
+                b["to"].as_str().unwrap(),
+                b["template"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.contains(&("15550100001", "welcome")));
+    assert!(names.contains(&("15550100002", "welcome")));
+    assert!(names.contains(&("15550100001", "tips")));
+
+    let (_, got) = s.h.get(&format!("/v1/sequences/{id}"), &s.admin).await;
+    assert_eq!(got["steps"][0]["queued"], 2, "{got}");
+    assert_eq!(got["steps"][1]["skipped"], 1, "{got}");
+    assert_eq!(got["steps"][2]["queued"], 1, "{got}");
+    assert_eq!(
+        got["enrolments"],
+        json!({"enrolled": 3, "active": 0, "completed": 1, "stopped": 2})
+    );
+    let (_, list) = s.h.get(&enrol, &s.admin).await;
+    let mut reasons: Vec<String> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["stop_reason"].as_str().map(str::to_owned))
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons, ["removed", "replied"]);
+    s.h.stop().await;
+}
+
+#[tokio::test]
+async fn drip_sequence_steps_reach_each_contact_once_sqlite() {
+    drip_sequence_steps_reach_each_contact_once(Backend::Local).await;
+}
+
+#[tokio::test]
+async fn drip_sequence_steps_reach_each_contact_once_dynamodb() {
+    drip_sequence_steps_reach_each_contact_once(Backend::Aws).await;
 }

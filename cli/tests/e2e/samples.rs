@@ -75,6 +75,13 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     // A chunk of a campaign that does not exist is dropped, not retried.
     ("worker-campaigns", "chunk.json", 0),
     ("cron-campaigns", "scheduled.json", 0),
+    ("api-create-sequence", "unknown-integration.json", 422),
+    ("api-list-sequences", "list.json", 200),
+    ("api-get-sequence", "unknown-id.json", 404),
+    ("api-enrol-sequence", "unknown-id.json", 404),
+    ("api-list-enrolments", "unknown-id.json", 404),
+    ("api-remove-enrolment", "unknown-id.json", 404),
+    ("cron-sequences", "scheduled.json", 0),
     ("api-list-integrations", "list.json", 200),
     ("webhook-whatsapp", "verify.json", 200),
     ("webhook-whatsapp", "message.json", 200),
@@ -594,6 +601,97 @@ async fn regenerate_sample_events() {
             "time": "2026-11-23T10:01:00Z",
             "region": "us-east-1",
             "resources": ["arn:aws:events:us-east-1:123456789012:rule/switchboard-CronCampaignsCampaignSchedule"],
+            "detail": {}
+        }),
+    );
+    let unknown_sequence = "seq_00000000000000000000000000000000";
+    let some_contact = "ct_00000000000000000000000000000000";
+    write(
+        "api-create-sequence",
+        "unknown-integration.json",
+        &Api {
+            method: "POST",
+            route: "/v1/sequences",
+            path: "/v1/sequences",
+            headers: bearer.clone(),
+            body: Some(
+                json!({
+                    "name": "Onboarding",
+                    "integration_id": unknown,
+                    "steps": [
+                        {"delay": "0s", "template": {"name": "welcome", "language": "en_US"}},
+                        {"delay": "1d", "text": "How is your first day going?"}
+                    ],
+                    "stop_on_reply": true
+                })
+                .to_string(),
+            ),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-list-sequences",
+        "list.json",
+        &get("/v1/sequences", "/v1/sequences", json!({})),
+    );
+    write(
+        "api-get-sequence",
+        "unknown-id.json",
+        &get(
+            "/v1/sequences/{id}",
+            &format!("/v1/sequences/{unknown_sequence}"),
+            json!({"id": unknown_sequence}),
+        ),
+    );
+    write(
+        "api-enrol-sequence",
+        "unknown-id.json",
+        &Api {
+            method: "POST",
+            route: "/v1/sequences/{id}/enrolments",
+            path: &format!("/v1/sequences/{unknown_sequence}/enrolments"),
+            params: json!({"id": unknown_sequence}),
+            headers: bearer.clone(),
+            body: Some(json!({"contact_ids": [some_contact]}).to_string()),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-list-enrolments",
+        "unknown-id.json",
+        &get(
+            "/v1/sequences/{id}/enrolments",
+            &format!("/v1/sequences/{unknown_sequence}/enrolments"),
+            json!({"id": unknown_sequence}),
+        ),
+    );
+    write(
+        "api-remove-enrolment",
+        "unknown-id.json",
+        &Api {
+            method: "DELETE",
+            route: "/v1/sequences/{id}/enrolments/{contact_id}",
+            path: &format!("/v1/sequences/{unknown_sequence}/enrolments/{some_contact}"),
+            params: json!({"id": unknown_sequence, "contact_id": some_contact}),
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "cron-sequences",
+        "scheduled.json",
+        &json!({
+            "version": "0",
+            "id": "9e4b1c7a-2d5f-4a8e-b3c6-1f7d9a2e5b84",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": "2026-11-23T10:02:00Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/switchboard-CronSequencesSequenceSchedule"],
             "detail": {}
         }),
     );
@@ -1310,6 +1408,7 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
     let schedules = switchboard_cli::routes::schedules(
         std::time::Duration::from_secs(3600),
         std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(60),
     );
     for (function, file, expected) in EXPECTED {
         let text = std::fs::read_to_string(events_dir().join(function).join(file)).unwrap();
@@ -1320,9 +1419,11 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
             let summary = summary.unwrap_or_else(|e| panic!("{function}/{file}: {e}"));
             // The usage report and the erasures count failures; the outbound sweep counts
             // sends it handed over, the snooze sweep conversations it reopened, the
-            // account sync the numbers it could not read.
+            // account sync the numbers it could not read, the sequence schedule the steps
+            // it left for the next run.
             let count = summary
                 .get("failures")
+                .or_else(|| summary.get("deferred"))
                 .or_else(|| summary.get("requeued"))
                 .or_else(|| summary.get("reopened"))
                 .or_else(|| summary.get("failed"))

@@ -80,6 +80,7 @@ fn functions_folders_packages_binaries_and_template_agree() {
         switchboard_cli::routes::schedules(
             std::time::Duration::from_secs(3600),
             std::time::Duration::from_secs(60),
+            std::time::Duration::from_secs(60),
         )
         .iter()
         .map(|s| s.function.to_owned()),
@@ -146,6 +147,7 @@ fn routes_and_event_sources_agree() {
     assert_eq!(template_queues, consumers);
     let schedules: BTreeSet<String> = switchboard_cli::routes::schedules(
         std::time::Duration::from_secs(3600),
+        std::time::Duration::from_secs(60),
         std::time::Duration::from_secs(60),
     )
     .iter()

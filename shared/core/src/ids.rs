@@ -134,6 +134,10 @@ prefixed_id!(
     CampaignId, "cmp_"
 );
 prefixed_id!(
+    /// A drip sequence.
+    SequenceId, "seq_"
+);
+prefixed_id!(
     /// A quick reply: a saved answer agents insert by its shortcut.
     QuickReplyId, "qr_"
 );

@@ -1129,6 +1129,13 @@ pub enum MessageOrigin {
         /// The campaign.
         campaign_id: crate::ids::CampaignId,
     },
+    /// A drip sequence, one step to one enrolled contact.
+    Sequence {
+        /// The sequence.
+        sequence_id: crate::ids::SequenceId,
+        /// The step (from 0).
+        step: usize,
+    },
 }
 
 impl Message {

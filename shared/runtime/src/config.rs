@@ -143,6 +143,8 @@ pub struct Config {
     pub features: switchboard_core::services::Features,
     /// How often the dev server runs the campaign schedule (`CAMPAIGNS_INTERVAL_SECS`).
     pub campaigns_every: std::time::Duration,
+    /// How often the dev server runs the drip-sequence schedule (`SEQUENCES_INTERVAL_SECS`).
+    pub sequences_every: std::time::Duration,
     /// Origins the dev server answers CORS requests from (`SWITCHBOARD_CORS_ORIGINS`,
     /// comma-separated; `http://host:*` matches any port). API Gateway has its own
     /// setting in `template.yaml`.
@@ -325,6 +327,9 @@ impl Config {
             },
             campaigns_every: std::time::Duration::from_secs(
                 size("CAMPAIGNS_INTERVAL_SECS", 60)?.max(1) as u64,
+            ),
+            sequences_every: std::time::Duration::from_secs(
+                size("SEQUENCES_INTERVAL_SECS", 60)?.max(1) as u64,
             ),
             cors_origins: var("SWITCHBOARD_CORS_ORIGINS")
                 .unwrap_or_else(|| DEFAULT_CORS_ORIGINS.to_owned())

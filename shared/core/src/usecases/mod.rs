@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod automated;
 pub mod billing;
 pub mod campaigns;
 pub mod compose;
@@ -20,6 +21,7 @@ pub mod outbound;
 pub mod pacing;
 pub mod personal_data;
 pub mod quick_replies;
+pub mod sequences;
 pub mod templates;
 pub mod triage;
 pub mod users;

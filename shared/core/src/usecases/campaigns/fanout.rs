@@ -17,33 +17,32 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
 use crate::billing::BillingConfig;
 use crate::error::{Error, Result};
-use crate::model::{
-    Account, AccountStatus, Channel, Contact, Conversation, Direction, Message, MessageOrigin,
-    MessageStatus,
-};
+use crate::model::Message;
+use crate::model::{Account, AccountStatus, Channel, Contact, MessageOrigin};
 use crate::queue::QueueName;
 use crate::record::{Versioned, item, load};
 use crate::services::Services;
 use crate::store::{Condition, Index, Query, SortKey, StoreError, Write};
-use crate::usecases::billing;
+use crate::usecases::automated::{self, Automated, Claim, Sent, template_content};
 use crate::usecases::contacts::index as contact_index;
 
+use serde::{Deserialize, Serialize};
+
+use crate::ids::OrgId;
+
 use super::{
-    Campaign, CampaignStatus, ChunkRef, Phase, Recipient, RecipientStatus, TIER_LIMIT, advance,
-    count, message_id, pause_for, tier, variables,
+    Audience, Campaign, CampaignStatus, ChunkRef, Phase, Recipient, RecipientStatus, TIER_LIMIT,
+    advance, count, message_id, pause_for, tier,
 };
 
 /// Contacts read per collecting chunk.
 const COLLECT_CHUNK: usize = 200;
 /// Writes and reads a chunk keeps in flight.
 const CONCURRENCY: usize = 16;
-/// Attempts at a recipient's transaction under contention.
-const MAX_ATTEMPTS: usize = 8;
 /// The longest delay SQS gives one message; longer waits re-queue.
 const MAX_DELAY: Duration = Duration::from_secs(900);
 
@@ -106,11 +105,7 @@ pub async fn process(svc: &Services, billing: &BillingConfig, body: &str) -> Res
     }
     tracing::Span::current().record("org_id", r.org_id.as_str());
     match c.record.phase.clone() {
-        Phase::Collect {
-            source,
-            after,
-            offset,
-        } => collect(svc, c, source, after, offset).await,
+        Phase::Collect(at) => collect(svc, c, at).await,
         Phase::Send { after } => send(svc, billing, c, after).await,
         Phase::Done => finish(svc, c).await,
     }
@@ -152,9 +147,7 @@ enum Source {
     Query(Query, bool),
 }
 
-fn sources(c: &Campaign) -> Vec<Source> {
-    let org = &c.org_id;
-    let a = &c.audience;
+fn sources(org: &OrgId, a: &Audience) -> Vec<Source> {
     if !a.contact_ids.is_empty() {
         return vec![Source::Ids];
     }
@@ -183,23 +176,42 @@ fn sources(c: &Campaign) -> Vec<Source> {
     )]
 }
 
-async fn collect(
+/// Where a reading of an audience stands: which source, and where in it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AudienceAt {
+    /// Which source.
+    pub source: usize,
+    /// Where a query source stopped.
+    #[serde(default)]
+    pub after: Option<crate::store::Position>,
+    /// Offset into `contact_ids`.
+    #[serde(default)]
+    pub offset: usize,
+}
+
+/// Reads up to `limit` candidates of an audience from `at`: the contacts among them
+/// that belong, and where to continue (`None`: the audience is read).
+pub async fn read_audience(
     svc: &Services,
-    c: Versioned<Campaign>,
-    source: usize,
-    after: Option<crate::store::Position>,
-    offset: usize,
-) -> Result<Outcome> {
-    let org = c.record.org_id.clone();
-    let all = sources(&c.record);
-    let (contacts, next): (Vec<Contact>, Option<Phase>) = match all.get(source) {
+    org: &OrgId,
+    audience: &Audience,
+    at: AudienceAt,
+    limit: usize,
+) -> Result<(Vec<Contact>, Option<AudienceAt>)> {
+    let all = sources(org, audience);
+    let AudienceAt {
+        source,
+        after,
+        offset,
+    } = at;
+    let (contacts, next): (Vec<Contact>, Option<AudienceAt>) = match all.get(source) {
         None => (Vec::new(), None),
         Some(Source::Ids) => {
-            let ids = &c.record.audience.contact_ids;
-            let end = (offset + COLLECT_CHUNK).min(ids.len());
+            let ids = &audience.contact_ids;
+            let end = (offset + limit).min(ids.len());
             let reads: Vec<_> = ids[offset.min(end)..end]
                 .iter()
-                .map(|id| crate::usecases::contacts::get(svc, &org, id))
+                .map(|id| crate::usecases::contacts::get(svc, org, id))
                 .collect();
             let found: Vec<Result<Versioned<Contact>>> = futures::stream::iter(reads)
                 .buffered(CONCURRENCY)
@@ -209,12 +221,12 @@ async fn collect(
             for f in found {
                 match f {
                     Ok(v) => contacts.push(v.record),
-                    // A named contact that is gone is simply not a recipient.
+                    // A named contact that is gone is simply not in the audience.
                     Err(Error::NotFound { .. }) => {}
                     Err(e) => return Err(e),
                 }
             }
-            let next = (end < ids.len()).then_some(Phase::Collect {
+            let next = (end < ids.len()).then_some(AudienceAt {
                 source,
                 after: None,
                 offset: end,
@@ -222,12 +234,9 @@ async fn collect(
             (contacts, next)
         }
         Some(Source::Query(q, pointers)) => {
-            let page = svc
-                .store
-                .query(q.clone().limit(COLLECT_CHUNK).after(after))
-                .await?;
+            let page = svc.store.query(q.clone().limit(limit).after(after)).await?;
             let contacts: Vec<Contact> = if *pointers {
-                crate::usecases::contacts::list::resolve(svc, &org, &page.items)
+                crate::usecases::contacts::list::resolve(svc, org, &page.items)
                     .await?
                     .into_iter()
                     .flatten()
@@ -239,7 +248,7 @@ async fn collect(
                     .filter_map(|it| it.decode::<Contact>().ok())
                     .collect()
             };
-            let next = page.next.map(|p| Phase::Collect {
+            let next = page.next.map(|p| AudienceAt {
                 source,
                 after: Some(p),
                 offset: 0,
@@ -247,10 +256,30 @@ async fn collect(
             (contacts, next)
         }
     };
+    let next = match next {
+        Some(n) => Some(n),
+        None if source + 1 < all.len() => Some(AudienceAt {
+            source: source + 1,
+            after: None,
+            offset: 0,
+        }),
+        None => None,
+    };
+    Ok((
+        contacts
+            .into_iter()
+            .filter(|c| audience.matches(c))
+            .collect(),
+        next,
+    ))
+}
+
+async fn collect(svc: &Services, c: Versioned<Campaign>, at: AudienceAt) -> Result<Outcome> {
+    let org = c.record.org_id.clone();
+    let (contacts, next) = read_audience(svc, &org, &c.record.audience, at, COLLECT_CHUNK).await?;
     let now = svc.clock.now();
     let writes: Vec<_> = contacts
         .iter()
-        .filter(|contact| c.record.audience.matches(contact))
         .map(|contact| {
             let r = Recipient {
                 org_id: org.clone(),
@@ -282,12 +311,7 @@ async fn collect(
         count(svc, &org, &c.record.id, &["audience_size"], added as i64).await;
     }
     let phase = match next {
-        Some(p) => p,
-        None if source + 1 < all.len() => Phase::Collect {
-            source: source + 1,
-            after: None,
-            offset: 0,
-        },
+        Some(at) => Phase::Collect(at),
         None => Phase::Send { after: None },
     };
     advance_campaign(svc, c, Duration::ZERO, |c| c.phase = phase).await?;
@@ -480,25 +504,10 @@ async fn send_one(
     if contact.channel != Channel::Whatsapp {
         return skip(svc, c, r, "no_whatsapp").await;
     }
-    let components = match variables::fill(&c.template.components, &contact) {
-        Ok(v) => v,
-        Err(name) => return skip(svc, c, r, &format!("missing_variable:{name}")).await,
+    let content = match template_content(&c.template, &contact) {
+        Ok(content) => content,
+        Err(reason) => return skip(svc, c, r, &reason).await,
     };
-    let mut template = json!({
-        "name": c.template.name,
-        "language": {"code": c.template.language},
-    });
-    if components.as_array().is_some_and(|a| !a.is_empty()) {
-        template["components"] = components;
-    }
-    let content = match crate::usecases::compose::compose(&json!({
-        "type": "template",
-        "template": template,
-    })) {
-        Ok(composed) => composed.content,
-        Err(_) => return skip(svc, c, r, "invalid_variables").await,
-    };
-
     let id = message_id(org, &c.id, &r.contact_id);
     let (m_pk, m_sk) = Message::key_of(org, &id);
     if svc.store.get(&m_pk, &m_sk).await?.is_some() {
@@ -513,135 +522,64 @@ async fn send_one(
         svc.clock.now(),
     )
     .await?;
-    let reserved = match billing::admit_message(svc, billing_cfg, org, None).await {
-        Ok(p) => p,
-        Err(Error::PaymentRequired { .. }) => return Ok(One::Pause("plan_limit")),
-        Err(e) => return Err(e),
-    };
-    let stored = store_send(svc, c, account, r, &contact, &id, content, reserved).await;
-    match stored {
-        Ok(Some((message, conversation))) => {
+    let sent = automated::send(
+        svc,
+        billing_cfg,
+        Automated {
+            account,
+            contact: &contact,
+            id: &id,
+            content,
+            reserved: None,
+            lane: c.lane(),
+            origin: MessageOrigin::Campaign {
+                campaign_id: c.id.clone(),
+            },
+        },
+        &RecipientClaim {
+            org,
+            campaign: &c.id,
+            contact: &r.contact_id,
+        },
+    )
+    .await?;
+    Ok(match sent {
+        Sent::Queued => {
             count(svc, org, &c.id, &["queued"], 1).await;
-            if let Err(e) =
-                crate::usecases::outbound::hand_to_queue(svc, &message, &conversation).await
-            {
-                // Stored and flagged: the outbound sweep hands it over.
-                warn!(campaign_id = %c.id, message_id = %message.id, error = %e, "could not queue a campaign message; the sweep will");
-            }
-            Ok(One::Queued)
+            One::Queued
         }
-        other => {
-            if let Some(period) = reserved
-                && let Err(e) = billing::release_message(svc, org, period).await
-            {
-                warn!(org_id = %org, error = %e, "could not give back a message reservation");
-            }
-            other.map(|_| One::Already)
-        }
-    }
+        Sent::Declined => One::Already,
+        Sent::PlanLimit => One::Pause("plan_limit"),
+    })
 }
 
-/// The transaction of one recipient; `None` when its message already exists.
-#[allow(clippy::too_many_arguments)]
-async fn store_send(
-    svc: &Services,
-    c: &Campaign,
-    account: &Account,
-    r: &Recipient,
-    contact: &Contact,
-    id: &crate::ids::MessageId,
-    content: Value,
-    reserved: Option<i64>,
-) -> Result<Option<(Message, Conversation)>> {
-    let org = &c.org_id;
-    let conversation_id =
-        crate::ids::ConversationId::for_thread(org, &account.phone_number_id, &contact.wa_id);
-    let (r_pk, r_sk) = Recipient::key_of(org, &c.id, &r.contact_id);
-    for _ in 0..MAX_ATTEMPTS {
-        let now = svc.clock.now();
-        let Some(mut recipient) = load::<Recipient>(&*svc.store, &r_pk, &r_sk).await? else {
+/// A campaign recipient as the tracking record of its message.
+struct RecipientClaim<'a> {
+    org: &'a crate::ids::OrgId,
+    campaign: &'a crate::ids::CampaignId,
+    contact: &'a crate::ids::ContactId,
+}
+
+#[async_trait::async_trait]
+impl Claim for RecipientClaim<'_> {
+    async fn claim(
+        &self,
+        svc: &Services,
+        message: &crate::ids::MessageId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Write>> {
+        let (pk, sk) = Recipient::key_of(self.org, self.campaign, self.contact);
+        let Some(mut r) = load::<Recipient>(&*svc.store, &pk, &sk).await? else {
             return Ok(None);
         };
-        if recipient.record.status != RecipientStatus::Pending {
+        if r.record.status != RecipientStatus::Pending {
             return Ok(None);
         }
-        let (v_pk, v_sk) = Conversation::key_of(org, &conversation_id);
-        let mut conversation = load::<Conversation>(&*svc.store, &v_pk, &v_sk)
-            .await?
-            .unwrap_or_else(|| {
-                Versioned::new(Conversation::open(
-                    org,
-                    &account.id,
-                    &account.phone_number_id,
-                    &contact.wa_id,
-                    now,
-                ))
-            });
-        let message = Message {
-            id: id.clone(),
-            org_id: org.clone(),
-            conversation_id: conversation_id.clone(),
-            account_id: account.id.clone(),
-            channel: Channel::Whatsapp,
-            contact_id: contact.id.clone(),
-            direction: Direction::Outbound,
-            wamid: None,
-            content: content.clone(),
-            status: MessageStatus::Queued,
-            status_times: Default::default(),
-            error: None,
-            reply_to: None,
-            timestamp: now,
-            created_at: now,
-            updated_at: now,
-            attempts: 0,
-            scheduled_at_us: None,
-            sent_by: None,
-            awaiting_queue: true,
-            reserved_period: reserved,
-            next_attempt_at: None,
-            first_failed_at: None,
-            late_repaces: 0,
-            correlation_id: None,
-            lane: c.lane(),
-            lane_waits: 0,
-            origin: Some(MessageOrigin::Campaign {
-                campaign_id: c.id.clone(),
-            }),
-        };
-        conversation.record.contact_name = contact.name.clone();
-        conversation.record.account_id = account.id.clone();
-        conversation.record.last_campaign = Some(c.id.clone());
-        conversation.record.record_message(
-            &message.id,
-            now,
-            Direction::Outbound,
-            switchboard_webhooks::meta::preview(&message.content),
-            now,
-        );
-        recipient.record.status = RecipientStatus::Queued;
-        recipient.record.message_id = Some(message.id.clone());
-        recipient.record.updated_at = now;
-        let mut writes = vec![
-            Write::put(item(&message, 1)?, Condition::NotExists),
-            Write::put(recipient.next_item()?, recipient.condition()),
-            Write::put(conversation.next_item()?, conversation.condition()),
-        ];
-        if conversation.version == 0 {
-            writes.push(Write::put(
-                crate::usecases::personal_data::conversation_link(&conversation.record)?,
-                Condition::Always,
-            ));
-        }
-        writes.extend(crate::triage::entry_writes(None, &conversation.record)?);
-        match svc.store.transact(writes).await {
-            Ok(()) => return Ok(Some((message, conversation.record))),
-            Err(StoreError::ConditionFailed { index: 0 }) => return Ok(None),
-            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
+        r.record.status = RecipientStatus::Queued;
+        r.record.message_id = Some(message.clone());
+        r.record.updated_at = now;
+        Ok(Some(Write::put(r.next_item()?, r.condition())))
     }
-    Err(Error::Store(StoreError::Conflict))
 }
 
 // ------------------------------------------------------------------- schedule

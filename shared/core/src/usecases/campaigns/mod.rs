@@ -198,20 +198,10 @@ impl QuietHours {
 
 /// Where the fan-out is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "step", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Phase {
-    /// Reading the audience into recipients: source `source`, after `after` (a store
-    /// position, or an offset into `contact_ids`).
-    Collect {
-        /// Which audience source.
-        source: usize,
-        /// Where that source's reading stopped.
-        #[serde(default)]
-        after: Option<Position>,
-        /// Offset into `contact_ids`.
-        #[serde(default)]
-        offset: usize,
-    },
+    /// Reading the audience into recipients.
+    Collect(fanout::AudienceAt),
     /// Sending pending recipients after the one with sort key `after`.
     Send {
         /// The last recipient handled.
@@ -506,7 +496,8 @@ fn tags(v: &Value, field: &str) -> Result<Vec<String>> {
     })
 }
 
-fn parse_audience(v: &Value) -> Result<Audience> {
+/// Parses an audience (`field` names it in errors: `audience`).
+pub(crate) fn parse_audience(v: &Value) -> Result<Audience> {
     let bad = |f: &str, m: &str| Error::validation(f, "invalid_audience", m.to_owned());
     if !v.is_object() {
         return Err(bad("audience", "audience is an object"));
@@ -558,6 +549,85 @@ fn parse_audience(v: &Value) -> Result<Audience> {
     Ok(a)
 }
 
+/// Parses a template to send (`field` names it in errors: `template`, `steps[0].template`).
+pub(crate) fn parse_template(t: &Value, field: &str) -> Result<CampaignTemplate> {
+    let template = CampaignTemplate {
+        name: t["name"]
+            .as_str()
+            .filter(|n| {
+                !n.is_empty()
+                    && n.len() <= 512
+                    && n.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            })
+            .ok_or_else(|| {
+                Error::validation(
+                    format!("{field}.name"),
+                    "invalid_template",
+                    "the name of an approved template",
+                )
+            })?
+            .to_owned(),
+        language: t["language"]
+            .as_str()
+            .filter(|l| (2..=15).contains(&l.len()))
+            .ok_or_else(|| {
+                Error::validation(
+                    format!("{field}.language"),
+                    "invalid_template",
+                    "a language code such as en_US",
+                )
+            })?
+            .to_owned(),
+        components: match &t["components"] {
+            Value::Null => json!([]),
+            c => c.clone(),
+        },
+    };
+    variables::validate(&template.components).map_err(|e| match e {
+        Error::Validation {
+            field: f,
+            code,
+            message,
+        } => Error::validation(f.replacen("template", field, 1), code, message),
+        e => e,
+    })?;
+    Ok(template)
+}
+
+/// Parses `integration_id`.
+pub(crate) fn parse_integration(v: &Value) -> Result<AccountId> {
+    v.as_str()
+        .and_then(|s| AccountId::parse(s).ok())
+        .ok_or_else(|| {
+            Error::validation(
+                "integration_id",
+                "invalid_integration_id",
+                "integration_id names a connected WhatsApp number",
+            )
+        })
+}
+
+/// The org's WhatsApp number `id` (422 on `integration_id` when there is none).
+pub(crate) async fn whatsapp_account(
+    svc: &Services,
+    org: &OrgId,
+    id: &AccountId,
+) -> Result<Account> {
+    let (a_pk, a_sk) = Account::key_of(org, id);
+    Ok(load::<Account>(&*svc.store, &a_pk, &a_sk)
+        .await?
+        .filter(|a| a.record.channel == Channel::Whatsapp)
+        .ok_or_else(|| {
+            Error::validation(
+                "integration_id",
+                "unknown_integration",
+                "integration_id names no connected WhatsApp number of this org",
+            )
+        })?
+        .record)
+}
+
 /// Creates a draft campaign from the API body (422 naming the field).
 pub async fn create(
     svc: &Services,
@@ -570,51 +640,8 @@ pub async fn create(
         .map(str::trim)
         .filter(|n| !n.is_empty() && n.chars().count() <= MAX_NAME_CHARS)
         .ok_or_else(|| Error::validation("name", "invalid_name", "name is 1-200 characters"))?;
-    let account_id = body["integration_id"]
-        .as_str()
-        .and_then(|s| AccountId::parse(s).ok())
-        .ok_or_else(|| {
-            Error::validation(
-                "integration_id",
-                "invalid_integration_id",
-                "integration_id names a connected WhatsApp number",
-            )
-        })?;
-    let t = &body["template"];
-    let template = CampaignTemplate {
-        name: t["name"]
-            .as_str()
-            .filter(|n| {
-                !n.is_empty()
-                    && n.len() <= 512
-                    && n.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            })
-            .ok_or_else(|| {
-                Error::validation(
-                    "template.name",
-                    "invalid_template",
-                    "template.name is the name of an approved template",
-                )
-            })?
-            .to_owned(),
-        language: t["language"]
-            .as_str()
-            .filter(|l| (2..=15).contains(&l.len()))
-            .ok_or_else(|| {
-                Error::validation(
-                    "template.language",
-                    "invalid_template",
-                    "template.language is a language code such as en_US",
-                )
-            })?
-            .to_owned(),
-        components: match &t["components"] {
-            Value::Null => json!([]),
-            c => c.clone(),
-        },
-    };
-    variables::validate(&template.components)?;
+    let account_id = parse_integration(&body["integration_id"])?;
+    let template = parse_template(&body["template"], "template")?;
     let audience = parse_audience(&body["audience"])?;
     let send_at = match &body["send_at"] {
         Value::Null => None,
@@ -641,18 +668,7 @@ pub async fn create(
         Value::Null => None,
         v => Some(QuietHours::parse(v)?),
     };
-    let (a_pk, a_sk) = Account::key_of(org, &account_id);
-    let account = load::<Account>(&*svc.store, &a_pk, &a_sk)
-        .await?
-        .filter(|a| a.record.channel == Channel::Whatsapp)
-        .ok_or_else(|| {
-            Error::validation(
-                "integration_id",
-                "unknown_integration",
-                "integration_id names no connected WhatsApp number of this org",
-            )
-        })?
-        .record;
+    let account = whatsapp_account(svc, org, &account_id).await?;
     let category = crate::usecases::templates::check_sendable(
         svc,
         org,
@@ -674,11 +690,7 @@ pub async fn create(
         quiet_hours,
         status: CampaignStatus::Draft,
         paused_reason: None,
-        phase: Phase::Collect {
-            source: 0,
-            after: None,
-            offset: 0,
-        },
+        phase: Phase::Collect(Default::default()),
         generation: 0,
         chunk: 0,
         next_chunk_at: None,

@@ -110,7 +110,9 @@ fn value_of(contact: &Contact, name: &str) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-/// The components filled for `contact`, or the first placeholder it cannot fill.
+/// The components filled for `contact`, or why they cannot be:
+/// `missing_variable:<name>` for the first placeholder it cannot fill, `invalid_variables`
+/// for a parameter left empty or too long.
 pub fn fill(components: &Value, contact: &Contact) -> std::result::Result<Value, String> {
     let mut out = components.clone();
     let Some(list) = out.as_array_mut() else {
@@ -127,14 +129,15 @@ pub fn fill(components: &Value, contact: &Contact) -> std::result::Result<Value,
             let mut filled = String::with_capacity(text.len());
             let mut last = 0;
             for (range, name) in placeholders(text) {
-                let value = value_of(contact, name).ok_or_else(|| name.to_owned())?;
+                let value =
+                    value_of(contact, name).ok_or_else(|| format!("missing_variable:{name}"))?;
                 filled.push_str(&text[last..range.start]);
                 filled.push_str(&value);
                 last = range.end;
             }
             filled.push_str(&text[last..]);
             if filled.trim().is_empty() || filled.chars().count() > MAX_PARAMETER_CHARS {
-                return Err("parameter_length".to_owned());
+                return Err("invalid_variables".to_owned());
             }
             p["text"] = Value::String(filled);
         }
@@ -181,7 +184,10 @@ mod tests {
         let components = json!([{"type": "body", "parameters": [
             {"type": "text", "text": "Hi {{contact.email}}"}
         ]}]);
-        assert_eq!(fill(&components, &contact()).unwrap_err(), "contact.email");
+        assert_eq!(
+            fill(&components, &contact()).unwrap_err(),
+            "missing_variable:contact.email"
+        );
         let components = json!([{"type": "body", "parameters": [
             {"type": "text", "text": "{{contact.custom.plan}}"}
         ]}]);

@@ -133,7 +133,10 @@ pub async fn deliver(
     span.record("org_id", r.org_id.as_str());
     span.record("message_id", r.message_id.as_str());
     let reserved = message.record.reserved_period;
-    let from_campaign = message.record.origin.is_some();
+    let from_campaign = matches!(
+        message.record.origin,
+        Some(crate::model::MessageOrigin::Campaign { .. })
+    );
     let delivery = deliver_message(svc, cfg, tokens, &r, message, receive_count).await?;
     if from_campaign
         && matches!(
@@ -363,6 +366,29 @@ async fn wait_for_lane(
     free_at_us: i64,
     receive_count: u32,
 ) -> Result<Delivery> {
+    let now = svc.clock.now();
+    // SQS hides a message for whole seconds (a shorter wait would be none at all and
+    // spend the lane's waits at once); a campaign feeds about a second of the number's
+    // throughput at a time, so a second is the lane's natural beat.
+    let wait_us = (free_at_us - now_us(now)).max(1_000_000) as u64;
+    let wait = crate::retry::jitter(Duration::from_secs(wait_us.div_ceil(1_000_000)));
+    hide(svc, r, receive_count, wait, |m| {
+        m.lane_waits += 1;
+        m.scheduled_at_us = None;
+    })
+    .await
+}
+
+/// Hides a waiting message on the queue for `wait`, after `change` records why on the
+/// message (a pacing slot, a lane wait); gives up instead once the queue's receives
+/// are spent.
+async fn hide(
+    svc: &Services,
+    r: &OutboundRef,
+    receive_count: u32,
+    wait: Duration,
+    change: impl Fn(&mut Message),
+) -> Result<Delivery> {
     if receives_spent(receive_count) {
         return give_up(
             svc,
@@ -380,8 +406,7 @@ async fn wait_for_lane(
         if !waiting(m) {
             return false;
         }
-        m.lane_waits += 1;
-        m.scheduled_at_us = None;
+        change(m);
         m.awaiting_queue = false;
         m.updated_at = now;
         true
@@ -390,12 +415,7 @@ async fn wait_for_lane(
     match stored {
         Some(m) if waiting(&m) => {
             incr(&*svc.metrics, Metric::PacingDeferrals, None);
-            // SQS hides a message for whole seconds (a shorter wait would be none at all
-            // and spend the lane's waits at once); a campaign feeds about a second of the
-            // number's throughput at a time, so a second is the lane's natural beat.
-            let wait_us = (free_at_us - now_us(now)).max(1_000_000) as u64;
-            let wait = Duration::from_secs(wait_us.div_ceil(1_000_000));
-            Ok(Delivery::Later(crate::retry::jitter(wait)))
+            Ok(Delivery::Later(wait))
         }
         _ => Ok(Delivery::Skipped),
     }
@@ -431,39 +451,12 @@ async fn defer(
     receive_count: u32,
     inline_us: i64,
 ) -> Result<Delivery> {
-    if receives_spent(receive_count) {
-        return give_up(
-            svc,
-            r,
-            switchboard_error(
-                "receives_spent",
-                "the queue handed this message back more often than its retry budget allows",
-            ),
-        )
-        .await;
-    }
-    let (pk, sk) = Message::key_of(&r.org_id, &r.message_id);
-    let now = svc.clock.now();
-    let stored = update::<Message>(&*svc.store, &pk, &sk, |m| {
-        if !waiting(m) {
-            return false;
-        }
+    let wait = (slot - now_us(svc.clock.now()) - LEAD_US.min(inline_us)).max(0) as u64;
+    hide(svc, r, receive_count, Duration::from_micros(wait), |m| {
         m.scheduled_at_us = Some(slot);
         m.late_repaces = late_repaces;
-        m.awaiting_queue = false;
-        m.updated_at = now;
-        true
     })
-    .await?;
-    match stored {
-        Some(m) if waiting(&m) => {
-            incr(&*svc.metrics, Metric::PacingDeferrals, None);
-            Ok(Delivery::Later(Duration::from_micros(
-                (slot - now_us(now) - LEAD_US.min(inline_us)).max(0) as u64,
-            )))
-        }
-        _ => Ok(Delivery::Skipped),
-    }
+    .await
 }
 
 /// Records a transient failure and schedules the next attempt, or gives up once the
