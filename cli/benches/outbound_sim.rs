@@ -1,12 +1,7 @@
 //! Broadcast simulation: a 10,000-recipient template campaign through the real send
-//! API use case and `worker-outbound`, against an in-process fake Graph that enforces
-//! Meta's limits the way Meta reports them:
-//!
-//! - throughput: more than `LIMIT` (80) accepted messages per phone number in any
-//!   trailing one-second window → error 130429;
-//! - pair rate: per recipient, a burst of 5 then one message per 6 s → error 131056;
-//! - latency: a one-way network delay of 30 ± 5 ms before Meta counts the message, then
-//!   40–100 ms of processing before the answer, like Graph from a nearby region.
+//! API use case and `worker-outbound`, against the in-process fake Graph of
+//! `fake_graph.rs` (Meta's throughput limit of `LIMIT`, default 80, its pair rate and
+//! its latency).
 //!
 //! `WORKERS` pollers (default 8) stand in for concurrent Lambda instances; they share
 //! one pacing budget through the item store. Reports the achieved send rate as a
@@ -18,139 +13,21 @@
 //!
 //! Run with `cargo bench -p switchboard-cli --bench outbound_sim` or `scripts/bench.sh`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use serde_json::json;
 use switchboard_core::ids::{ConversationId, OrgId, PhoneNumberId, WaId};
 use switchboard_core::queue::QueueName;
-use switchboard_core::secrets::{SecretName, SecretString};
+use switchboard_core::secrets::SecretName;
 use switchboard_core::usecases::{ingest, integrations, outbound};
-use switchboard_core::whatsapp::{
-    GraphError, MediaInfo, OutboundMessage, PhoneNumberInfo, WhatsAppApi,
-};
 use switchboard_runtime::local::{queue_fn, run_poller};
 
+#[path = "fake_graph.rs"]
+mod fake_graph;
+use fake_graph::FakeGraph;
+
 const PHONE: &str = "106540352242922";
-
-#[derive(Default)]
-struct FakeState {
-    accepted: VecDeque<Instant>,
-    pairs: HashMap<String, (Instant, u32)>,
-    seen: HashSet<String>,
-    sent: u64,
-    duplicates: u64,
-    throughput_errors: u64,
-    pair_errors: u64,
-    first: Option<Instant>,
-    last: Option<Instant>,
-    max_in_window: usize,
-}
-
-#[derive(Clone)]
-struct FakeGraph {
-    limit: usize,
-    state: Arc<Mutex<FakeState>>,
-}
-
-impl std::fmt::Debug for FakeGraph {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FakeGraph")
-    }
-}
-
-fn api_error(code: i64) -> GraphError {
-    GraphError::Api {
-        http_status: 400,
-        code,
-        subcode: None,
-        message: format!("limit {code}"),
-        details: None,
-    }
-}
-
-#[async_trait]
-impl WhatsAppApi for FakeGraph {
-    async fn phone_number(
-        &self,
-        _t: &SecretString,
-        _p: &PhoneNumberId,
-    ) -> Result<PhoneNumberInfo, GraphError> {
-        Ok(PhoneNumberInfo::default())
-    }
-
-    async fn send_message(
-        &self,
-        _t: &SecretString,
-        msg: &OutboundMessage<'_>,
-    ) -> Result<String, GraphError> {
-        let r = uuid::Uuid::new_v4().as_u128();
-        let (network, processing) = (25 + (r % 11) as u64, 40 + ((r >> 8) % 61) as u64);
-        tokio::time::sleep(Duration::from_millis(network)).await;
-        let result = {
-            let mut s = self.state.lock().unwrap();
-            let now = Instant::now();
-            while s
-                .accepted
-                .front()
-                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
-            {
-                s.accepted.pop_front();
-            }
-            // Pair rate: a burst of 5, then one per 6 s (a token bucket).
-            let to = msg.to.to_string();
-            let (since, used) = s.pairs.get(&to).copied().unwrap_or((now, 0));
-            let refilled = (now.duration_since(since).as_secs() / 6) as u32;
-            let used = used.saturating_sub(refilled);
-            if s.accepted.len() >= self.limit {
-                s.throughput_errors += 1;
-                Err(api_error(130429))
-            } else if used >= 5 {
-                s.pair_errors += 1;
-                Err(api_error(131056))
-            } else {
-                s.pairs.insert(to, (now, used + 1));
-                s.accepted.push_back(now);
-                s.max_in_window = s.max_in_window.max(s.accepted.len());
-                s.sent += 1;
-                s.first.get_or_insert(now);
-                s.last = Some(now);
-                if let Some(id) = msg.callback_data
-                    && !s.seen.insert(id.to_owned())
-                {
-                    s.duplicates += 1;
-                }
-                Ok(format!("wamid.sim.{}", uuid::Uuid::now_v7().simple()))
-            }
-        };
-        tokio::time::sleep(Duration::from_millis(processing)).await;
-        result
-    }
-
-    async fn mark_read(
-        &self,
-        _t: &SecretString,
-        _p: &PhoneNumberId,
-        _w: &str,
-    ) -> Result<(), GraphError> {
-        Ok(())
-    }
-
-    async fn media_info(&self, _t: &SecretString, _m: &str) -> Result<MediaInfo, GraphError> {
-        Err(api_error(100))
-    }
-
-    async fn download(
-        &self,
-        _t: &SecretString,
-        _u: &str,
-        _m: usize,
-    ) -> Result<Vec<u8>, GraphError> {
-        Err(api_error(100))
-    }
-}
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -171,10 +48,7 @@ async fn main() {
     let base = switchboard_cli::commands::build_app(config.clone())
         .await
         .expect("app");
-    let fake = FakeGraph {
-        limit,
-        state: Arc::new(Mutex::new(FakeState::default())),
-    };
+    let fake = FakeGraph::new(limit);
     let mut services = base.services().clone();
     services.whatsapp = Arc::new(fake.clone());
     services.whatsapp_live = true;

@@ -193,7 +193,7 @@ mod tests {
         ]}]);
         assert_eq!(
             fill(&components, &contact()).unwrap_err(),
-            "contact.custom.plan"
+            "missing_variable:contact.custom.plan"
         );
     }
 
