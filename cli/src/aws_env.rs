@@ -31,6 +31,7 @@ pub const OUTPUTS: &[(&str, &str)] = &[
     ("IMPORT_QUEUE_URL", "ImportQueueUrl"),
     ("IMPORT_DLQ_URL", "ImportDeadLetterQueueUrl"),
     ("CAMPAIGN_QUEUE_URL", "CampaignQueueUrl"),
+    ("MEDIA_BUCKET", "MediaBucketName"),
     ("CAMPAIGN_DLQ_URL", "CampaignDeadLetterQueueUrl"),
 ];
 

@@ -81,6 +81,8 @@ pub fn http_routes() -> Vec<Route> {
             "/v1/campaigns/{id}/recipients",
             api_list_campaign_recipients
         ),
+        route!(POST, "/v1/media/uploads", api_create_upload),
+        route!(POST, "/v1/media/uploads/{id}/complete", api_complete_upload),
         route!(POST, "/v1/sequences", api_create_sequence),
         route!(GET, "/v1/sequences", api_list_sequences),
         route!(GET, "/v1/sequences/{id}", api_get_sequence),

@@ -151,6 +151,12 @@ pub fn router(app: App) -> Router {
     router
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route("/metrics", axum::routing::get(metrics))
+        .route(
+            "/objects/{*key}",
+            axum::routing::get(object_get)
+                .put(object_put)
+                .layer(axum::extract::DefaultBodyLimit::max(OBJECT_BODY_LIMIT)),
+        )
         .fallback(|| async {
             let rid = uuid::Uuid::now_v7().to_string();
             to_axum(
@@ -161,6 +167,113 @@ pub fn router(app: App) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(app.clone(), cors))
         .with_state(app)
+}
+
+/// The largest body a signed upload URL takes on the dev server: WhatsApp's largest
+/// media (documents, 100 MB) and some room.
+const OBJECT_BODY_LIMIT: usize = 101 * 1024 * 1024;
+
+/// The query of a signed object URL.
+#[derive(serde::Deserialize)]
+struct Signed {
+    method: String,
+    expires: i64,
+    sig: String,
+}
+
+fn object_refused(status: StatusCode, code: &str, message: &str) -> axum::response::Response {
+    let rid = uuid::Uuid::now_v7().to_string();
+    to_axum(
+        ApiError::new(status, code, message).into_response(&rid),
+        &rid,
+    )
+}
+
+/// `GET /objects/<key>?method=GET&expires=…&sig=…`: the embedded backend's stand-in for
+/// a presigned S3 download.
+async fn object_get(
+    State(app): State<App>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<Signed>,
+) -> axum::response::Response {
+    let objects = &app.services().objects;
+    if q.method != "GET"
+        || !objects.verify_signed(
+            "GET",
+            &key,
+            q.expires,
+            "",
+            &q.sig,
+            app.services().clock.now(),
+        )
+    {
+        return object_refused(
+            StatusCode::FORBIDDEN,
+            "invalid_signature",
+            "the URL is not signed for this, or has expired",
+        );
+    }
+    match objects.get(&key).await {
+        Ok(Some(o)) => {
+            let mut resp = axum::response::Response::new(axum::body::Body::from(o.body));
+            if let Ok(v) = HeaderValue::from_str(&o.content_type) {
+                resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
+            }
+            resp
+        }
+        Ok(None) => object_refused(StatusCode::NOT_FOUND, "not_found", "no such object"),
+        Err(e) => {
+            tracing::warn!(error = %e, "object storage failed");
+            object_refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "object storage is unavailable",
+            )
+        }
+    }
+}
+
+/// `PUT /objects/<key>?method=PUT&expires=…&sig=…` with the signed content type: the
+/// embedded backend's stand-in for a presigned S3 upload.
+async fn object_put(
+    State(app): State<App>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<Signed>,
+    headers: http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    let objects = &app.services().objects;
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if q.method != "PUT"
+        || !objects.verify_signed(
+            "PUT",
+            &key,
+            q.expires,
+            content_type,
+            &q.sig,
+            app.services().clock.now(),
+        )
+    {
+        return object_refused(
+            StatusCode::FORBIDDEN,
+            "invalid_signature",
+            "the URL is not signed for this, or has expired",
+        );
+    }
+    match objects.put(&key, body.to_vec(), content_type).await {
+        Ok(()) => axum::response::Response::new(axum::body::Body::empty()),
+        Err(e) => {
+            tracing::warn!(error = %e, "object storage failed");
+            object_refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "object storage is unavailable",
+            )
+        }
+    }
 }
 
 /// `GET /metrics`: what the process has counted since it started, in the Prometheus

@@ -91,12 +91,15 @@ fn plain_template() -> Json {
     let mut wanted = BTreeSet::new();
     references(&Json::Object(outputs.clone()), &mut wanted);
     let mut copied = Map::new();
+    let mut referenced_parameters = BTreeSet::new();
     while let Some(id) = wanted.pop_first() {
         if copied.contains_key(&id) {
             continue;
         }
         let Some(resource) = get(resources, &id) else {
-            continue; // a pseudo parameter (AWS::StackName) or a parameter
+            // A pseudo parameter (AWS::StackName) or a parameter.
+            referenced_parameters.insert(id);
+            continue;
         };
         let mut resource = cfn_json(resource);
         references(&resource, &mut wanted);
@@ -109,11 +112,15 @@ fn plain_template() -> Json {
         copied.insert(id, resource);
     }
     let mut parameters = Map::new();
-    for (_, key) in PARAMETERS {
-        parameters.insert(
-            key.to_string(),
-            cfn_json(get(get(&doc, "Parameters").unwrap(), key).unwrap()),
-        );
+    let declared = get(&doc, "Parameters").unwrap();
+    for key in PARAMETERS
+        .iter()
+        .map(|(_, k)| k.to_string())
+        .chain(referenced_parameters)
+    {
+        if let Some(p) = get(declared, &key) {
+            parameters.insert(key, cfn_json(p));
+        }
     }
     json!({
         "AWSTemplateFormatVersion": "2010-09-09",

@@ -130,3 +130,253 @@ async fn files_are_checked_then_uploaded_to_the_number_sqlite() {
 async fn files_are_checked_then_uploaded_to_the_number_dynamodb() {
     files_are_checked_then_uploaded_to_the_number(Backend::Aws).await;
 }
+
+/// The path and query of a signed object URL, on the harness's own server (the URL names
+/// `SWITCHBOARD_PUBLIC_URL`, the dev server's default address; the harness listens on
+/// another port).
+fn on_harness(h: &Harness, url: &str) -> String {
+    let u = url::Url::parse(url).unwrap();
+    assert_eq!(u.path().split('/').nth(1), Some("objects"), "{url}");
+    h.url(&format!("{}?{}", u.path(), u.query().unwrap_or_default()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn received_media_is_archived_and_large_files_are_served_by_signed_url() {
+    let graph = crate::support::graph_knowing_the_number().await;
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    Mock::given(method("GET"))
+        .and(path("/v23.0/4400123"))
+        .and(header("authorization", "Bearer EAAG-test-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"url": format!("{}/lookaside/4400123", graph.uri()), "mime_type": "video/mp4", "file_size": 300_000, "id": "4400123"})))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/lookaside/4400123"))
+        .and(header("authorization", "Bearer EAAG-test-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(big.clone()))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    let h = Harness::with(Options {
+        graph_url: Some(format!("{}/v23.0", graph.uri())),
+        workers: false,
+        max_media_bytes: Some(100_000),
+        ..Options::default()
+    })
+    .await;
+    h.connect("acme", PHONE_NUMBER_ID).await;
+    let video = switchboard_testkit::fixtures::delivery(vec![
+        switchboard_testkit::fixtures::message_change(
+            PHONE_NUMBER_ID,
+            "15551234567",
+            "wamid.video",
+            chrono::Utc::now().timestamp(),
+            "video",
+            json!({"id": "4400123", "mime_type": "video/mp4", "sha256": "x"}),
+        ),
+    ]);
+    assert_eq!(h.webhook(&video).await.status(), StatusCode::OK);
+    h.drain(switchboard_core::queue::QueueName::Inbound).await;
+    let viewer = h.token("acme", Role::Viewer);
+    let (_, convs) = h.get("/v1/conversations", &viewer).await;
+    let conv = convs["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, msgs) = h
+        .get(&format!("/v1/conversations/{conv}/messages"), &viewer)
+        .await;
+    let id = msgs["items"][0]["id"].as_str().unwrap().to_owned();
+
+    // Larger than a response may carry: a 302 to a signed URL of the archived file.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let r = no_redirects
+            .get(h.url(&format!("/v1/messages/{id}/media")))
+            .bearer_auth(&viewer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FOUND);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            location.contains(&format!("/objects/media/acme/{id}?")),
+            "{location}"
+        );
+        let file = h.http.get(on_harness(&h, &location)).send().await.unwrap();
+        assert_eq!(file.status(), StatusCode::OK);
+        assert_eq!(file.headers()["content-type"], "video/mp4");
+        assert_eq!(file.bytes().await.unwrap().as_ref(), big.as_slice());
+        // A URL altered to name another object is refused.
+        let other = on_harness(&h, &location).replace(&id, "msg_00000000000000000000000000000000");
+        assert_eq!(
+            h.http.get(other).send().await.unwrap().status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+    // Another org does not get it.
+    let r = no_redirects
+        .get(h.url(&format!("/v1/messages/{id}/media")))
+        .bearer_auth(h.token("other", Role::Owner))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // Archived on arrival: Graph was asked once, however often the file is read.
+    graph.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_files_go_through_an_upload_url() {
+    let graph = crate::support::graph_knowing_the_number().await;
+    let pdf: Vec<u8> = [b"%PDF-1.7\n".as_slice(), &vec![b'x'; 6_000_000]].concat();
+    let expected = pdf.clone();
+    Mock::given(method("POST"))
+        .and(path(format!("/v23.0/{PHONE_NUMBER_ID}/media")))
+        .and(header("authorization", "Bearer EAAG-test-token"))
+        .and(move |req: &Request| {
+            let body = &req.body;
+            body.windows(b"application/pdf".len())
+                .any(|w| w == b"application/pdf")
+                && body
+                    .windows(64)
+                    .any(|w| w == &expected[expected.len() - 64..])
+                && body.len() > expected.len()
+        })
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1700000000001"})))
+        .expect(1)
+        .mount(&graph)
+        .await;
+    let h = Harness::with(Options {
+        graph_url: Some(format!("{}/v23.0", graph.uri())),
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    h.connect("acme", PHONE_NUMBER_ID).await;
+    let agent = h.token("acme", Role::Agent);
+    for (body, field) in [
+        (
+            json!({"content_type": "image/gif", "size": 10}),
+            "content_type",
+        ),
+        (
+            json!({"content_type": "application/pdf", "size": 200_000_000u64}),
+            "size",
+        ),
+        (json!({"content_type": "application/pdf"}), "size"),
+    ] {
+        let (st, err) = h.post("/v1/media/uploads", &agent, &body).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(err["error"]["field"], field);
+    }
+    let (st, _) = h
+        .post(
+            "/v1/media/uploads",
+            &h.token("acme", Role::Viewer),
+            &json!({"content_type": "application/pdf", "size": pdf.len()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, up) = h
+        .post(
+            "/v1/media/uploads",
+            &agent,
+            &json!({"content_type": "application/pdf", "size": pdf.len()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{up}");
+    assert_eq!(up["type"], "document");
+    assert_eq!(up["status"], "pending");
+    let id = up["id"].as_str().unwrap().to_owned();
+    let complete = format!("/v1/media/uploads/{id}/complete");
+    let (st, err) = h.post(&complete, &agent, &json!({})).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["error"]["code"], "upload_missing");
+
+    let url = on_harness(&h, up["upload_url"].as_str().unwrap());
+    let wrong_type = h
+        .http
+        .put(&url)
+        .header("content-type", "image/png")
+        .body(pdf.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), StatusCode::FORBIDDEN);
+    let put = h
+        .http
+        .put(&url)
+        .header("content-type", "application/pdf")
+        .body(pdf.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+    // Another org cannot complete it.
+    let (st, _) = h
+        .post(&complete, &h.token("other", Role::Owner), &json!({}))
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, done) = h.post(&complete, &agent, &json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{done}");
+    assert_eq!(done["media_id"], "1700000000001");
+    assert_eq!(done["status"], "completed");
+    // A second completion answers the same without a second upload to Graph.
+    let (st, again) = h.post(&complete, &agent, &json!({})).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(again["media_id"], "1700000000001");
+    // WhatsApp has the file: the copy in storage is gone.
+    let key = format!("uploads/acme/{id}");
+    assert!(h.app.services().objects.head(&key).await.unwrap().is_none());
+    graph.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_bucket_upload_urls_answer_503() {
+    // A deployment without MEDIA_BUCKET gets the stand-in that refuses.
+    let mut opts = Options {
+        workers: false,
+        serve: false,
+        ..Options::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let app = crate::support::build_app(&mut opts, dir.path()).await;
+    let mut services = app.services().clone();
+    services.objects = std::sync::Arc::new(switchboard_runtime::objects::NoObjects);
+    let org = switchboard_core::ids::OrgId::parse("acme").unwrap();
+    let connect = switchboard_core::usecases::integrations::ConnectRequest {
+        phone_number_id: Some(PHONE_NUMBER_ID.into()),
+        waba_id: Some(switchboard_testkit::fixtures::WABA_ID.into()),
+        access_token: Some("EAAG-test-token".into()),
+        display_phone_number: None,
+        messages_per_second: None,
+    };
+    switchboard_core::usecases::integrations::connect(
+        &services,
+        &Default::default(),
+        &org,
+        connect.validate().unwrap(),
+    )
+    .await
+    .unwrap();
+    let err = switchboard_core::usecases::media::create_upload(
+        &services,
+        &org,
+        &json!({"content_type": "application/pdf", "size": 1000}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            switchboard_core::Error::Unavailable {
+                code: "storage_unavailable",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

@@ -75,6 +75,9 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     // A chunk of a campaign that does not exist is dropped, not retried.
     ("worker-campaigns", "chunk.json", 0),
     ("cron-campaigns", "scheduled.json", 0),
+    // The samples' org has two WhatsApp numbers: an upload URL must name one.
+    ("api-create-upload", "upload-without-integration.json", 422),
+    ("api-complete-upload", "unknown-id.json", 404),
     ("api-create-sequence", "unknown-integration.json", 422),
     ("api-list-sequences", "list.json", 200),
     ("api-get-sequence", "unknown-id.json", 404),
@@ -603,6 +606,33 @@ async fn regenerate_sample_events() {
             "resources": ["arn:aws:events:us-east-1:123456789012:rule/switchboard-CronCampaignsCampaignSchedule"],
             "detail": {}
         }),
+    );
+    write(
+        "api-create-upload",
+        "upload-without-integration.json",
+        &Api {
+            method: "POST",
+            route: "/v1/media/uploads",
+            path: "/v1/media/uploads",
+            headers: bearer.clone(),
+            body: Some(json!({"content_type": "application/pdf", "size": 48_000_000}).to_string()),
+            ..Api::default()
+        }
+        .event(),
+    );
+    let unknown_upload = "up_00000000000000000000000000000000";
+    write(
+        "api-complete-upload",
+        "unknown-id.json",
+        &Api {
+            method: "POST",
+            route: "/v1/media/uploads/{id}/complete",
+            path: &format!("/v1/media/uploads/{unknown_upload}/complete"),
+            params: json!({"id": unknown_upload}),
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
     );
     let unknown_sequence = "seq_00000000000000000000000000000000";
     let some_contact = "ct_00000000000000000000000000000000";

@@ -136,6 +136,8 @@ pub struct Options {
     pub stripe_url: Option<String>,
     /// Billing settings.
     pub billing: Option<switchboard_core::billing::BillingConfig>,
+    /// The largest media response (`MAX_MEDIA_BYTES`).
+    pub max_media_bytes: Option<usize>,
 }
 
 impl Default for Options {
@@ -159,6 +161,7 @@ impl Default for Options {
             delivery: None,
             stripe_url: None,
             billing: None,
+            max_media_bytes: None,
         }
     }
 }
@@ -181,6 +184,9 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     }
     if let Some(b) = opts.billing.clone() {
         config.billing = b;
+    }
+    if let Some(m) = opts.max_media_bytes {
+        config.max_media_bytes = m;
     }
     if let Some(key) = &opts.dev_key {
         config.auth.dev_key_file = Some(key.clone());

@@ -717,8 +717,8 @@ fn kms_use_is_bound_to_the_encryption_context_the_code_binds() {
         }
     }
     assert_eq!(
-        grants, 14,
-        "worker-outbound, api-mark-read, api-get-media, api-upload-media, both account syncs and the three template calls decrypt; the four connects and the embedded signup encrypt"
+        grants, 16,
+        "worker-outbound, worker-inbound (media archiving), api-mark-read, api-get-media, api-upload-media, api-complete-upload, both account syncs and the three template calls decrypt; the four connects and the embedded signup encrypt"
     );
 }
 

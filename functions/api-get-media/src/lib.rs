@@ -1,11 +1,13 @@
-//! `api-get-media`: `GET /v1/messages/{id}/media` — the file of a media message, fetched
-//! from Graph (`GET /{media-id}`, then the download URL) with the account's token, so the
-//! frontend never holds provider tokens. Lambda returns at most `MAX_MEDIA_BYTES`.
+//! `api-get-media`: `GET /v1/messages/{id}/media` — the file of a media message, from
+//! object storage (archived when it arrived, or now from Graph with the account's token,
+//! so the frontend never holds provider tokens). A file larger than `MAX_MEDIA_BYTES` (what
+//! a Lambda response carries) is answered with a 302 to a signed URL that lives five
+//! minutes, so there is no size ceiling.
 
 use bytes::Bytes;
 use http::{StatusCode, header};
 use switchboard_core::ids::{MessageId, Role};
-use switchboard_core::usecases::outbound;
+use switchboard_core::usecases::media::{self, Served};
 use switchboard_runtime::App;
 use switchboard_runtime::http::{ApiError, Request, Response, path_param, respond};
 
@@ -22,14 +24,25 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
     let id = path_param(req, "id")
         .and_then(|s| MessageId::parse(s).ok())
         .ok_or_else(|| ApiError::not_found("message"))?;
-    let media = outbound::media(
+    let media = match media::serve(
         app.services(),
         app.tokens(),
         &caller.org,
         &id,
         app.config().max_media_bytes,
     )
-    .await?;
+    .await?
+    {
+        Served::File(m) => m,
+        Served::Redirect(url) => {
+            return http::Response::builder()
+                .status(StatusCode::FOUND)
+                .header(header::LOCATION, url)
+                .header(header::CACHE_CONTROL, "no-store")
+                .body(Bytes::new())
+                .map_err(|_| ApiError::internal());
+        }
+    };
     let mut builder = http::Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, media.mime_type.as_str())

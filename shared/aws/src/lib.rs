@@ -10,6 +10,7 @@ pub mod dynamodb;
 pub mod http;
 pub mod kms;
 pub mod lazy;
+pub mod s3;
 pub mod secrets;
 pub mod sqs;
 
@@ -17,5 +18,6 @@ pub use config::{Clients, LazyClients, SdkSettings};
 pub use dynamodb::DynamoStore;
 pub use kms::KmsCipher;
 pub use lazy::SdkClient;
+pub use s3::S3Objects;
 pub use secrets::SecretsManager;
 pub use sqs::{QueueUrls, SqsQueue};

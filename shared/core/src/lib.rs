@@ -14,6 +14,7 @@ pub mod ids;
 pub mod meta_app;
 pub mod metrics;
 pub mod model;
+pub mod objects;
 pub mod page;
 pub mod privacy;
 pub mod queue;

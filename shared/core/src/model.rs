@@ -1073,6 +1073,21 @@ pub struct Message {
     /// statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<MessageOrigin>,
+    /// Media messages: the file as archived in object storage (Meta's download URLs
+    /// expire in minutes and its media ids after weeks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<StoredMedia>,
+}
+
+/// A message's file in object storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMedia {
+    /// The object's key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// MIME type.
+    pub content_type: String,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -49,6 +49,8 @@ pub struct Services {
     pub retention: Retention,
     /// Features this deployment has turned on.
     pub features: Features,
+    /// Object storage (archived media, uploads).
+    pub objects: Arc<dyn crate::objects::ObjectStore>,
 }
 
 /// Features a deployment can turn off (`ENABLE_*`); a feature that is off answers 404 on

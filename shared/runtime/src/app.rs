@@ -195,6 +195,19 @@ impl App {
         let (whatsapp, whatsapp_live) =
             self::whatsapp(graph.clone(), &store, &queue, &secrets, &clock);
         let (kapso, kapso_live) = self::whatsapp(kapso_client, &store, &queue, &secrets, &clock);
+        let objects: Arc<dyn switchboard_core::objects::ObjectStore> =
+            match (&config.backend, &config.media_bucket) {
+                (Backend::Local, _) => Arc::new(
+                    crate::objects::FileObjects::open(&config.data_dir, &config.public_url)
+                        .map_err(|e| StartupError::Backend(format!("object storage: {e}")))?,
+                ),
+                (Backend::Aws, Some(bucket)) => Arc::new(switchboard_aws::S3Objects::new(
+                    http.clone(),
+                    bucket.clone(),
+                    config.aws_sdk,
+                )),
+                (Backend::Aws, None) => Arc::new(crate::objects::NoObjects),
+            };
         let services = Services {
             // Replaced by the app's own registry in `from_parts`.
             metrics: Arc::new(switchboard_core::metrics::Discard),
@@ -222,6 +235,7 @@ impl App {
             },
             retention: config.retention,
             features: config.features,
+            objects,
         };
         Self::from_parts(config, services, http)
     }

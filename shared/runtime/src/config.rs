@@ -139,6 +139,11 @@ pub struct Config {
     pub usage_report_every: std::time::Duration,
     /// How long settled raw webhook events are kept (`WEBHOOK_EVENT_RETENTION_DAYS`).
     pub retention: switchboard_core::services::Retention,
+    /// The bucket of archived media and uploads on AWS (`MEDIA_BUCKET`).
+    pub media_bucket: Option<String>,
+    /// Where browsers reach the dev server (`SWITCHBOARD_PUBLIC_URL`): the base of its
+    /// signed object URLs.
+    pub public_url: String,
     /// Features turned on (`ENABLE_BROADCAST_CAMPAIGNS`, `ENABLE_DRIP_CAMPAIGNS`).
     pub features: switchboard_core::services::Features,
     /// How often the dev server runs the campaign schedule (`CAMPAIGNS_INTERVAL_SECS`).
@@ -150,6 +155,13 @@ pub struct Config {
     /// setting in `template.yaml`.
     pub cors_origins: Vec<String>,
 }
+
+/// The media bucket on AWS.
+const MEDIA_BUCKET: &str = "MEDIA_BUCKET";
+/// The dev server's address as browsers reach it.
+const PUBLIC_URL: &str = "SWITCHBOARD_PUBLIC_URL";
+/// The dev server's default address.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:3000";
 
 /// Turns broadcast campaigns on or off.
 const ENABLE_BROADCAST_CAMPAIGNS: &str = "ENABLE_BROADCAST_CAMPAIGNS";
@@ -315,6 +327,10 @@ impl Config {
                 size("USAGE_REPORT_INTERVAL_SECS", 3600)?.max(10) as u64,
             ),
             retention: retention(&var)?,
+            media_bucket: var(MEDIA_BUCKET).filter(|v| !v.trim().is_empty()),
+            public_url: var(PUBLIC_URL)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned()),
             features: switchboard_core::services::Features {
                 broadcast_campaigns: var(ENABLE_BROADCAST_CAMPAIGNS)
                     .map(|v| flag(ENABLE_BROADCAST_CAMPAIGNS, &v))

@@ -14,6 +14,7 @@ pub mod jwt_crypto;
 pub mod lambda;
 pub mod local;
 pub mod metrics;
+pub mod objects;
 pub mod queue;
 pub mod telemetry;
 

@@ -100,3 +100,34 @@ pub async fn aws_secrets(value: &str, ttl: Duration) -> (Arc<dyn Secrets>, Strin
         id,
     )
 }
+
+/// Files under a fresh data dir, URLs signed for `public_url`.
+pub fn file_objects_at(public_url: &str) -> Arc<switchboard_runtime::objects::FileObjects> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o =
+        switchboard_runtime::objects::FileObjects::open(dir.path(), public_url).expect("objects");
+    std::mem::forget(dir);
+    Arc::new(o)
+}
+
+/// Files under a fresh data dir.
+pub async fn file_objects() -> Arc<dyn switchboard_core::objects::ObjectStore> {
+    file_objects_at("http://127.0.0.1:3000")
+}
+
+/// A fresh bucket on moto.
+pub async fn s3_objects() -> Arc<dyn switchboard_core::objects::ObjectStore> {
+    let bucket = format!("switchboard-test-{}", uuid::Uuid::new_v4().simple());
+    // moto creates a bucket on an unsigned PUT of its name.
+    let r = reqwest::Client::new()
+        .put(format!("{}/{bucket}", moto::endpoint()))
+        .send()
+        .await
+        .expect("moto");
+    assert!(r.status().is_success(), "create bucket: {}", r.status());
+    Arc::new(switchboard_aws::S3Objects::with_sdk(
+        reqwest::Client::new(),
+        bucket,
+        moto::sdk_config().await,
+    ))
+}

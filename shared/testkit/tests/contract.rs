@@ -221,3 +221,55 @@ mod dynamodb_reads {
         );
     }
 }
+
+mod objects_files {
+    switchboard_testkit::objects_contract!(switchboard_testkit::backends::file_objects);
+
+    #[tokio::test]
+    async fn signed_urls_are_checked_for_method_key_type_and_expiry() {
+        let o = switchboard_testkit::backends::file_objects_at("http://127.0.0.1:3000");
+        let now = chrono::Utc::now();
+        let url = switchboard_core::objects::ObjectStore::presign_put(
+            &*o,
+            "uploads/acme/up_1",
+            "image/png",
+            std::time::Duration::from_secs(60),
+            now,
+        )
+        .await
+        .unwrap();
+        let q: std::collections::HashMap<String, String> = url::Url::parse(&url)
+            .unwrap()
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let expires: i64 = q["expires"].parse().unwrap();
+        let sig = &q["sig"];
+        assert!(o.verify("PUT", "uploads/acme/up_1", expires, "image/png", sig, now));
+        assert!(!o.verify("PUT", "uploads/acme/up_1", expires, "image/jpeg", sig, now));
+        assert!(!o.verify("GET", "uploads/acme/up_1", expires, "", sig, now));
+        assert!(!o.verify("PUT", "uploads/acme/up_2", expires, "image/png", sig, now));
+        assert!(!o.verify(
+            "PUT",
+            "uploads/acme/up_1",
+            expires + 1,
+            "image/png",
+            sig,
+            now
+        ));
+        let later = now + chrono::Duration::seconds(61);
+        assert!(!o.verify("PUT", "uploads/acme/up_1", expires, "image/png", sig, later));
+    }
+}
+
+mod objects_s3 {
+    switchboard_testkit::objects_contract!(switchboard_testkit::backends::s3_objects);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn presigned_urls() {
+        switchboard_testkit::contract::objects::presigned_urls(
+            switchboard_testkit::backends::s3_objects().await,
+        )
+        .await;
+    }
+}

@@ -176,6 +176,7 @@ pub async fn store(
             lane: m.lane,
             lane_waits: 0,
             origin: Some(m.origin.clone()),
+            media: None,
         };
         conversation.record.contact_name = m.contact.name.clone();
         conversation.record.account_id = m.account.id.clone();

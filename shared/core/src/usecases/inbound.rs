@@ -291,7 +291,7 @@ async fn apply_message(
     // STOP / START (or WhatsApp's own preference message): applied with the message, in
     // its transaction, so a redelivery changes nothing and a crash loses nothing.
     let opt_out = crate::usecases::opt_out::instruction_in(svc, org, msg).await?;
-    store_inbound(
+    let applied = store_inbound(
         svc,
         route,
         Incoming {
@@ -310,7 +310,14 @@ async fn apply_message(
             direction: Direction::Inbound,
         },
     )
-    .await
+    .await?;
+    // The file goes to storage while Meta's media id is fresh (a redelivery finds it
+    // archived, or archives what the first delivery could not).
+    if meta::MEDIA_TYPES.contains(&msg.kind.as_str()) {
+        crate::usecases::media::archive_on_arrival(svc, org, &MessageId::for_wamid(org, &msg.id))
+            .await;
+    }
+    Ok(applied)
 }
 
 /// A customer's message on any channel, as the inbound path stores it.
@@ -445,6 +452,7 @@ pub(crate) async fn store_inbound(
             lane: Default::default(),
             lane_waits: 0,
             origin: None,
+            media: None,
         };
         let wamid_route = WamidRoute {
             wamid: incoming.external_id.to_owned(),

@@ -344,6 +344,7 @@ async fn accept(
             lane,
             lane_waits: 0,
             origin: None,
+            media: None,
         };
         conversation.record.record_message(
             &message.id,

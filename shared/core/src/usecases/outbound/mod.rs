@@ -283,7 +283,7 @@ async fn mark_reauth(svc: &Services, account: &Account, e: &GraphError) -> Resul
 
 /// The account that currently owns the conversation's business number, if it is this
 /// org's.
-async fn current_account(
+pub(crate) async fn current_account(
     svc: &Services,
     org: &OrgId,
     conversation: &Conversation,
