@@ -747,3 +747,155 @@ async fn drip_sequence_steps_reach_each_contact_once_sqlite() {
 async fn drip_sequence_steps_reach_each_contact_once_dynamodb() {
     drip_sequence_steps_reach_each_contact_once(Backend::Aws).await;
 }
+
+/// Runs a queue's consumer of `app` until the queue is empty.
+async fn drain_app(app: &switchboard_runtime::App, queue: QueueName) -> usize {
+    let consumer = switchboard_cli::routes::consumers()
+        .into_iter()
+        .find(|c| c.queue == queue)
+        .unwrap();
+    let mut handled = 0;
+    for _ in 0..200 {
+        let q = &app.services().queue;
+        let batch = q
+            .receive(
+                queue,
+                10,
+                Duration::from_secs(30),
+                Duration::from_millis(50),
+            )
+            .await
+            .unwrap();
+        if batch.is_empty() {
+            return handled;
+        }
+        handled += batch.len();
+        let outcome = (consumer.handler)(app.clone(), batch.clone()).await;
+        switchboard_runtime::queue::settle(&**q, queue, &batch, &outcome, true).await;
+    }
+    panic!("{queue} did not drain");
+}
+
+/// A process dies mid-campaign: the chunk it was fanning out and the sends it was making
+/// are never acknowledged. Another process on the same data takes over when the queue
+/// hands them out again: every contact gets the campaign exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_survives_a_crash_mid_fan_out() {
+    let s = setup(Backend::Local, None).await;
+    let rows: Vec<(String, &str, &str)> = (1..=300).map(|i| (phone(i), "Ana", "vip")).collect();
+    import(&s, &rows).await;
+    let (_, created) =
+        s.h.post("/v1/campaigns", &s.admin, &campaign_body(&s, &["vip"]))
+            .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    s.h.post(&format!("/v1/campaigns/{id}/start"), &s.admin, &json!({}))
+        .await;
+    // The first process collects the audience and works on the first sending chunk and
+    // its sends, then dies before acknowledging any of it (hidden for 2 s, then handed out
+    // again like an expired visibility timeout).
+    let consumers = switchboard_cli::routes::consumers();
+    let handler = |q: QueueName| {
+        consumers
+            .iter()
+            .find(|c| c.queue == q)
+            .unwrap()
+            .handler
+            .clone()
+    };
+    let services = s.h.app.services();
+    let org = switchboard_core::ids::OrgId::parse("acme").unwrap();
+    let cid = switchboard_core::ids::CampaignId::parse(&id).unwrap();
+    loop {
+        let batch = services
+            .queue
+            .receive(
+                QueueName::Campaign,
+                1,
+                Duration::from_secs(2),
+                Duration::from_millis(1_500),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            batch.len(),
+            1,
+            "the campaign always has its next chunk queued"
+        );
+        let collecting = matches!(
+            switchboard_core::usecases::campaigns::get(services, &org, &cid)
+                .await
+                .unwrap()
+                .phase,
+            switchboard_core::usecases::campaigns::Phase::Collect(_)
+        );
+        let outcome = (handler(QueueName::Campaign))(s.h.app.clone(), batch.clone()).await;
+        if !collecting {
+            // The first sending chunk did its work; its process dies unacknowledged.
+            break;
+        }
+        switchboard_runtime::queue::settle(
+            &*services.queue,
+            QueueName::Campaign,
+            &batch,
+            &outcome,
+            true,
+        )
+        .await;
+    }
+    let sends = services
+        .queue
+        .receive(
+            QueueName::Outbound,
+            10,
+            Duration::from_secs(2),
+            Duration::from_millis(50),
+        )
+        .await
+        .unwrap();
+    assert!(!sends.is_empty());
+    let _ = (handler(QueueName::Outbound))(s.h.app.clone(), sends).await;
+    let before = s.sends.0.lock().unwrap().len();
+    assert!(before > 0 && before < 300, "{before}");
+
+    // A new process on the same data dir.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let mut opts = Options {
+        graph_url: s.h.app.config().whatsapp_graph_url.clone(),
+        workers: false,
+        serve: false,
+        ..Options::default()
+    };
+    let restarted = crate::support::build_app(&mut opts, s.h.data_dir()).await;
+    for _ in 0..20 {
+        let a = drain_app(&restarted, QueueName::Campaign).await;
+        let b = drain_app(&restarted, QueueName::Outbound).await;
+        if a == 0 && b == 0 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if drain_app(&restarted, QueueName::Campaign).await == 0
+                && drain_app(&restarted, QueueName::Outbound).await == 0
+            {
+                break;
+            }
+        }
+    }
+    let sent = s.sends.0.lock().unwrap().clone();
+    let mut to: Vec<&str> = sent.iter().map(|b| b["to"].as_str().unwrap()).collect();
+    assert_eq!(to.len(), 300, "every contact once, no more");
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), 300);
+    let c = campaigns_view(&restarted, &id).await;
+    assert_eq!(c["status"], "completed", "{c}");
+    assert_eq!(c["progress"]["sent"], 300, "{c}");
+}
+
+async fn campaigns_view(app: &switchboard_runtime::App, id: &str) -> Value {
+    let org = switchboard_core::ids::OrgId::parse("acme").unwrap();
+    let id = switchboard_core::ids::CampaignId::parse(id).unwrap();
+    let c = switchboard_core::usecases::campaigns::get(app.services(), &org, &id)
+        .await
+        .unwrap();
+    switchboard_core::usecases::campaigns::view(app.services(), &c)
+        .await
+        .unwrap()
+}
