@@ -161,6 +161,25 @@ pub struct Paged<T> {
     pub next_cursor: Option<String>,
 }
 
+/// One page of `T` records listed on `gsi1` partition `pk`, newest first: the records and
+/// the cursor of the next page (`scope` as for [`PageRequest::parse`]).
+pub async fn newest_first<T: serde::de::DeserializeOwned>(
+    store: &dyn crate::store::ItemStore,
+    pk: String,
+    scope: &str,
+    page: PageRequest,
+) -> Result<(Vec<T>, Option<String>), Error> {
+    let query = page.apply_to(
+        crate::store::Query::index(crate::store::Index::Gsi1, pk).descending(),
+        scope,
+    )?;
+    let result = store.query(query).await?;
+    Ok((
+        crate::record::decode_all::<T>(&result.items)?,
+        result.next.as_ref().map(encode_cursor),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

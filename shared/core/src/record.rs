@@ -166,3 +166,20 @@ async fn modify<T: Record>(
     }
     Err(StoreError::Conflict)
 }
+/// Adds `n` to a progress counter, retrying a contended or unavailable store a few
+/// times; a counter that still cannot be bumped is logged (progress counters are
+/// reporting, never the record of what happened).
+pub async fn bump(store: &dyn crate::store::ItemStore, pk: &str, sk: &str, n: i64) {
+    for attempt in 0..4u64 {
+        match store.increment(pk, sk, n, None).await {
+            Ok(_) => return,
+            Err(e) if e.is_retryable() && attempt < 3 => {
+                tokio::time::sleep(std::time::Duration::from_millis(20 * (attempt + 1))).await;
+            }
+            Err(e) => {
+                tracing::warn!(counter = sk, error = %e, "could not count progress");
+                return;
+            }
+        }
+    }
+}

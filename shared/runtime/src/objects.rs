@@ -37,6 +37,13 @@ fn io(e: std::io::Error) -> ObjectError {
 /// The suffix of the file holding an object's content type.
 const TYPE_SUFFIX: &str = ".content-type";
 
+/// The content type stored beside the object at `path`.
+async fn content_type_at(path: &Path) -> String {
+    tokio::fs::read_to_string(format!("{}{TYPE_SUFFIX}", path.display()))
+        .await
+        .unwrap_or_else(|_| "application/octet-stream".into())
+}
+
 impl FileObjects {
     /// Objects under `<data_dir>/objects`, signed URLs under `public_url` (the dev
     /// server's address as browsers reach it).
@@ -141,10 +148,10 @@ impl ObjectStore for FileObjects {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(e)),
         };
-        let content_type = tokio::fs::read_to_string(format!("{}{TYPE_SUFFIX}", path.display()))
-            .await
-            .unwrap_or_else(|_| "application/octet-stream".into());
-        Ok(Some(Object { body, content_type }))
+        Ok(Some(Object {
+            body,
+            content_type: content_type_at(&path).await,
+        }))
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError> {
@@ -154,12 +161,9 @@ impl ObjectStore for FileObjects {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(e)),
         };
-        let content_type = tokio::fs::read_to_string(format!("{}{TYPE_SUFFIX}", path.display()))
-            .await
-            .unwrap_or_else(|_| "application/octet-stream".into());
         Ok(Some(ObjectInfo {
             size: meta.len(),
-            content_type,
+            content_type: content_type_at(&path).await,
         }))
     }
 

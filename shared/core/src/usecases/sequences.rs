@@ -387,13 +387,7 @@ pub async fn get(svc: &Services, org: &OrgId, id: &SequenceId) -> Result<Sequenc
 }
 
 async fn count(svc: &Services, org: &OrgId, id: &SequenceId, counter: &str) {
-    if let Err(e) = svc
-        .store
-        .increment(&Sequence::counters_pk(org, id), counter, 1, None)
-        .await
-    {
-        warn!(sequence_id = %id, counter, error = %e, "could not count sequence progress");
-    }
+    crate::record::bump(&*svc.store, &Sequence::counters_pk(org, id), counter, 1).await;
 }
 
 /// The API view of a sequence with its progress: enrolments by status and, per step,
@@ -449,19 +443,18 @@ pub async fn view(svc: &Services, s: &Sequence) -> Result<Value> {
 
 /// The org's sequences, newest first.
 pub async fn list(svc: &Services, org: &OrgId, page: PageRequest) -> Result<Paged<Value>> {
-    let query = page.apply_to(
-        Query::index(Index::Gsi1, Sequence::list_pk(org)).descending(),
+    let (listed, next_cursor) = crate::page::newest_first::<Sequence>(
+        &*svc.store,
+        Sequence::list_pk(org),
         &crate::model::org_scope(org),
-    )?;
-    let result = svc.store.query(query).await?;
-    let mut items = Vec::with_capacity(result.items.len());
-    for s in decode_all::<Sequence>(&result.items)? {
-        items.push(view(svc, &s).await?);
+        page,
+    )
+    .await?;
+    let mut items = Vec::with_capacity(listed.len());
+    for s in &listed {
+        items.push(view(svc, s).await?);
     }
-    Ok(Paged {
-        items,
-        next_cursor: result.next.as_ref().map(encode_cursor),
-    })
+    Ok(Paged { items, next_cursor })
 }
 
 /// What an enrolment request did.

@@ -761,19 +761,18 @@ pub async fn view(svc: &Services, c: &Campaign) -> Result<Value> {
 
 /// The org's campaigns, newest first.
 pub async fn list(svc: &Services, org: &OrgId, page: PageRequest) -> Result<Paged<Value>> {
-    let query = page.apply_to(
-        Query::index(Index::Gsi1, Campaign::list_pk(org)).descending(),
+    let (listed, next_cursor) = crate::page::newest_first::<Campaign>(
+        &*svc.store,
+        Campaign::list_pk(org),
         &crate::model::org_scope(org),
-    )?;
-    let result = svc.store.query(query).await?;
-    let mut items = Vec::with_capacity(result.items.len());
-    for c in decode_all::<Campaign>(&result.items)? {
-        items.push(view(svc, &c).await?);
+        page,
+    )
+    .await?;
+    let mut items = Vec::with_capacity(listed.len());
+    for c in &listed {
+        items.push(view(svc, c).await?);
     }
-    Ok(Paged {
-        items,
-        next_cursor: result.next.as_ref().map(encode_cursor),
-    })
+    Ok(Paged { items, next_cursor })
 }
 
 /// Most recipients read to fill one filtered page.
@@ -1042,9 +1041,7 @@ pub async fn stop_for_template(
 async fn count(svc: &Services, org: &OrgId, id: &CampaignId, counters: &[&str], n: i64) {
     let pk = Campaign::counters_pk(org, id);
     for name in counters {
-        if let Err(e) = svc.store.increment(&pk, name, n, None).await {
-            warn!(campaign_id = %id, counter = name, error = %e, "could not count campaign progress");
-        }
+        crate::record::bump(&*svc.store, &pk, name, n).await;
     }
 }
 
