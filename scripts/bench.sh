@@ -13,6 +13,10 @@
 #                 enforcing 80 msg/s and the pair rate: achieved rate, errors, duplicates,
 #                 dead letters and receives per message (outbound_24_workers.json: the same
 #                 with 24 workers, so messages are deferred for their pacing slots)
+#   campaign_80.json, campaign_1000.json  a 20,000-recipient campaign through worker-campaigns
+#                 and worker-outbound on a number allowed 80 and 1,000 messages/s: achieved
+#                 rate against the limit, throughput errors, duplicates, agent-reply latency
+#                 while it runs, and the time to the first send after a kill mid-campaign
 #   import.json   a 100,000-row contact import through the dev server: rows per second
 #                 from the POST to `completed`, and the same file again (nothing changes)
 # Figures depend on the machine; the README records those of the reference machine.
@@ -63,6 +67,12 @@ OUT="$PWD/bench-results/outbound.json" cargo bench -p switchboard-cli --bench ou
 
 echo "==> broadcast simulation with 24 workers (deferrals: messages come back for their slots)"
 WORKERS=24 OUT="$PWD/bench-results/outbound_24_workers.json" cargo bench -p switchboard-cli --bench outbound_sim
+
+echo "==> campaign: 20,000 recipients at 80/s, agent replies timed, killed half way"
+RECIPIENTS=20000 LIMIT=80 OUT="$PWD/bench-results/campaign_80.json" cargo bench -p switchboard-cli --bench campaign_sim
+
+echo "==> campaign: 20,000 recipients at 1,000/s"
+RECIPIENTS=20000 LIMIT=1000 WORKERS=16 OUT="$PWD/bench-results/campaign_1000.json" cargo bench -p switchboard-cli --bench campaign_sim
 
 echo "==> contact import (ROWS=${ROWS:-100000})"
 OUT="$PWD/bench-results/import.json" cargo bench -p switchboard-cli --bench import_load

@@ -118,23 +118,6 @@ pub async fn reserve_within(
     Err(Error::Store(StoreError::Conflict))
 }
 
-/// How far past `now_us` the key's schedule is booked (zero when idle).
-pub async fn booked_ahead(
-    store: &dyn ItemStore,
-    pk: &str,
-    now_us: i64,
-) -> Result<std::time::Duration> {
-    let tat = match store.get(pk, "GCRA").await? {
-        Some(item) => serde_json::from_value::<State>(item.data)
-            .map(|s| s.tat_us)
-            .unwrap_or(0),
-        None => 0,
-    };
-    Ok(std::time::Duration::from_micros(
-        (tat - now_us).max(0) as u64
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -377,6 +377,16 @@ async fn send(
         }
         size = size.min(room);
     }
+    // Fed no faster than the number takes it: while more than a chunk of this campaign's
+    // messages still wait for the sender (its lane yields to agents and notifications),
+    // the next chunk waits, so the queue never holds more than a few seconds of it.
+    let waiting = in_flight(svc, &campaign).await?;
+    if waiting >= size as i64 {
+        let wait = Duration::from_secs_f64((waiting as f64 / mps as f64).max(1.0));
+        debug!(campaign_id = %campaign.id, waiting, "campaign waits for the sender");
+        advance_campaign(svc, c, wait, |_| {}).await?;
+        return Ok(Outcome::Waiting);
+    }
     let page = svc
         .store
         .query(
@@ -435,20 +445,26 @@ async fn send(
         info!(campaign_id = %campaign.id, "campaign completed");
         return Ok(Outcome::Completed);
     }
-    // About a second of the number's throughput per chunk; longer while the number's
-    // schedule is booked ahead.
-    let mut delay = Duration::from_secs_f64(queued as f64 / mps as f64);
-    let backlog = crate::usecases::pacing::booked_ahead(
-        &*svc.store,
-        &crate::usecases::outbound::deliver::rate_key(&account.phone_number_id),
-        now.timestamp_micros(),
-    )
-    .await?;
-    if backlog > Duration::from_secs(2) {
-        delay = delay.max(backlog - Duration::from_secs(1));
-    }
+    // About a second of the number's throughput per chunk.
+    let delay = Duration::from_secs_f64(queued as f64 / mps as f64);
     advance_campaign(svc, c, delay, |c| c.phase = Phase::Send { after: last }).await?;
     Ok(Outcome::Sent { queued, skipped })
+}
+
+/// The campaign's messages handed to the sender and not yet sent or failed.
+async fn in_flight(svc: &Services, c: &Campaign) -> Result<i64> {
+    let page = svc
+        .store
+        .query(Query::table(Campaign::counters_pk(&c.org_id, &c.id)).consistent())
+        .await?;
+    let n = |k: &str| {
+        page.items
+            .iter()
+            .find(|i| i.sk == k)
+            .and_then(|i| i.n)
+            .unwrap_or(0)
+    };
+    Ok((n("queued") - n("sent") - n("failed")).max(0))
 }
 
 async fn paused(svc: &Services, c: &Campaign, reason: &str) -> Result<Outcome> {

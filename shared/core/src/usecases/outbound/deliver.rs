@@ -349,12 +349,14 @@ pub fn rate_key(number: &crate::ids::PhoneNumberId) -> String {
 /// than that to notifications or marketing: an agent reply arriving during a broadcast
 /// finds a slot at most the marketing horizon away, while the broadcast still fills
 /// every slot the replies leave. Notifications look further ahead than marketing, so
-/// when both wait for capacity the notification finds it first.
+/// when both wait for capacity the notification finds it first. A waiting message comes
+/// back after a second or a little more (queues hide messages for whole seconds), so a
+/// horizon shorter than that would leave slots unused: marketing looks 1.2 s ahead.
 pub fn lane_horizon(lane: Lane) -> Option<i64> {
     match lane {
         Lane::Priority => None,
-        Lane::Transactional => Some(1_000_000),
-        Lane::Marketing => Some(250_000),
+        Lane::Transactional => Some(2_000_000),
+        Lane::Marketing => Some(1_200_000),
     }
 }
 
