@@ -13,6 +13,10 @@
 //! campaign's fan-out moving again (a chunk in flight at the kill comes back after the
 //! queue's visibility timeout, 60 s on the dev server as on a 60-s SQS setting).
 //!
+//! Like Meta, the fake reports each accepted message's `sent` status through the webhook
+//! path (with Switchboard's message id in `biz_opaque_callback_data`), so a send that was
+//! accepted just before the kill is recorded from its status rather than sent again.
+//!
 //! Reports the campaign's achieved rate as a fraction of the limit (before the kill),
 //! throughput and pair-rate errors, duplicates, dead letters, the agent-reply latency
 //! p50/p99 and the resume times; writes them to `OUT`
@@ -284,6 +288,33 @@ async fn main() {
             && fake.state.lock().unwrap().sent > sent_at_kill
         {
             resumed_first_send = Some(at.elapsed().as_secs_f64());
+        }
+        // Meta's `sent` statuses, as its webhooks deliver them.
+        let reported: Vec<(String, String, String)> =
+            std::mem::take(&mut fake.state.lock().unwrap().unreported);
+        if !reported.is_empty() {
+            let ts = chrono::Utc::now().timestamp();
+            let changes: Vec<_> = reported
+                .iter()
+                .map(|(wamid, id, to)| {
+                    let mut c = switchboard_testkit::fixtures::status_change(
+                        PHONE,
+                        wamid,
+                        "sent",
+                        to,
+                        ts,
+                        json!([]),
+                    );
+                    c["value"]["statuses"][0]["biz_opaque_callback_data"] = json!(id);
+                    c
+                })
+                .collect();
+            for chunk in changes.chunks(50) {
+                let body = switchboard_testkit::fixtures::delivery(chunk.to_vec());
+                if let Ok(events) = switchboard_webhooks::meta::split(&body) {
+                    let _ = ingest::accept_whatsapp(app.services(), events, None).await;
+                }
+            }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -45,6 +45,9 @@ pub struct FakeState {
     pub max_in_window: usize,
     /// When Meta accepted each message, by Switchboard's message id (callback data).
     pub accepted_at: HashMap<String, Instant>,
+    /// Accepted messages whose `sent` status Meta has not reported yet: (wamid, callback
+    /// data, recipient).
+    pub unreported: Vec<(String, String, String)>,
 }
 
 #[derive(Clone)]
@@ -121,7 +124,12 @@ impl WhatsAppApi for FakeGraph {
                     }
                     s.accepted_at.insert(id.to_owned(), now);
                 }
-                Ok(format!("wamid.sim.{}", uuid::Uuid::now_v7().simple()))
+                let wamid = format!("wamid.sim.{}", uuid::Uuid::now_v7().simple());
+                if let Some(id) = msg.callback_data {
+                    s.unreported
+                        .push((wamid.clone(), id.to_owned(), msg.to.to_string()));
+                }
+                Ok(wamid)
             }
         };
         tokio::time::sleep(Duration::from_millis(processing)).await;

@@ -770,3 +770,102 @@ async fn sandbox_sends_and_reports_statuses_without_meta() {
     assert!(m["wamid"].as_str().unwrap().starts_with("wamid.sandbox."));
     h.stop().await;
 }
+
+/// A send whose process died after calling Graph: the redelivery waits for Meta's status
+/// of that attempt (which names the message) instead of sending twice, and sends only
+/// when no status came within the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_send_is_settled_by_its_status_not_sent_twice() {
+    let clock = std::sync::Arc::new(switchboard_core::clock::FixedClock::new(chrono::Utc::now()));
+    let s = setup_with(
+        chrono::Duration::minutes(1),
+        Options {
+            clock: Some(clock.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let send = |text: &'static str| {
+        let s = &s;
+        async move {
+            let (status, m) =
+                s.h.post(
+                    &format!("/v1/conversations/{}/messages", s.conv),
+                    &s.agent,
+                    &json!({"type": "text", "text": {"body": text}}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{m}");
+            m["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let (a, b) = (send("first").await, send("second").await);
+    // Both attempts called Graph and their process died before the answer was stored.
+    let org = switchboard_core::ids::OrgId::parse("acme").unwrap();
+    for id in [&a, &b] {
+        let (pk, sk) = switchboard_core::model::Message::key_of(
+            &org,
+            &switchboard_core::ids::MessageId::parse(id).unwrap(),
+        );
+        let now = switchboard_core::clock::Clock::now(&*clock);
+        switchboard_core::record::update::<switchboard_core::model::Message>(
+            &*s.h.app.services().store,
+            &pk,
+            &sk,
+            |m| {
+                m.sending_since = Some(now);
+                true
+            },
+        )
+        .await
+        .unwrap();
+    }
+    Mock::given(method("POST"))
+        .and(path(graph_send_path()))
+        .and(body_partial_json(
+            json!({"text": {"body": "second"}, "biz_opaque_callback_data": b}),
+        ))
+        .respond_with(accepted("wamid.second"))
+        .expect(1)
+        .mount(&s.graph)
+        .await;
+    // Redelivered inside the window: nothing is sent.
+    step(&s.h, QueueName::Outbound).await;
+    assert_eq!(
+        message(&s.h, &s.agent, &s.conv, &a).await["status"],
+        "queued"
+    );
+    // Meta reports the first one sent, naming it.
+    let mut change = fixtures::status_change(
+        PHONE_NUMBER_ID,
+        "wamid.first",
+        "sent",
+        CUSTOMER,
+        chrono::Utc::now().timestamp(),
+        json!([]),
+    );
+    change["value"]["statuses"][0]["biz_opaque_callback_data"] = json!(a);
+    assert_eq!(
+        s.h.webhook(&fixtures::delivery(vec![change]))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    drain(&s.h, QueueName::Inbound).await;
+    // Its redelivery records it from the status, at once and without sending.
+    step(&s.h, QueueName::Outbound).await;
+    let first = message(&s.h, &s.agent, &s.conv, &a).await;
+    assert_eq!(first["status"], "sent", "{first}");
+    assert_eq!(first["wamid"], "wamid.first");
+    assert_eq!(
+        message(&s.h, &s.agent, &s.conv, &b).await["status"],
+        "queued"
+    );
+    // Past the window without a status, the second one is sent (once).
+    clock.advance(chrono::Duration::seconds(31));
+    drain(&s.h, QueueName::Outbound).await;
+    let second = message(&s.h, &s.agent, &s.conv, &b).await;
+    assert_eq!(second["status"], "sent", "{second}");
+    assert_eq!(second["wamid"], "wamid.second");
+    s.graph.verify().await;
+}

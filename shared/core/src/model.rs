@@ -1073,6 +1073,15 @@ pub struct Message {
     /// statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<MessageOrigin>,
+    /// Outbound: when the latest send attempt called Graph and has not come back yet. A
+    /// redelivery that finds it set waits for Meta's status (which names the message) before
+    /// sending again: the attempt may have been accepted just before its process died.
+    #[serde(
+        default,
+        with = "rfc3339_millis::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sending_since: Option<DateTime<Utc>>,
     /// Media messages: the file as archived in object storage (Meta's download URLs
     /// expire in minutes and its media ids after weeks).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -374,6 +374,9 @@ pub struct Status {
     /// Errors, for `failed`.
     #[serde(default)]
     pub errors: Vec<GraphError>,
+    /// What the sender attached to the message (Switchboard's message id).
+    #[serde(default)]
+    pub biz_opaque_callback_data: Option<String>,
 }
 
 impl Status {

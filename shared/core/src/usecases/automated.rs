@@ -177,6 +177,7 @@ pub async fn store(
             lane_waits: 0,
             origin: Some(m.origin.clone()),
             media: None,
+            sending_since: None,
         };
         conversation.record.contact_name = m.contact.name.clone();
         conversation.record.account_id = m.account.id.clone();

@@ -453,6 +453,7 @@ pub(crate) async fn store_inbound(
             lane_waits: 0,
             origin: None,
             media: None,
+            sending_since: None,
         };
         let wamid_route = WamidRoute {
             wamid: incoming.external_id.to_owned(),
@@ -547,7 +548,19 @@ pub async fn apply_meta_status(svc: &Services, org: &OrgId, status: &meta::Statu
         retryable: false,
     });
     let (r_pk, r_sk) = WamidRoute::key_of(&status.id);
-    match load::<WamidRoute>(&*svc.store, &r_pk, &r_sk).await? {
+    let route = load::<WamidRoute>(&*svc.store, &r_pk, &r_sk).await?;
+    // A status for a wamid not stored yet that names one of our messages: remember which
+    // wamid Meta gave it, so that a send whose process died after Graph accepted it is
+    // recorded from this rather than sent again.
+    if route.is_none()
+        && let Some(id) = status
+            .biz_opaque_callback_data
+            .as_deref()
+            .and_then(|d| MessageId::parse(d).ok())
+    {
+        crate::usecases::outbound::deliver::remember_wamid(svc, org, &id, &status.id, now).await?;
+    }
+    match route {
         Some(route) if &route.record.org_id == org => {
             apply_status(svc, &route.record, next, at, error).await
         }

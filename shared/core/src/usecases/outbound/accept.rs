@@ -345,6 +345,7 @@ async fn accept(
             lane_waits: 0,
             origin: None,
             media: None,
+            sending_since: None,
         };
         conversation.record.record_message(
             &message.id,

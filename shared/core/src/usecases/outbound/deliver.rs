@@ -93,6 +93,10 @@ pub enum Delivery {
     DeadLetter,
 }
 
+/// How long a redelivered message whose last attempt never came back waits for Meta's
+/// status of that attempt before sending again (Meta reports `sent` within seconds).
+const RECONCILE_WINDOW: chrono::Duration = chrono::Duration::seconds(30);
+
 /// How late for its slot a message may still be sent. Sends are spaced evenly at 97 % of
 /// the limit, so the 3 % headroom absorbs a delay of about 18 ms in any one-second window;
 /// a message later than this takes a new slot rather than bunch up with on-time ones (a
@@ -292,6 +296,43 @@ async fn deliver_message(
     }
 
     let token = tokens.get(svc, &account).await?;
+    // An earlier attempt that called Graph and never came back may have been accepted
+    // just before its process died: Meta's `sent` status (naming this message) tells, so
+    // record it from that rather than send twice; wait for it a while; past the window,
+    // send.
+    let now = svc.clock.now();
+    if message.record.sending_since.is_some() {
+        let (w_pk, w_sk) = ReportedWamid::key_of(&r.org_id, &r.message_id);
+        if let Some(reported) = load::<ReportedWamid>(&*svc.store, &w_pk, &w_sk).await? {
+            record_sent(svc, r, &reported.record.wamid).await?;
+            info!(org_id = %r.org_id, message_id = %r.message_id, "an interrupted send had been accepted; recorded from its status");
+            return Ok(Delivery::Sent {
+                wamid: reported.record.wamid,
+            });
+        }
+    }
+    if let Some(since) = message.record.sending_since
+        && now - since < RECONCILE_WINDOW
+    {
+        let wait = (since + RECONCILE_WINDOW - now)
+            .to_std()
+            .unwrap_or(Duration::from_secs(1))
+            .max(Duration::from_secs(1));
+        debug!(message_id = %r.message_id, "an interrupted attempt may have been accepted; waiting for its status");
+        return hide(svc, r, receive_count, wait, |_| {}).await;
+    }
+    let (pk, sk) = Message::key_of(&r.org_id, &r.message_id);
+    let claimed = update::<Message>(&*svc.store, &pk, &sk, |m| {
+        if !waiting(m) {
+            return false;
+        }
+        m.sending_since = Some(now);
+        true
+    })
+    .await?;
+    if !claimed.is_some_and(|m| waiting(&m) && m.sending_since == Some(now)) {
+        return Ok(Delivery::Skipped);
+    }
     let outbound = OutboundMessage {
         phone_number_id: &account.phone_number_id,
         to: &conversation.wa_id,
@@ -492,6 +533,10 @@ async fn retry_later(
                 .min(cfg.retry.max_delay);
         }
         m.status = MessageStatus::Retrying;
+        // Graph answered: this attempt was not accepted. A timeout may have been.
+        if !matches!(e, GraphError::Transport(_)) {
+            m.sending_since = None;
+        }
         m.attempts = attempts;
         m.first_failed_at = Some(first);
         m.next_attempt_at = chrono::Duration::from_std(delay).ok().map(|d| now + d);
@@ -525,6 +570,7 @@ async fn record_sent(svc: &Services, r: &OutboundRef, wamid: &str) -> Result<()>
         m.record.status_times.record(MessageStatus::Sent, now);
         m.record.error = None;
         m.record.attempts += 1;
+        m.record.sending_since = None;
         m.record.scheduled_at_us = None;
         m.record.next_attempt_at = None;
         m.record.awaiting_queue = false;
@@ -551,6 +597,54 @@ async fn record_sent(svc: &Services, r: &OutboundRef, wamid: &str) -> Result<()>
         }
     }
     Err(Error::Store(StoreError::Conflict))
+}
+
+/// The wamid Meta reported for one of our messages before the sender stored it (a
+/// status carrying the message's id in `biz_opaque_callback_data`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct ReportedWamid {
+    org_id: crate::ids::OrgId,
+    message_id: crate::ids::MessageId,
+    wamid: String,
+    expires_at: i64,
+}
+
+impl ReportedWamid {
+    fn key_of(org: &crate::ids::OrgId, message: &crate::ids::MessageId) -> (String, String) {
+        let (pk, _) = Message::key_of(org, message);
+        (pk, "REPORTED_WAMID".to_owned())
+    }
+}
+
+impl Record for ReportedWamid {
+    fn key(&self) -> (String, String) {
+        Self::key_of(&self.org_id, &self.message_id)
+    }
+
+    fn ttl(&self) -> Option<i64> {
+        Some(self.expires_at)
+    }
+}
+
+/// Remembers the wamid a status reported for our message `message` (kept a week, like
+/// early statuses).
+pub async fn remember_wamid(
+    svc: &Services,
+    org: &crate::ids::OrgId,
+    message: &crate::ids::MessageId,
+    wamid: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let reported = ReportedWamid {
+        org_id: org.clone(),
+        message_id: message.clone(),
+        wamid: wamid.to_owned(),
+        expires_at: (now + chrono::Duration::days(EarlyStatus::KEEP_DAYS)).timestamp(),
+    };
+    svc.store
+        .put(item(&reported, 1)?, Condition::Always)
+        .await?;
+    Ok(())
 }
 
 /// Applies statuses that arrived before the wamid was stored, then forgets them.

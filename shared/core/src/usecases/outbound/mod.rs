@@ -141,6 +141,7 @@ async fn fail(
         m.scheduled_at_us = None;
         m.next_attempt_at = None;
         m.awaiting_queue = false;
+        m.sending_since = None;
         m.updated_at = now;
         true
     })
