@@ -237,6 +237,31 @@ async fn deliver_message(
         .ok_or_else(|| Error::Internal("outbound message without its conversation".into()))?
         .record;
 
+    // An earlier attempt that called Graph and never came back may have been accepted
+    // just before its process died: Meta's `sent` status (naming this message) tells, so
+    // record it from that rather than send twice; wait for it a while; past the window,
+    // send.
+    let now = svc.clock.now();
+    if message.record.sending_since.is_some() {
+        let (w_pk, w_sk) = ReportedWamid::key_of(&r.org_id, &r.message_id);
+        if let Some(reported) = load::<ReportedWamid>(&*svc.store, &w_pk, &w_sk).await? {
+            record_sent(svc, r, &reported.record.wamid).await?;
+            info!(org_id = %r.org_id, message_id = %r.message_id, "an interrupted send had been accepted; recorded from its status");
+            return Ok(Delivery::Sent {
+                wamid: reported.record.wamid,
+            });
+        }
+    }
+    if let Some(since) = message.record.sending_since
+        && now - since < RECONCILE_WINDOW
+    {
+        let wait = (since + RECONCILE_WINDOW - now)
+            .to_std()
+            .unwrap_or(Duration::from_secs(1))
+            .max(Duration::from_secs(1));
+        debug!(message_id = %r.message_id, "an interrupted attempt may have been accepted; waiting for its status");
+        return hide(svc, r, receive_count, wait, |_| {}).await;
+    }
     // Pacing: a reserved slot, the pair rate, then the number's throughput.
     let now = now_us(svc.clock.now());
     let inline = cfg.max_inline_wait.as_micros() as i64;
@@ -289,39 +314,9 @@ async fn deliver_message(
             slot
         }
     };
-    let wait = slot - now_us(svc.clock.now());
-    if wait > 0 {
-        // Sub-second pacing inside the handler; anything longer went back to the queue.
-        tokio::time::sleep(Duration::from_micros(wait as u64)).await;
-    }
-
-    let token = tokens.get(svc, &account).await?;
-    // An earlier attempt that called Graph and never came back may have been accepted
-    // just before its process died: Meta's `sent` status (naming this message) tells, so
-    // record it from that rather than send twice; wait for it a while; past the window,
-    // send.
-    let now = svc.clock.now();
-    if message.record.sending_since.is_some() {
-        let (w_pk, w_sk) = ReportedWamid::key_of(&r.org_id, &r.message_id);
-        if let Some(reported) = load::<ReportedWamid>(&*svc.store, &w_pk, &w_sk).await? {
-            record_sent(svc, r, &reported.record.wamid).await?;
-            info!(org_id = %r.org_id, message_id = %r.message_id, "an interrupted send had been accepted; recorded from its status");
-            return Ok(Delivery::Sent {
-                wamid: reported.record.wamid,
-            });
-        }
-    }
-    if let Some(since) = message.record.sending_since
-        && now - since < RECONCILE_WINDOW
-    {
-        let wait = (since + RECONCILE_WINDOW - now)
-            .to_std()
-            .unwrap_or(Duration::from_secs(1))
-            .max(Duration::from_secs(1));
-        debug!(message_id = %r.message_id, "an interrupted attempt may have been accepted; waiting for its status");
-        return hide(svc, r, receive_count, wait, |_| {}).await;
-    }
+    // Marked before the wait, so the write's latency does not shift the send off its slot.
     let (pk, sk) = Message::key_of(&r.org_id, &r.message_id);
+    let now = svc.clock.now();
     let claimed = update::<Message>(&*svc.store, &pk, &sk, |m| {
         if !waiting(m) {
             return false;
@@ -333,6 +328,13 @@ async fn deliver_message(
     if !claimed.is_some_and(|m| waiting(&m) && m.sending_since == Some(now)) {
         return Ok(Delivery::Skipped);
     }
+    let wait = slot - now_us(svc.clock.now());
+    if wait > 0 {
+        // Sub-second pacing inside the handler; anything longer went back to the queue.
+        tokio::time::sleep(Duration::from_micros(wait as u64)).await;
+    }
+
+    let token = tokens.get(svc, &account).await?;
     let outbound = OutboundMessage {
         phone_number_id: &account.phone_number_id,
         to: &conversation.wa_id,
