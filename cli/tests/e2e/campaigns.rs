@@ -19,7 +19,7 @@ use switchboard_testkit::fixtures::PHONE_NUMBER_ID;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, Request, ResponseTemplate};
 
-use crate::support::{Backend, Harness, Options, graph_knowing_the_number};
+use crate::support::{Backend, Harness, Options, drain_app, graph_knowing_the_number};
 
 /// Answers each send with a fresh wamid and remembers every request body.
 #[derive(Clone, Default)]
@@ -778,34 +778,6 @@ async fn drip_sequence_steps_reach_each_contact_once_dynamodb() {
     drip_sequence_steps_reach_each_contact_once(Backend::Aws).await;
 }
 
-/// Runs a queue's consumer of `app` until the queue is empty.
-async fn drain_app(app: &switchboard_runtime::App, queue: QueueName) -> usize {
-    let consumer = switchboard_cli::routes::consumers()
-        .into_iter()
-        .find(|c| c.queue == queue)
-        .unwrap();
-    let mut handled = 0;
-    for _ in 0..200 {
-        let q = &app.services().queue;
-        let batch = q
-            .receive(
-                queue,
-                10,
-                Duration::from_secs(30),
-                Duration::from_millis(50),
-            )
-            .await
-            .unwrap();
-        if batch.is_empty() {
-            return handled;
-        }
-        handled += batch.len();
-        let outcome = (consumer.handler)(app.clone(), batch.clone()).await;
-        switchboard_runtime::queue::settle(&**q, queue, &batch, &outcome, true).await;
-    }
-    panic!("{queue} did not drain");
-}
-
 /// A process dies mid-campaign: the chunk it was fanning out and the sends it was making
 /// are never acknowledged. Another process on the same data takes over when the queue
 /// hands them out again: every contact gets the campaign exactly once.
@@ -899,10 +871,10 @@ async fn a_campaign_survives_a_crash_mid_fan_out() {
     for _ in 0..20 {
         let a = drain_app(&restarted, QueueName::Campaign).await;
         let b = drain_app(&restarted, QueueName::Outbound).await;
-        if a == 0 && b == 0 {
+        if a.is_empty() && b.is_empty() {
             tokio::time::sleep(Duration::from_millis(300)).await;
-            if drain_app(&restarted, QueueName::Campaign).await == 0
-                && drain_app(&restarted, QueueName::Outbound).await == 0
+            if drain_app(&restarted, QueueName::Campaign).await.is_empty()
+                && drain_app(&restarted, QueueName::Outbound).await.is_empty()
             {
                 break;
             }

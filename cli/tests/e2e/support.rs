@@ -426,30 +426,7 @@ impl Harness {
         &self,
         queue: switchboard_core::queue::QueueName,
     ) -> Vec<switchboard_runtime::queue::BatchOutcome> {
-        let consumer = switchboard_cli::routes::consumers()
-            .into_iter()
-            .find(|c| c.queue == queue)
-            .expect("a consumer for the queue");
-        let mut outcomes = Vec::new();
-        for _ in 0..50 {
-            let q = &self.app.services().queue;
-            let batch = q
-                .receive(
-                    queue,
-                    10,
-                    Duration::from_secs(30),
-                    Duration::from_millis(50),
-                )
-                .await
-                .unwrap();
-            if batch.is_empty() {
-                return outcomes;
-            }
-            let outcome = (consumer.handler)(self.app.clone(), batch.clone()).await;
-            switchboard_runtime::queue::settle(&**q, queue, &batch, &outcome, true).await;
-            outcomes.push(outcome);
-        }
-        panic!("{queue} did not drain");
+        drain_app(&self.app, queue).await
     }
 
     pub async fn stop(mut self) {
@@ -497,6 +474,38 @@ pub async fn all_pages(
         }
     }
     panic!("{path} did not end");
+}
+
+/// Runs `app`'s consumer of a queue (the dev server's own table) batch by batch until the
+/// queue is empty, settling each batch; returns the outcomes.
+pub async fn drain_app(
+    app: &App,
+    queue: switchboard_core::queue::QueueName,
+) -> Vec<switchboard_runtime::queue::BatchOutcome> {
+    let consumer = switchboard_cli::routes::consumers()
+        .into_iter()
+        .find(|c| c.queue == queue)
+        .expect("a consumer for the queue");
+    let mut outcomes = Vec::new();
+    for _ in 0..50 {
+        let q = &app.services().queue;
+        let batch = q
+            .receive(
+                queue,
+                10,
+                Duration::from_secs(30),
+                Duration::from_millis(50),
+            )
+            .await
+            .unwrap();
+        if batch.is_empty() {
+            return outcomes;
+        }
+        let outcome = (consumer.handler)(app.clone(), batch.clone()).await;
+        switchboard_runtime::queue::settle(&**q, queue, &batch, &outcome, true).await;
+        outcomes.push(outcome);
+    }
+    panic!("{queue} did not drain");
 }
 
 /// A fake Graph that knows the test number (connect reads it there).

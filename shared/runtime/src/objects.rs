@@ -101,27 +101,6 @@ impl FileObjects {
             self.signature(method, key, at, content_type)
         ))
     }
-
-    /// Whether a request to `/objects/<key>` carries a valid, unexpired signature for
-    /// `method` (and, for `PUT`, the content type it was signed for). Constant time.
-    pub fn verify(
-        &self,
-        method: &str,
-        key: &str,
-        expires: i64,
-        content_type: &str,
-        sig: &str,
-        now: DateTime<Utc>,
-    ) -> bool {
-        let content_type = if method == "PUT" { content_type } else { "" };
-        expires >= now.timestamp()
-            && valid_key(key)
-            && switchboard_webhooks::constant_time_eq(
-                self.signature(method, key, expires, content_type)
-                    .as_bytes(),
-                sig.as_bytes(),
-            )
-    }
 }
 
 #[async_trait]
@@ -201,6 +180,8 @@ impl ObjectStore for FileObjects {
         self.sign("PUT", key, content_type, expires, now)
     }
 
+    /// A request to `/objects/<key>` carries a valid, unexpired signature for `method`
+    /// (and, for `PUT`, the content type it was signed for). Constant time.
     fn verify_signed(
         &self,
         method: &str,
@@ -210,7 +191,14 @@ impl ObjectStore for FileObjects {
         sig: &str,
         now: DateTime<Utc>,
     ) -> bool {
-        self.verify(method, key, expires, content_type, sig, now)
+        let content_type = if method == "PUT" { content_type } else { "" };
+        expires >= now.timestamp()
+            && valid_key(key)
+            && switchboard_webhooks::constant_time_eq(
+                self.signature(method, key, expires, content_type)
+                    .as_bytes(),
+                sig.as_bytes(),
+            )
     }
 }
 

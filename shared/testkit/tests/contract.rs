@@ -227,9 +227,10 @@ mod objects_files {
 
     #[tokio::test]
     async fn signed_urls_are_checked_for_method_key_type_and_expiry() {
+        use switchboard_core::objects::ObjectStore;
         let o = switchboard_testkit::backends::file_objects_at("http://127.0.0.1:3000");
         let now = chrono::Utc::now();
-        let url = switchboard_core::objects::ObjectStore::presign_put(
+        let url = ObjectStore::presign_put(
             &*o,
             "uploads/acme/up_1",
             "image/png",
@@ -245,11 +246,11 @@ mod objects_files {
             .collect();
         let expires: i64 = q["expires"].parse().unwrap();
         let sig = &q["sig"];
-        assert!(o.verify("PUT", "uploads/acme/up_1", expires, "image/png", sig, now));
-        assert!(!o.verify("PUT", "uploads/acme/up_1", expires, "image/jpeg", sig, now));
-        assert!(!o.verify("GET", "uploads/acme/up_1", expires, "", sig, now));
-        assert!(!o.verify("PUT", "uploads/acme/up_2", expires, "image/png", sig, now));
-        assert!(!o.verify(
+        assert!(o.verify_signed("PUT", "uploads/acme/up_1", expires, "image/png", sig, now));
+        assert!(!o.verify_signed("PUT", "uploads/acme/up_1", expires, "image/jpeg", sig, now));
+        assert!(!o.verify_signed("GET", "uploads/acme/up_1", expires, "", sig, now));
+        assert!(!o.verify_signed("PUT", "uploads/acme/up_2", expires, "image/png", sig, now));
+        assert!(!o.verify_signed(
             "PUT",
             "uploads/acme/up_1",
             expires + 1,
@@ -258,7 +259,7 @@ mod objects_files {
             now
         ));
         let later = now + chrono::Duration::seconds(61);
-        assert!(!o.verify("PUT", "uploads/acme/up_1", expires, "image/png", sig, later));
+        assert!(!o.verify_signed("PUT", "uploads/acme/up_1", expires, "image/png", sig, later));
     }
 }
 

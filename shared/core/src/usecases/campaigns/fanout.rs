@@ -151,29 +151,21 @@ fn sources(org: &OrgId, a: &Audience) -> Vec<Source> {
     if !a.contact_ids.is_empty() {
         return vec![Source::Ids];
     }
-    if let Some(tag) = a.tags_all.first() {
-        return vec![Source::Query(
-            Query::table(contact_index::tag_pk(org, tag)),
-            true,
-        )];
-    }
-    if !a.tags_any.is_empty() {
+    if a.tags_all.is_empty() && !a.tags_any.is_empty() {
         return a
             .tags_any
             .iter()
             .map(|t| Source::Query(Query::table(contact_index::tag_pk(org, t)), true))
             .collect();
     }
-    if let Some(status) = a.status {
-        return vec![Source::Query(
-            Query::index(Index::Gsi2, Contact::status_pk(org, status)),
-            false,
-        )];
-    }
-    vec![Source::Query(
-        Query::index(Index::Gsi1, Contact::list_pk(org)),
-        false,
-    )]
+    // All tags and a status: the contact list's own choice of index.
+    let filter = crate::usecases::contacts::ContactFilter {
+        tags: a.tags_all.clone(),
+        status: a.status,
+        ..Default::default()
+    };
+    let (query, pointers) = filter.source(org);
+    vec![Source::Query(query, pointers)]
 }
 
 /// Where a reading of an audience stands: which source, and where in it.

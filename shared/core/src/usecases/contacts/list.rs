@@ -157,7 +157,7 @@ impl ContactFilter {
 
     /// The query that lists the candidates, and whether its items are index items
     /// (pointing at contacts) rather than contacts.
-    fn source(&self, org: &OrgId) -> (Query, bool) {
+    pub(crate) fn source(&self, org: &OrgId) -> (Query, bool) {
         match &self.q {
             Some(Search::Phone(d)) => {
                 let first = d.chars().next().unwrap_or('0');
