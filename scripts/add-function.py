@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Adds a Lambda function to Switchboard: the crate and every template.yaml block a
-function needs (the function with its event, its log group, its errors alarm, its lines on
+function needs (the function with its event, its log group, its place in a grouped errors
+alarm (scripts/function-alarms.py), its lines on
 the dashboard, and for a schedule the failure-queue permission) and its line in
 samconfig.toml's sync exclusions, so that the template
 consistency tests pass once the handler and its policy are written.
@@ -139,40 +140,6 @@ def blocks(name: str, kind: str, args: list, description: str) -> str:
       LogGroupName: !Sub "/aws/lambda/${{AWS::StackName}}-{name}"
       RetentionInDays: !Ref LogRetentionDays
 
-  {c}ErrorsAlarm:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-      AlarmDescription: !Sub "{name} crashed, timed out, failed to start or was throttled. Log group /aws/lambda/${{AWS::StackName}}-{name}."
-      Metrics:
-        - Id: errors
-          ReturnData: false
-          MetricStat:
-            Stat: Sum
-            Period: 300
-            Metric:
-              Namespace: AWS/Lambda
-              MetricName: Errors
-              Dimensions: [{{ Name: FunctionName, Value: !Ref {c}Function }}]
-        - Id: throttles
-          ReturnData: false
-          MetricStat:
-            Stat: Sum
-            Period: 300
-            Metric:
-              Namespace: AWS/Lambda
-              MetricName: Throttles
-              Dimensions: [{{ Name: FunctionName, Value: !Ref {c}Function }}]
-        - Id: failures
-          Label: Errors + throttles
-          Expression: FILL(errors, 0) + FILL(throttles, 0)
-          ReturnData: true
-      EvaluationPeriods: 1
-      Threshold: !Ref FunctionErrorsAlarmThreshold
-      ComparisonOperator: GreaterThanOrEqualToThreshold
-      TreatMissingData: notBreaching
-      AlarmActions: [!Ref AlarmTopic]
-      OKActions: [!Ref AlarmTopic]
-
 """
 
 
@@ -244,6 +211,10 @@ def main() -> None:
         write_crate(name, kind, b if kind == "queue" else "")
         add_to_template(name, kind, [a, b], description)
         add_to_samconfig(name)
+        # The function joins an errors alarm (grouped: see scripts/function-alarms.py).
+        import subprocess
+
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "function-alarms.py")], check=True)
     print(f"added {name}: write functions/{name}/src/lib.rs, its policy, and its place in cli/src/routes.rs")
 
 

@@ -33,6 +33,8 @@ pub const OUTPUTS: &[(&str, &str)] = &[
     ("CAMPAIGN_QUEUE_URL", "CampaignQueueUrl"),
     ("MEDIA_BUCKET", "MediaBucketName"),
     ("CAMPAIGN_DLQ_URL", "CampaignDeadLetterQueueUrl"),
+    ("EMAIL_QUEUE_URL", "EmailQueueUrl"),
+    ("EMAIL_DLQ_URL", "EmailDeadLetterQueueUrl"),
 ];
 
 /// `(variable, stack parameter)`: variables whose value is a stack parameter. A
@@ -60,6 +62,10 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("BILLING_PAST_DUE_GRACE_DAYS", "BillingPastDueGraceDays"),
     ("PLAN_LIMITS", "PlanLimits"),
     ("WEBHOOK_EVENT_RETENTION_DAYS", "WebhookEventRetentionDays"),
+    ("EMAIL_PROVIDER", "EmailProvider"),
+    ("EMAIL_FALLBACK_PROVIDER", "EmailFallbackProvider"),
+    ("EMAIL_FROM", "EmailFrom"),
+    ("APP_URL", "AppUrl"),
 ];
 
 /// What `aws-env` reads of a stack.

@@ -138,6 +138,29 @@ pub fn http_routes() -> Vec<Route> {
         route!(GET, "/v1/users", api_list_users),
         route!(PATCH, "/v1/conversations/{id}", api_update_conversation),
         route!(GET, "/v1/quick-replies", api_list_quick_replies),
+        route!(POST, "/webhooks/email/resend", webhook_email_resend),
+        route!(POST, "/webhooks/email/sendgrid", webhook_email_sendgrid),
+        route!(GET, "/v1/emails", api_list_emails),
+        route!(
+            DELETE,
+            "/v1/email-suppressions/{address}",
+            api_delete_email_suppression
+        ),
+        route!(GET, "/v1/users/me/notifications", api_notification_settings),
+        route!(PUT, "/v1/users/me/notifications", api_notification_settings),
+        route!(GET, "/v1/settings/email", api_email_settings),
+        route!(PUT, "/v1/settings/email", api_email_settings),
+        route!(GET, "/v1/settings/reminders", api_reminder_settings),
+        route!(PUT, "/v1/settings/reminders", api_reminder_settings),
+        route!(
+            POST,
+            "/v1/contacts/{id}/appointments",
+            api_create_appointment
+        ),
+        route!(GET, "/v1/appointments", api_list_appointments),
+        route!(GET, "/v1/appointments/{id}", api_get_appointment),
+        route!(PATCH, "/v1/appointments/{id}", api_update_appointment),
+        route!(DELETE, "/v1/appointments/{id}", api_cancel_appointment),
         route!(POST, "/v1/quick-replies", api_create_quick_reply),
         route!(PATCH, "/v1/quick-replies/{id}", api_update_quick_reply),
         route!(DELETE, "/v1/quick-replies/{id}", api_delete_quick_reply),
@@ -174,6 +197,11 @@ pub fn consumers() -> Vec<Consumer> {
             handler: queue_fn(|app, batch| async move { worker_import::handle(&app, batch).await }),
         },
         Consumer {
+            queue: QueueName::Email,
+            function: worker_email::FUNCTION,
+            handler: queue_fn(|app, batch| async move { worker_email::handle(&app, batch).await }),
+        },
+        Consumer {
             queue: QueueName::Campaign,
             function: worker_campaigns::FUNCTION,
             handler: queue_fn(
@@ -185,14 +213,14 @@ pub fn consumers() -> Vec<Consumer> {
 
 /// The scheduled jobs: the usage report every `USAGE_REPORT_INTERVAL_SECS`, the
 /// outbound sweep every five minutes, the account sync daily, the erasures' continuation
-/// the snooze sweep every minute, and the campaign and sequence schedules every
-/// `CAMPAIGNS_INTERVAL_SECS` and `SEQUENCES_INTERVAL_SECS` (a minute by default; as
-/// `template.yaml` schedules them).
-pub fn schedules(
-    usage_report_every: Duration,
-    campaigns_every: Duration,
-    sequences_every: Duration,
-) -> Vec<Schedule> {
+/// the snooze sweep every minute, the campaign and sequence schedules every
+/// `CAMPAIGNS_INTERVAL_SECS` and `SEQUENCES_INTERVAL_SECS` (a minute by default) and the
+/// reminders every `REMINDERS_INTERVAL_SECS` (15 minutes by default; as `template.yaml`
+/// schedules them).
+pub fn schedules(config: &switchboard_runtime::config::Config) -> Vec<Schedule> {
+    let usage_report_every = config.usage_report_every;
+    let campaigns_every = config.campaigns_every;
+    let sequences_every = config.sequences_every;
     vec![
         Schedule {
             function: cron_usage_report::FUNCTION,
@@ -230,6 +258,11 @@ pub fn schedules(
             function: cron_sequences::FUNCTION,
             every: sequences_every,
             handler: cron_fn(|app, now| async move { cron_sequences::handle(&app, now).await }),
+        },
+        Schedule {
+            function: cron_reminders::FUNCTION,
+            every: config.reminders_every,
+            handler: cron_fn(|app, now| async move { cron_reminders::handle(&app, now).await }),
         },
     ]
 }

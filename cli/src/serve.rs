@@ -384,14 +384,7 @@ pub async fn start_with(app: App, addr: SocketAddr, workers_on: bool) -> std::io
 
     let mut workers = Vec::new();
     let (consumers, schedules) = if workers_on {
-        (
-            consumers(),
-            schedules(
-                app.config().usage_report_every,
-                app.config().campaigns_every,
-                app.config().sequences_every,
-            ),
-        )
+        (consumers(), schedules(app.config()))
     } else {
         (Vec::new(), Vec::new())
     };

@@ -607,3 +607,154 @@ async fn channel_logs_hold_no_keys_tokens_ids_or_text() {
         "the flows were logged"
     );
 }
+
+const RESEND_KEY: &str = "re_logscan_7Hq2PzXv";
+const RESEND_HOOK_SECRET: &str = "whsec_bG9nc2Nhbi1yZXNlbmQtaG9vaw==";
+const GOOD_ADDRESS: &str = "ingrid.logscan@example.org";
+const BAD_ADDRESS: &str = "pieter.logscan@example.org";
+const APPOINTMENT_TITLE: &str = "Root canal follow-up";
+const APPOINTMENT_NOTES: &str = "Bring the X-ray from March";
+
+/// Email: reminder emails sent and refused, a bounce quoting the address, a refused
+/// webhook — no address, key, secret, subject or appointment detail reaches a log line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_logs_hold_no_addresses_keys_or_bodies() {
+    let logs = capture();
+    let resend = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/emails/batch"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"id": "re_logscan_1"}],
+            "errors": [{"index": 1, "message": format!("Invalid `to` field: {BAD_ADDRESS}")}],
+        })))
+        .mount(&resend)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/emails"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(
+            json!({"name": "validation_error", "message": format!("Invalid `to` field: {BAD_ADDRESS}")}),
+        ))
+        .mount(&resend)
+        .await;
+    let start = chrono::Utc::now();
+    let clock = Arc::new(switchboard_core::clock::FixedClock::new(start));
+    let h = Harness::with(Options {
+        workers: false,
+        clock: Some(clock.clone()),
+        secrets: vec![
+            (SecretName::WhatsAppAppSecret, TEST_APP_SECRET.into()),
+            (SecretName::PseudonymKey, PSEUDONYM_KEY.into()),
+            (SecretName::ResendApiKey, RESEND_KEY.into()),
+            (SecretName::ResendWebhookSecret, RESEND_HOOK_SECRET.into()),
+        ],
+        email: Some(switchboard_runtime::config::EmailConfig {
+            provider: switchboard_runtime::config::EmailProvider::Resend,
+            fallback: None,
+            from_address: "reminders@example.com".into(),
+            from_name: None,
+            resend_api_url: resend.uri(),
+            sendgrid_api_url: "http://127.0.0.1:9".into(),
+            app_url: None,
+        }),
+        ..Options::default()
+    })
+    .await;
+    let admin = h.token("acme", Role::Admin);
+    let csv = format!(
+        "phone,name,email\n+{CUSTOMER},Ingrid,{GOOD_ADDRESS}\n+{OTHER_CUSTOMER},Pieter,{BAD_ADDRESS}\n"
+    );
+    let r = h
+        .http
+        .post(h.url("/v1/contacts/imports"))
+        .bearer_auth(&admin)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    h.drain(QueueName::Import).await;
+    let (_, contacts) = h.get("/v1/contacts", &admin).await;
+    for c in contacts["items"].as_array().unwrap() {
+        let (st, _) = h
+            .post(
+                &format!("/v1/contacts/{}/appointments", c["id"].as_str().unwrap()),
+                &admin,
+                &json!({"starts_at": (start + chrono::Duration::hours(3)).to_rfc3339(),
+                        "timezone": "Europe/Amsterdam", "title": APPOINTMENT_TITLE,
+                        "notes": APPOINTMENT_NOTES, "channel": "email", "reminders": ["2h"]}),
+            )
+            .await;
+        assert_eq!(st, 201);
+    }
+    clock.advance(chrono::Duration::hours(1));
+    let t = switchboard_core::usecases::reminders::tick(h.app.services(), &h.app.config().billing)
+        .await
+        .unwrap();
+    assert_eq!(t.sent, 2, "{t:?}");
+    h.drain(QueueName::Email).await;
+    let (_, emails) = h.get("/v1/emails", &admin).await;
+    let statuses: Vec<&str> = emails["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"sent") && statuses.contains(&"failed"),
+        "{emails}"
+    );
+    // A bounce quoting the address, and a delivery with a wrong signature.
+    let bounce = serde_json::to_vec(&json!({"type": "email.bounced", "created_at": "2026-03-27T12:00:00.000Z",
+        "data": {"email_id": "re_logscan_1", "to": [GOOD_ADDRESS], "created_at": "2026-03-27T12:00:00.000Z",
+                 "bounce": {"type": "Permanent", "message": format!("550 5.1.1 <{GOOD_ADDRESS}>: user unknown")}}}))
+    .unwrap();
+    let ts = switchboard_core::clock::Clock::now(&*clock).timestamp();
+    for signature in [
+        fixtures::sign_standard(RESEND_HOOK_SECRET, "msg_logscan_1", ts, &bounce),
+        "v1,bm90LWEtc2lnbmF0dXJl".to_owned(),
+    ] {
+        h.http
+            .post(h.url("/webhooks/email/resend"))
+            .header("content-type", "application/json")
+            .header("svix-id", "msg_logscan_1")
+            .header("svix-timestamp", ts.to_string())
+            .header("svix-signature", signature)
+            .body(bounce.clone())
+            .send()
+            .await
+            .unwrap();
+    }
+    h.drain(QueueName::Email).await;
+    let (_, bounced) = h.get("/v1/emails?status=bounced", &admin).await;
+    assert_eq!(bounced["items"].as_array().unwrap().len(), 1, "{bounced}");
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let forbidden: Vec<(&str, &str)> = vec![
+        ("an email address", GOOD_ADDRESS),
+        ("an email address", BAD_ADDRESS),
+        ("the Resend key", RESEND_KEY),
+        ("the Resend webhook secret", RESEND_HOOK_SECRET),
+        ("an appointment title", APPOINTMENT_TITLE),
+        ("appointment notes", APPOINTMENT_NOTES),
+        ("a customer's phone number", CUSTOMER),
+    ];
+    let leaks: Vec<String> = text
+        .lines()
+        .flat_map(|line| {
+            forbidden
+                .iter()
+                .filter(|(_, needle)| line.contains(needle))
+                .map(move |(what, _)| format!("{what}: {line}"))
+        })
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "personal data or secrets in the logs:\n{}",
+        leaks.join("\n")
+    );
+    assert!(
+        text.contains("i***@example.org"),
+        "masked addresses are logged for support"
+    );
+}

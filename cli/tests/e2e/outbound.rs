@@ -115,7 +115,9 @@ pub(crate) async fn step(h: &Harness, queue: QueueName) -> Option<BatchOutcome> 
     let outcome = match queue {
         QueueName::Inbound => worker_inbound::handle(&h.app, batch.clone()).await,
         QueueName::Outbound => worker_outbound::handle(&h.app, batch.clone()).await,
-        QueueName::Billing | QueueName::Import | QueueName::Campaign => unreachable!(),
+        QueueName::Billing | QueueName::Import | QueueName::Campaign | QueueName::Email => {
+            unreachable!()
+        }
     };
     settle(&*h.app.services().queue, queue, &batch, &outcome, true).await;
     // Retries were re-hidden for their backoff; tests make them due at once (the

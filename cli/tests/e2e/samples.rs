@@ -5,6 +5,11 @@
 //!
 //! Regenerate them (signatures, event keys, the far-future test token) with
 //! `UPDATE_SAMPLE_EVENTS=1 cargo test -p switchboard-cli --test e2e -- --ignored regenerate_sample_events`.
+//!
+//! The appointment and email samples happen at fixed times of the story ([`PINNED`]): an
+//! appointment must start after it is booked, its reminder is due at one moment, and
+//! Resend's and SendGrid's signatures hold for five minutes around their timestamp. The
+//! replay sets the app's clock to those times for them, and to the real time for the rest.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -132,6 +137,31 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("api-create-import", "create.json", 202),
     ("worker-import", "chunk.json", 0),
     ("api-get-import", "get.json", 200),
+    // Appointments and email, at the story's own times (PINNED): the org's settings, an
+    // appointment for the sample customer whose 24h reminder the schedule emails, the
+    // providers' delivery events and the email queue's consumer.
+    ("api-email-settings", "put.json", 200),
+    ("api-email-settings", "get.json", 200),
+    ("api-reminder-settings", "put.json", 200),
+    ("api-reminder-settings", "get.json", 200),
+    ("api-notification-settings", "put.json", 200),
+    ("api-notification-settings", "get.json", 200),
+    ("api-create-appointment", "create.json", 201),
+    ("api-list-appointments", "list.json", 200),
+    // Appointment ids are random (UUIDv7): a sample can only name an unknown one.
+    ("api-get-appointment", "unknown-id.json", 404),
+    ("api-update-appointment", "unknown-id.json", 404),
+    ("api-cancel-appointment", "unknown-id.json", 404),
+    ("cron-reminders", "scheduled.json", 0),
+    ("api-list-emails", "list.json", 200),
+    ("webhook-email-resend", "delivered.json", 200),
+    ("webhook-email-resend", "bad-signature.json", 401),
+    ("webhook-email-sendgrid", "events.json", 200),
+    ("webhook-email-sendgrid", "bad-signature.json", 401),
+    // A send of an email that does not exist, and events about emails Switchboard did not
+    // send (kept as ignored): nothing fails, nothing is retried.
+    ("worker-email", "batch.json", 0),
+    ("api-delete-email-suppression", "unknown-address.json", 404),
     // Last: the sample customer is exported, then erased (a short history: 204).
     ("api-export-contact", "export.json", 200),
     ("api-erase-contact", "erase.json", 204),
@@ -150,6 +180,53 @@ const STRIPE_TEST_SECRET: &str = "whsec_switchboard_test_secret";
 const STRIPE_SIGNED_AT: i64 = 1_763_856_100;
 const STRIPE_EVENT: &str =
     include_str!("../../../shared/webhooks/fixtures/stripe_subscription_updated.json");
+
+/// The Resend webhook secret the samples are signed with (test-only, documented).
+const RESEND_TEST_SECRET: &str = "whsec_c3dpdGNoYm9hcmQtcmVzZW5kLXNhbXBsZS1zZWNyZXQ=";
+/// The Resend sample's `svix-id` (its event key).
+const RESEND_EVENT_ID: &str = "msg_2pXqYmBmZ0VXnTvqMHzO1HiBd3k";
+/// The SendGrid sample's events (`sg_event_id`).
+const SENDGRID_EVENT_IDS: [&str; 2] = [
+    "ZGVsaXZlcmVkLTAtMjQ5NjY2MTYtQUJD",
+    "b3Blbi0xLTI0OTY2NjE2LUFCQw",
+];
+/// Emails no record is stored under: the delivery samples are about them.
+const RESEND_EMAIL: &str = "em_00000000000000000000000000000000";
+const SENDGRID_EMAIL: &str = "em_00000000000000000000000000000001";
+
+/// The verification key of the SendGrid samples. SendGrid signs with ECDSA P-256, so the
+/// samples are signed with a throwaway pair made when they are regenerated; only its
+/// public half is kept, here, for the replay (test-only).
+fn sendgrid_key_file() -> PathBuf {
+    events_dir().join("sendgrid-test-public-key.txt")
+}
+
+/// 2026-11-24 09:00 UTC: the org sets up email and reminders and books an appointment
+/// (starting 2026-11-25 15:00 Amsterdam time, reminders 24 h and 1 h before).
+const APPOINTMENTS_AT: i64 = 1_795_510_800;
+/// 14:05: the reminder schedule runs; the appointment's 24 h reminder is due.
+const REMINDERS_RUN_AT: i64 = 1_795_529_100;
+/// 14:10: the email providers' deliveries are signed and handled.
+const EMAIL_EVENTS_AT: i64 = 1_795_529_400;
+
+/// The app's clock while a function's samples run (Unix seconds); the real time for
+/// functions not listed.
+const PINNED: &[(&str, i64)] = &[
+    ("api-email-settings", APPOINTMENTS_AT),
+    ("api-reminder-settings", APPOINTMENTS_AT),
+    ("api-notification-settings", APPOINTMENTS_AT),
+    ("api-create-appointment", APPOINTMENTS_AT),
+    ("api-list-appointments", APPOINTMENTS_AT),
+    ("api-get-appointment", APPOINTMENTS_AT),
+    ("api-update-appointment", APPOINTMENTS_AT),
+    ("api-cancel-appointment", APPOINTMENTS_AT),
+    ("cron-reminders", REMINDERS_RUN_AT),
+    ("api-list-emails", REMINDERS_RUN_AT),
+    ("webhook-email-resend", EMAIL_EVENTS_AT),
+    ("webhook-email-sendgrid", EMAIL_EVENTS_AT),
+    ("worker-email", EMAIL_EVENTS_AT),
+    ("api-delete-email-suppression", EMAIL_EVENTS_AT),
+];
 
 fn message_body() -> Vec<u8> {
     fixtures::delivery(vec![fixtures::text_change(
@@ -1244,6 +1321,308 @@ async fn regenerate_sample_events() {
             "detail": {}
         }),
     );
+    // ------------------------------------------------------------ appointments and email
+    let customer =
+        ContactId::for_wa_id(&OrgId::parse(ORG).unwrap(), &WaId::parse(CUSTOMER).unwrap());
+    let put = |route: &str, body: Value| {
+        Api {
+            method: "PUT",
+            route,
+            path: route,
+            headers: bearer.clone(),
+            body: Some(body.to_string()),
+            ..Api::default()
+        }
+        .event()
+    };
+    write(
+        "api-email-settings",
+        "put.json",
+        &put(
+            "/v1/settings/email",
+            json!({"from_name": "Acme Linen", "reply_to": "hello@acme.example", "locale": "en", "billing_email": "billing@acme.example"}),
+        ),
+    );
+    write(
+        "api-email-settings",
+        "get.json",
+        &get("/v1/settings/email", "/v1/settings/email", json!({})),
+    );
+    write(
+        "api-reminder-settings",
+        "put.json",
+        &put(
+            "/v1/settings/reminders",
+            json!({"template": "appointment_reminder", "language": "en_US", "offsets": ["24h", "1h"], "email": true}),
+        ),
+    );
+    write(
+        "api-reminder-settings",
+        "get.json",
+        &get(
+            "/v1/settings/reminders",
+            "/v1/settings/reminders",
+            json!({}),
+        ),
+    );
+    write(
+        "api-notification-settings",
+        "put.json",
+        &put(
+            "/v1/users/me/notifications",
+            json!({"assignment_emails": false}),
+        ),
+    );
+    write(
+        "api-notification-settings",
+        "get.json",
+        &get(
+            "/v1/users/me/notifications",
+            "/v1/users/me/notifications",
+            json!({}),
+        ),
+    );
+    write(
+        "api-create-appointment",
+        "create.json",
+        &post(
+            "/v1/contacts/{id}/appointments",
+            &format!("/v1/contacts/{customer}/appointments"),
+            json!({"id": customer.as_str()}),
+            bearer.clone(),
+            json!({
+                "starts_at": "2026-11-25T15:00:00+01:00",
+                "timezone": "Europe/Amsterdam",
+                "title": "Linen shirt fitting",
+                "location": "Acme Linen, Keizersgracht 12, Amsterdam",
+                "notes": "Size M; bring the blue one.",
+                "channel": "email",
+                "reminders": ["24h", "1h"]
+            }),
+        ),
+    );
+    write(
+        "api-list-appointments",
+        "list.json",
+        &Api {
+            method: "GET",
+            route: "/v1/appointments",
+            path: "/v1/appointments",
+            query: &format!(
+                "from=2026-11-24T00:00:00Z&to=2026-11-30T23:59:59Z&contact_id={customer}"
+            ),
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
+    let unknown_appointment = "apt_00000000000000000000000000000000";
+    let appointment_path = format!("/v1/appointments/{unknown_appointment}");
+    write(
+        "api-get-appointment",
+        "unknown-id.json",
+        &get(
+            "/v1/appointments/{id}",
+            &appointment_path,
+            json!({"id": unknown_appointment}),
+        ),
+    );
+    write(
+        "api-update-appointment",
+        "unknown-id.json",
+        &Api {
+            method: "PATCH",
+            route: "/v1/appointments/{id}",
+            path: &appointment_path,
+            params: json!({"id": unknown_appointment}),
+            headers: bearer.clone(),
+            body: Some(
+                json!({"starts_at": "2026-11-26T10:30:00+01:00", "reminders": ["1d", "2h"]})
+                    .to_string(),
+            ),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-cancel-appointment",
+        "unknown-id.json",
+        &Api {
+            method: "DELETE",
+            route: "/v1/appointments/{id}",
+            path: &appointment_path,
+            params: json!({"id": unknown_appointment}),
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "cron-reminders",
+        "scheduled.json",
+        &json!({
+            "version": "0",
+            "id": "5b2e8c41-7d3a-4f9e-a1c6-8e4d2b7f9a13",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": "2026-11-24T14:05:00Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/switchboard-CronRemindersReminders"],
+            "detail": {}
+        }),
+    );
+    write(
+        "api-list-emails",
+        "list.json",
+        &Api {
+            method: "GET",
+            route: "/v1/emails",
+            path: "/v1/emails",
+            query: "status=queued&limit=20",
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
+    let resend_body = json!({
+        "type": "email.delivered",
+        "created_at": "2026-11-24T14:09:58.000Z",
+        "data": {
+            "email_id": "4ef9a417-02e9-4d39-ad75-9611e0fcc33c",
+            "from": "Acme Linen <reminders@acme.example>",
+            "to": ["sheena@example.com"],
+            "subject": "Reminder: Linen shirt fitting",
+            "created_at": "2026-11-24T14:05:01.000Z",
+            "tags": {"switchboard_email_id": RESEND_EMAIL, "org_id": ORG}
+        }
+    })
+    .to_string();
+    let resend_hook = |signature: String| {
+        Api {
+            method: "POST",
+            route: "/webhooks/email/resend",
+            path: "/webhooks/email/resend",
+            headers: json!({
+                "content-type": "application/json",
+                "svix-id": RESEND_EVENT_ID,
+                "svix-timestamp": EMAIL_EVENTS_AT.to_string(),
+                "svix-signature": signature
+            }),
+            body: Some(resend_body.clone()),
+            ..Api::default()
+        }
+        .event()
+    };
+    write(
+        "webhook-email-resend",
+        "delivered.json",
+        &resend_hook(fixtures::sign_standard(
+            RESEND_TEST_SECRET,
+            RESEND_EVENT_ID,
+            EMAIL_EVENTS_AT,
+            resend_body.as_bytes(),
+        )),
+    );
+    write(
+        "webhook-email-resend",
+        "bad-signature.json",
+        &resend_hook(format!(
+            "v1,{}",
+            base64::engine::general_purpose::STANDARD.encode([0u8; 32])
+        )),
+    );
+    let sendgrid = switchboard_testkit::sendgrid::SendGridSigner::generate();
+    std::fs::write(sendgrid_key_file(), sendgrid.public_key_base64() + "\n").unwrap();
+    let sg_message_id = "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0";
+    let sendgrid_body = json!([
+        {
+            "email": "oliver@example.com",
+            "timestamp": EMAIL_EVENTS_AT - 5,
+            "event": "delivered",
+            "sg_event_id": SENDGRID_EVENT_IDS[0],
+            "sg_message_id": sg_message_id,
+            "smtp-id": "<14c5d75ce93.dfd.64b469@ismtpd-555>",
+            "response": "250 OK",
+            "switchboard_email_id": SENDGRID_EMAIL,
+            "org_id": ORG
+        },
+        {
+            "email": "oliver@example.com",
+            "timestamp": EMAIL_EVENTS_AT - 1,
+            "event": "open",
+            "sg_event_id": SENDGRID_EVENT_IDS[1],
+            "sg_message_id": sg_message_id,
+            "useragent": "Mozilla/5.0",
+            "ip": "203.0.113.7",
+            "switchboard_email_id": SENDGRID_EMAIL,
+            "org_id": ORG
+        }
+    ])
+    .to_string();
+    let sendgrid_hook = |signed: [(&str, String); 2]| {
+        let mut headers = json!({"content-type": "application/json"});
+        for (name, value) in signed {
+            headers[name] = json!(value);
+        }
+        Api {
+            method: "POST",
+            route: "/webhooks/email/sendgrid",
+            path: "/webhooks/email/sendgrid",
+            headers,
+            body: Some(sendgrid_body.clone()),
+            ..Api::default()
+        }
+        .event()
+    };
+    write(
+        "webhook-email-sendgrid",
+        "events.json",
+        &sendgrid_hook(sendgrid.headers(EMAIL_EVENTS_AT, sendgrid_body.as_bytes())),
+    );
+    // Signed with another key: what a forged delivery looks like.
+    write(
+        "webhook-email-sendgrid",
+        "bad-signature.json",
+        &sendgrid_hook(
+            switchboard_testkit::sendgrid::SendGridSigner::generate()
+                .headers(EMAIL_EVENTS_AT, sendgrid_body.as_bytes()),
+        ),
+    );
+    // One FIFO group per email: the send of an email and the events about it.
+    let email_record = |n: u8, body: Value, group: &str, dedupe: &str| {
+        let mut r = sqs_event(&body.to_string(), group)["Records"][0].clone();
+        r["messageId"] = json!(format!("7c1e52a0-4b8d-4e2f-9a63-0d5f8e2b1c{n:02}"));
+        r["attributes"]["MessageDeduplicationId"] = json!(dedupe);
+        r["attributes"]["SequenceNumber"] = json!(format!("188494964604676961{n:02}"));
+        r["eventSourceARN"] = json!("arn:aws:sqs:us-east-1:123456789012:switchboard-email.fifo");
+        r
+    };
+    let event_ref = |provider: &str, event: &str, path: &str| json!({"provider": provider, "event": event, "correlation_id": format!("sample-{}", path.replace('/', "-"))});
+    write(
+        "worker-email",
+        "batch.json",
+        &json!({"Records": [
+            email_record(1, json!({"send": RESEND_EMAIL, "org_id": ORG}), &format!("email:{RESEND_EMAIL}"), RESEND_EMAIL),
+            email_record(2, event_ref("resend", RESEND_EVENT_ID, "/webhooks/email/resend"), &format!("email:{RESEND_EMAIL}"), RESEND_EVENT_ID),
+            email_record(3, event_ref("sendgrid", SENDGRID_EVENT_IDS[0], "/webhooks/email/sendgrid"), &format!("email:{SENDGRID_EMAIL}"), SENDGRID_EVENT_IDS[0]),
+            email_record(4, event_ref("sendgrid", SENDGRID_EVENT_IDS[1], "/webhooks/email/sendgrid"), &format!("email:{SENDGRID_EMAIL}"), SENDGRID_EVENT_IDS[1]),
+        ]}),
+    );
+    write(
+        "api-delete-email-suppression",
+        "unknown-address.json",
+        &Api {
+            method: "DELETE",
+            route: "/v1/email-suppressions/{address}",
+            path: "/v1/email-suppressions/ann%40example.org",
+            params: json!({"address": "ann%40example.org"}),
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
+
     let contact =
         ContactId::for_wa_id(&OrgId::parse(ORG).unwrap(), &WaId::parse(CUSTOMER).unwrap());
     write(
@@ -1403,8 +1782,12 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
     );
     // Samples are replays: their signatures are old by design.
     billing.tolerance_secs = i64::MAX / 4;
+    // The real time, but for the samples PINNED to the story's times.
+    let clock = std::sync::Arc::new(switchboard_core::clock::FixedClock::new(chrono::Utc::now()));
+    let sendgrid_key = std::fs::read_to_string(sendgrid_key_file()).unwrap();
     let h = Harness::with(Options {
         serve: false,
+        clock: Some(clock.clone()),
         dev_key: Some(key_file()),
         secrets: vec![
             (
@@ -1427,6 +1810,14 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
                 switchboard_core::secrets::SecretName::KapsoWebhookSecret,
                 KAPSO_TEST_SECRET.into(),
             ),
+            (
+                switchboard_core::secrets::SecretName::ResendWebhookSecret,
+                RESEND_TEST_SECRET.into(),
+            ),
+            (
+                switchboard_core::secrets::SecretName::SendgridWebhookPublicKey,
+                sendgrid_key.trim().into(),
+            ),
         ],
         stripe_url: Some(stripe.uri()),
         billing: Some(billing),
@@ -1435,12 +1826,13 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
     .await;
     let routes = switchboard_cli::routes::http_routes();
     let consumers = switchboard_cli::routes::consumers();
-    let schedules = switchboard_cli::routes::schedules(
-        std::time::Duration::from_secs(3600),
-        std::time::Duration::from_secs(60),
-        std::time::Duration::from_secs(60),
-    );
+    let schedules =
+        switchboard_cli::routes::schedules(&switchboard_runtime::config::Config::local("unused"));
     for (function, file, expected) in EXPECTED {
+        clock.set(match PINNED.iter().find(|(f, _)| f == function) {
+            Some((_, at)) => chrono::DateTime::from_timestamp(*at, 0).unwrap(),
+            None => chrono::Utc::now(),
+        });
         let text = std::fs::read_to_string(events_dir().join(function).join(file)).unwrap();
         if let Some(schedule) = schedules.iter().find(|s| s.function == *function) {
             let event: aws_lambda_events::event::eventbridge::EventBridgeEvent<Value> =
@@ -1460,6 +1852,13 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
                 .cloned()
                 .unwrap_or(Value::Null);
             assert_eq!(count, *expected as i64, "{function}/{file}: {summary}");
+            if *function == "cron-reminders" {
+                assert_eq!(
+                    summary,
+                    json!({"sent": 1, "skipped": 0, "missed": 0, "failed": 0, "deferred": 0, "requeued": 0}),
+                    "the sample appointment's 24h reminder was emailed"
+                );
+            }
             continue;
         }
         if let Some(consumer) = consumers.iter().find(|c| c.function == *function) {
@@ -1572,6 +1971,40 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
                     Some(1),
                     "the sample patch tagged the customer: {v}"
                 );
+            }
+            ("api-list-appointments", _) => {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                let a = &v["items"][0];
+                assert_eq!(
+                    (
+                        v["items"].as_array().map(Vec::len),
+                        a["title"].as_str(),
+                        a["reminders"].as_array().map(Vec::len)
+                    ),
+                    (Some(1), Some("Linen shirt fitting"), Some(2)),
+                    "the sample appointment, with its two reminders: {v}"
+                );
+            }
+            ("api-list-emails", _) => {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                let e = &v["items"][0];
+                assert_eq!(
+                    (
+                        v["items"].as_array().map(Vec::len),
+                        e["kind"].as_str(),
+                        e["to"].as_str()
+                    ),
+                    (
+                        Some(1),
+                        Some("appointment_reminder"),
+                        Some("sheena@example.com")
+                    ),
+                    "the reminder the schedule emailed: {v}"
+                );
+            }
+            ("webhook-email-sendgrid", "events.json") => {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(v, json!({"received": 2, "duplicates": 0}));
             }
             ("api-list-users", _) => {
                 let v: Value = serde_json::from_str(&body).unwrap();

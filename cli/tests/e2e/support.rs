@@ -138,6 +138,8 @@ pub struct Options {
     pub billing: Option<switchboard_core::billing::BillingConfig>,
     /// The largest media response (`MAX_MEDIA_BYTES`).
     pub max_media_bytes: Option<usize>,
+    /// Email providers and sender (console by default).
+    pub email: Option<switchboard_runtime::config::EmailConfig>,
 }
 
 impl Default for Options {
@@ -162,6 +164,7 @@ impl Default for Options {
             stripe_url: None,
             billing: None,
             max_media_bytes: None,
+            email: None,
         }
     }
 }
@@ -187,6 +190,9 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     }
     if let Some(m) = opts.max_media_bytes {
         config.max_media_bytes = m;
+    }
+    if let Some(e) = opts.email.clone() {
+        config.email = e;
     }
     if let Some(key) = &opts.dev_key {
         config.auth.dev_key_file = Some(key.clone());
@@ -284,11 +290,16 @@ impl Harness {
     }
 
     pub fn token(&self, org: &str, role: Role) -> String {
+        self.token_as(org, role, "test-user")
+    }
+
+    /// A token of `subject` (another person of the org).
+    pub fn token_as(&self, org: &str, role: Role, subject: &str) -> String {
         let claims = dev_claims(
             self.app.auth().config(),
             &OrgId::parse(org).unwrap(),
             role,
-            "test-user",
+            subject,
             chrono::Utc::now().timestamp(),
             Duration::from_secs(600),
         );
@@ -332,6 +343,19 @@ impl Harness {
         let r = self
             .http
             .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn put_json(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .put(self.url(path))
             .bearer_auth(token)
             .json(body)
             .send()

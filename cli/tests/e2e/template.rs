@@ -77,13 +77,9 @@ fn functions_folders_packages_binaries_and_template_agree() {
             .map(|c| c.function.to_owned()),
     );
     served.extend(
-        switchboard_cli::routes::schedules(
-            std::time::Duration::from_secs(3600),
-            std::time::Duration::from_secs(60),
-            std::time::Duration::from_secs(60),
-        )
-        .iter()
-        .map(|s| s.function.to_owned()),
+        switchboard_cli::routes::schedules(&switchboard_runtime::config::Config::local("unused"))
+            .iter()
+            .map(|s| s.function.to_owned()),
     );
     assert_eq!(folders, served, "functions/ and the dev server's table");
 }
@@ -145,14 +141,11 @@ fn routes_and_event_sources_agree() {
         })
         .collect();
     assert_eq!(template_queues, consumers);
-    let schedules: BTreeSet<String> = switchboard_cli::routes::schedules(
-        std::time::Duration::from_secs(3600),
-        std::time::Duration::from_secs(60),
-        std::time::Duration::from_secs(60),
-    )
-    .iter()
-    .map(|s| s.function.to_owned())
-    .collect();
+    let schedules: BTreeSet<String> =
+        switchboard_cli::routes::schedules(&switchboard_runtime::config::Config::local("unused"))
+            .iter()
+            .map(|s| s.function.to_owned())
+            .collect();
     assert_eq!(template_schedules, schedules);
 }
 
@@ -448,6 +441,10 @@ fn every_alarm_notifies_the_topic_and_every_function_has_an_errors_alarm() {
         "no subscription without an address"
     );
 
+    // Every function is in exactly one errors alarm, which sums its errors and throttles
+    // with those of at most three others (scripts/function-alarms.py: a metric-math alarm
+    // holds at most 10 metrics, and one alarm per function put the stack over
+    // CloudFormation's 500 resources).
     for (id, binary, _) in functions() {
         let errors = alarms_on(
             "AWS/Lambda",
@@ -464,18 +461,52 @@ fn every_alarm_notifies_the_topic_and_every_function_has_an_errors_alarm() {
         assert_eq!(errors.len(), 1, "{binary}: one errors alarm");
         assert_eq!(
             errors[0].0,
-            throttles.first().map(|t| t.0.clone()).unwrap_or_default()
+            throttles.first().map(|t| t.0.clone()).unwrap_or_default(),
+            "{binary}: errors and throttles in the same alarm"
         );
         let p = props(&errors[0].1);
-        let returned: Vec<String> = seq(get(p, "Metrics"))
+        let metrics = seq(get(p, "Metrics"));
+        let function_ref = format!("!Ref {id}");
+        let id_of = |name: &str| {
+            metrics
+                .iter()
+                .find(|m| {
+                    get(m, "MetricStat")
+                        .and_then(|ms| get(ms, "Metric"))
+                        .is_some_and(|metric| {
+                            str_of(get(metric, "MetricName")) == name
+                                && dimensions_of(get(metric, "Dimensions")).get("FunctionName")
+                                    == Some(&function_ref)
+                        })
+                })
+                .map(|m| str_of(get(m, "Id")))
+                .unwrap_or_default()
+        };
+        let returned: Vec<String> = metrics
             .iter()
             .filter(|m| matches!(get(m, "ReturnData"), Some(Value::Bool(true))))
             .map(|m| str_of(get(m, "Expression")))
             .collect();
-        assert_eq!(
-            returned,
-            ["FILL(errors, 0) + FILL(throttles, 0)"],
-            "{binary}"
+        assert_eq!(returned.len(), 1, "{binary}");
+        for metric in ["Errors", "Throttles"] {
+            let term = format!("FILL({}, 0)", id_of(metric));
+            assert!(
+                returned[0].contains(&term),
+                "{binary}: {term} in {}",
+                returned[0]
+            );
+        }
+        assert!(
+            metrics
+                .iter()
+                .filter(|m| get(m, "MetricStat").is_some())
+                .count()
+                <= 10,
+            "{binary}: a metric-math alarm holds at most 10 metrics"
+        );
+        assert!(
+            str_of(get(p, "AlarmDescription")).contains(binary.as_str()),
+            "{binary}: the alarm names it"
         );
         assert_eq!(
             ref_to(get(p, "Threshold")).as_deref(),

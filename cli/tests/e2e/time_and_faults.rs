@@ -25,9 +25,9 @@ use crate::outbound::{
 };
 use crate::support::{Backend, Options, StoreHooks};
 
-/// What the faulty queue does with sends to the outbound queue.
+/// What the faulty queue does with sends to its target queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
+pub(crate) enum Fault {
     None,
     /// Refuses: nothing is queued.
     Refuse,
@@ -37,17 +37,19 @@ enum Fault {
     Hang,
 }
 
+/// A queue whose sends to `target` fail as `fault` says.
 #[derive(Debug)]
-struct FaultyQueue {
-    inner: Arc<dyn Queue>,
-    fault: Arc<Mutex<Fault>>,
+pub(crate) struct FaultyQueue {
+    pub(crate) inner: Arc<dyn Queue>,
+    pub(crate) fault: Arc<Mutex<Fault>>,
+    pub(crate) target: QueueName,
 }
 
 #[async_trait]
 impl Queue for FaultyQueue {
     async fn send(&self, q: QueueName, m: Vec<OutgoingMessage>) -> Result<(), QueueError> {
         let fault = *self.fault.lock().unwrap();
-        if q != QueueName::Outbound {
+        if q != self.target {
             return self.inner.send(q, m).await;
         }
         match fault {
@@ -109,7 +111,11 @@ async fn world(backend: Backend, delivery: Option<DeliveryConfig>) -> World {
             clock: Some(clock.clone()),
             delivery,
             wrap_queue: Some(Box::new(move |inner| {
-                Arc::new(FaultyQueue { inner, fault: f }) as Arc<dyn Queue>
+                Arc::new(FaultyQueue {
+                    inner,
+                    fault: f,
+                    target: QueueName::Outbound,
+                }) as Arc<dyn Queue>
             })),
             ..Options::default()
         },

@@ -31,7 +31,16 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
     let svc = app.services();
     let patch = triage::parse_patch(&body, svc.clock.now())?;
     let if_match = triage::parse_if_match(header_str(req, "if-match"))?;
-    match triage::update_conversation(svc, &caller.org, &id, &patch, if_match).await? {
+    match triage::update_conversation(
+        svc,
+        &caller.org,
+        &id,
+        &patch,
+        if_match,
+        caller.user.as_deref(),
+    )
+    .await?
+    {
         Changed::Done(c) => {
             let mut resp = json_response(
                 StatusCode::OK,

@@ -13,6 +13,7 @@ use switchboard_core::usecases::ingest;
 use switchboard_runtime::App;
 use switchboard_runtime::http::{
     ApiError, Request, Response, header_str, is_json, json_response, request_id, respond,
+    webhook_secret,
 };
 use switchboard_webhooks::stripe;
 
@@ -35,17 +36,7 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
     if req.body().len() > limit {
         return Err(ApiError::too_large(limit));
     }
-    let Some(secret) = svc
-        .secrets
-        .get(SecretName::StripeWebhookSecret)
-        .await
-        .map_err(switchboard_core::Error::from)?
-    else {
-        return Err(switchboard_core::Error::NotConfigured {
-            what: "STRIPE_WEBHOOK_SECRET".into(),
-        }
-        .into());
-    };
+    let secret = webhook_secret(&*svc.secrets, SecretName::StripeWebhookSecret).await?;
     let now = svc.clock.now();
     if let Err(why) = stripe::verify_signature(
         secret.expose().as_bytes(),

@@ -141,6 +141,14 @@ prefixed_id!(
     /// A quick reply: a saved answer agents insert by its shortcut.
     QuickReplyId, "qr_"
 );
+prefixed_id!(
+    /// An email Switchboard sends (derived from its cause, so a cause emails once).
+    EmailId, "em_"
+);
+prefixed_id!(
+    /// A contact's appointment, with its reminders.
+    AppointmentId, "apt_"
+);
 
 /// Namespace for ids derived from provider identities (UUIDv5): the same provider fact
 /// always maps to the same id, which makes inbound processing idempotent by construction.

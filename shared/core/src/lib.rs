@@ -8,6 +8,7 @@
 pub mod billing;
 pub mod cipher;
 pub mod clock;
+pub mod email;
 pub mod error;
 pub mod files;
 pub mod ids;

@@ -38,6 +38,12 @@ pub enum Metric {
     StrandedSendsRequeued,
     /// Numbers Meta reports as flagged or restricted (account sync and webhooks).
     AccountsImpaired,
+    /// Emails a provider accepted.
+    EmailsSent,
+    /// Emails a provider refused for good (invalid address, a 4xx).
+    EmailsFailed,
+    /// Appointment reminders sent (WhatsApp or email).
+    RemindersSent,
 }
 
 /// How a metric's values add up.
@@ -51,7 +57,7 @@ pub enum Kind {
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 16] = [
         Metric::WebhookDeliveries,
         Metric::WebhookEvents,
         Metric::WebhookDuplicates,
@@ -65,6 +71,9 @@ impl Metric {
         Metric::UsageReportFailures,
         Metric::StrandedSendsRequeued,
         Metric::AccountsImpaired,
+        Metric::EmailsSent,
+        Metric::EmailsFailed,
+        Metric::RemindersSent,
     ];
 
     /// The CloudWatch metric name.
@@ -83,6 +92,9 @@ impl Metric {
             Metric::UsageReportFailures => "UsageReportFailures",
             Metric::StrandedSendsRequeued => "StrandedSendsRequeued",
             Metric::AccountsImpaired => "AccountsImpaired",
+            Metric::EmailsSent => "EmailsSent",
+            Metric::EmailsFailed => "EmailsFailed",
+            Metric::RemindersSent => "RemindersSent",
         }
     }
 
@@ -102,6 +114,9 @@ impl Metric {
             Metric::UsageReportFailures => "switchboard_usage_report_failures_total",
             Metric::StrandedSendsRequeued => "switchboard_stranded_sends_requeued_total",
             Metric::AccountsImpaired => "switchboard_accounts_impaired_total",
+            Metric::EmailsSent => "switchboard_emails_sent_total",
+            Metric::EmailsFailed => "switchboard_emails_failed_total",
+            Metric::RemindersSent => "switchboard_reminders_sent_total",
         }
     }
 
@@ -153,6 +168,9 @@ impl Metric {
             Metric::UsageReportFailures => "Usage reports that failed (retried next run).",
             Metric::StrandedSendsRequeued => "Stored sends the sweep handed to the queue.",
             Metric::AccountsImpaired => "Numbers Meta reported as flagged or restricted.",
+            Metric::EmailsSent => "Emails a provider accepted.",
+            Metric::EmailsFailed => "Emails a provider refused for good.",
+            Metric::RemindersSent => "Appointment reminders sent.",
         }
     }
 }

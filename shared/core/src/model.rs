@@ -1160,6 +1160,11 @@ pub enum MessageOrigin {
         /// The step (from 0).
         step: usize,
     },
+    /// An appointment reminder.
+    Reminder {
+        /// The appointment.
+        appointment_id: crate::ids::AppointmentId,
+    },
 }
 
 impl Message {
@@ -1353,6 +1358,10 @@ pub enum Provider {
     Whatsapp,
     /// Stripe.
     Stripe,
+    /// Resend's email delivery events.
+    Resend,
+    /// SendGrid's Event Webhook.
+    Sendgrid,
 }
 
 impl Provider {
@@ -1361,6 +1370,8 @@ impl Provider {
         match self {
             Provider::Whatsapp => "whatsapp",
             Provider::Stripe => "stripe",
+            Provider::Resend => "resend",
+            Provider::Sendgrid => "sendgrid",
         }
     }
 
@@ -1369,6 +1380,8 @@ impl Provider {
         match s {
             "whatsapp" => Some(Provider::Whatsapp),
             "stripe" => Some(Provider::Stripe),
+            "resend" => Some(Provider::Resend),
+            "sendgrid" => Some(Provider::Sendgrid),
             _ => None,
         }
     }

@@ -64,3 +64,28 @@ mod tests {
         assert!(!p.contains("1234"));
     }
 }
+
+/// An email address as logs and error bodies may show it: the first character of the
+/// local part and the domain (`a***@example.org`); anything without an `@` becomes `***`.
+pub fn mask_email(address: &str) -> String {
+    match address.trim().rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        _ => "***".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod mask_email_tests {
+    #[test]
+    fn keeps_only_the_first_character_and_the_domain() {
+        assert_eq!(
+            super::mask_email("ann.smith@example.org"),
+            "a***@example.org"
+        );
+        assert_eq!(super::mask_email("no-at-sign"), "***");
+        assert_eq!(super::mask_email("@example.org"), "***");
+    }
+}

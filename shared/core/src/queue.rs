@@ -34,6 +34,10 @@ pub enum QueueName {
     /// queued with a delay that feeds the number at its rate; the campaign record says
     /// which chunk is current, so a duplicate delivery changes nothing).
     Campaign,
+    /// Emails waiting to be sent and email delivery events waiting to be applied (FIFO:
+    /// one group per email, so an email's events apply in the order they came and never
+    /// beside its own send).
+    Email,
 }
 
 /// Settings of one queue.
@@ -49,12 +53,13 @@ pub struct QueueSpec {
 
 impl QueueName {
     /// Every queue.
-    pub const ALL: [QueueName; 5] = [
+    pub const ALL: [QueueName; 6] = [
         QueueName::Inbound,
         QueueName::Outbound,
         QueueName::Billing,
         QueueName::Import,
         QueueName::Campaign,
+        QueueName::Email,
     ];
 
     /// The logical name used in config, CLI arguments and the embedded backend.
@@ -65,6 +70,7 @@ impl QueueName {
             QueueName::Billing => "billing",
             QueueName::Import => "import",
             QueueName::Campaign => "campaign",
+            QueueName::Email => "email",
         }
     }
 
@@ -81,6 +87,7 @@ impl QueueName {
             QueueName::Billing => "BILLING_QUEUE_URL",
             QueueName::Import => "IMPORT_QUEUE_URL",
             QueueName::Campaign => "CAMPAIGN_QUEUE_URL",
+            QueueName::Email => "EMAIL_QUEUE_URL",
         }
     }
 
@@ -92,6 +99,7 @@ impl QueueName {
             QueueName::Billing => "BILLING_DLQ_URL",
             QueueName::Import => "IMPORT_DLQ_URL",
             QueueName::Campaign => "CAMPAIGN_DLQ_URL",
+            QueueName::Email => "EMAIL_DLQ_URL",
         }
     }
 
@@ -103,6 +111,7 @@ impl QueueName {
             QueueName::Billing => "BillingQueue",
             QueueName::Import => "ImportQueue",
             QueueName::Campaign => "CampaignQueue",
+            QueueName::Email => "EmailQueue",
         }
     }
 
@@ -115,11 +124,13 @@ impl QueueName {
     pub fn spec(self) -> QueueSpec {
         match self {
             // Consumers time out at 30 s; SQS wants visibility >= 6x the timeout.
-            QueueName::Inbound | QueueName::Billing | QueueName::Import => QueueSpec {
-                fifo: true,
-                visibility_timeout_secs: 180,
-                max_receive_count: 40,
-            },
+            QueueName::Inbound | QueueName::Billing | QueueName::Import | QueueName::Email => {
+                QueueSpec {
+                    fifo: true,
+                    visibility_timeout_secs: 180,
+                    max_receive_count: 40,
+                }
+            }
             QueueName::Outbound => QueueSpec {
                 fifo: true,
                 visibility_timeout_secs: 180,
@@ -146,9 +157,11 @@ impl QueueName {
     pub fn receive_budget(self, policy: &RetryPolicy) -> u32 {
         let attempts = policy.max_retries() + 1;
         match self {
-            QueueName::Inbound | QueueName::Billing | QueueName::Import | QueueName::Campaign => {
-                attempts
-            }
+            QueueName::Inbound
+            | QueueName::Billing
+            | QueueName::Import
+            | QueueName::Campaign
+            | QueueName::Email => attempts,
             QueueName::Outbound => 2 * attempts + MAX_LATE_REPACES + MAX_LANE_WAITS,
         }
     }

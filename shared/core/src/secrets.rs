@@ -55,11 +55,22 @@ pub enum SecretName {
     /// The Meta app's secret for embedded signup and `debug_token`; when unset, the
     /// WhatsApp app secret (the same app signs the webhooks).
     MetaAppSecret,
+    /// Resend API key (`re_…`).
+    ResendApiKey,
+    /// Key of Resend's delivery webhooks (Standard Webhooks, `whsec_…`).
+    ResendWebhookSecret,
+    /// SendGrid API key (`SG.…`).
+    SendgridApiKey,
+    /// SendGrid's Event Webhook verification key: base64 DER of an ECDSA P-256 public
+    /// key (not secret, but rotated with the webhook, so it lives beside the others).
+    SendgridWebhookPublicKey,
+    /// SMTP server with credentials (`smtp://user:pass@host:587`, `smtps://…:465`).
+    SmtpUrl,
 }
 
 impl SecretName {
     /// Every secret.
-    pub const ALL: [SecretName; 8] = [
+    pub const ALL: [SecretName; 13] = [
         SecretName::WhatsAppAppSecret,
         SecretName::WhatsAppVerifyToken,
         SecretName::StripeWebhookSecret,
@@ -68,6 +79,11 @@ impl SecretName {
         SecretName::KapsoWebhookSecret,
         SecretName::KapsoVerifyToken,
         SecretName::MetaAppSecret,
+        SecretName::ResendApiKey,
+        SecretName::ResendWebhookSecret,
+        SecretName::SendgridApiKey,
+        SecretName::SendgridWebhookPublicKey,
+        SecretName::SmtpUrl,
     ];
 
     /// The variable / secret name.
@@ -81,6 +97,11 @@ impl SecretName {
             SecretName::KapsoWebhookSecret => "KAPSO_WEBHOOK_SECRET",
             SecretName::KapsoVerifyToken => "KAPSO_VERIFY_TOKEN",
             SecretName::MetaAppSecret => "META_APP_SECRET",
+            SecretName::ResendApiKey => "RESEND_API_KEY",
+            SecretName::ResendWebhookSecret => "RESEND_WEBHOOK_SECRET",
+            SecretName::SendgridApiKey => "SENDGRID_API_KEY",
+            SecretName::SendgridWebhookPublicKey => "SENDGRID_WEBHOOK_PUBLIC_KEY",
+            SecretName::SmtpUrl => "SMTP_URL",
         }
     }
 }

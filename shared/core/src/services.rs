@@ -51,6 +51,8 @@ pub struct Services {
     pub features: Features,
     /// Object storage (archived media, uploads).
     pub objects: Arc<dyn crate::objects::ObjectStore>,
+    /// Email: the provider and the sender defaults.
+    pub mailer: crate::email::Mailer,
 }
 
 /// Features a deployment can turn off (`ENABLE_*`); a feature that is off answers 404 on

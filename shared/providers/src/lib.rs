@@ -2,6 +2,7 @@
 //! HTTPS (rustls) against the provider's real base URL, which tests replace with a
 //! wiremock server that checks every request Switchboard sends.
 
+pub mod email;
 pub mod meta_app;
 pub mod sandbox;
 pub mod send_api;

@@ -208,6 +208,7 @@ impl App {
                 )),
                 (Backend::Aws, None) => Arc::new(crate::objects::NoObjects),
             };
+        let mailer = self::mailer(&config, &http, &secrets);
         let services = Services {
             // Replaced by the app's own registry in `from_parts`.
             metrics: Arc::new(switchboard_core::metrics::Discard),
@@ -236,6 +237,7 @@ impl App {
             retention: config.retention,
             features: config.features,
             objects,
+            mailer,
         };
         Self::from_parts(config, services, http)
     }
@@ -348,6 +350,51 @@ pub fn whatsapp(
             )),
             false,
         ),
+    }
+}
+
+/// The email provider the configuration names, with its fallback. The console writes
+/// each email to `<data dir>/outbox/` on the embedded backend (nowhere on AWS).
+pub fn mailer(
+    config: &Config,
+    http: &reqwest::Client,
+    secrets: &Arc<dyn Secrets>,
+) -> switchboard_core::email::Mailer {
+    use crate::config::EmailProvider;
+    use switchboard_core::email::{EmailSender, WithFallback};
+    use switchboard_providers::email::{ConsoleSender, ResendClient, SendGridClient, SmtpSender};
+    let e = &config.email;
+    let build = |p: EmailProvider| -> Arc<dyn EmailSender> {
+        match p {
+            EmailProvider::Resend => Arc::new(ResendClient::new(
+                http.clone(),
+                e.resend_api_url.clone(),
+                secrets.clone(),
+            )),
+            EmailProvider::Sendgrid => Arc::new(SendGridClient::new(
+                http.clone(),
+                e.sendgrid_api_url.clone(),
+                secrets.clone(),
+            )),
+            EmailProvider::Smtp => Arc::new(SmtpSender::from_secrets(secrets.clone())),
+            EmailProvider::Console => Arc::new(ConsoleSender::new(
+                (config.backend == Backend::Local).then(|| config.data_dir.join("outbox")),
+            )),
+        }
+    };
+    let primary = build(e.provider);
+    let sender: Arc<dyn EmailSender> = match e.fallback {
+        Some(f) => Arc::new(WithFallback {
+            primary,
+            fallback: build(f),
+        }),
+        None => primary,
+    };
+    switchboard_core::email::Mailer {
+        sender,
+        from_address: e.from_address.clone(),
+        from_name: e.from_name.clone(),
+        app_url: e.app_url.clone(),
     }
 }
 

@@ -143,14 +143,7 @@ pub async fn receive(app: &App, req: &Request, sender: Sender) -> Result<Respons
     if req.body().len() > limit {
         return Err(ApiError::too_large(limit));
     }
-    let Some(secret) = svc
-        .secrets
-        .get(sender.secret)
-        .await
-        .map_err(switchboard_core::Error::from)?
-    else {
-        return Err(not_configured(sender.secret));
-    };
+    let secret = crate::http::webhook_secret(&*svc.secrets, sender.secret).await?;
     if let Err(why) = (sender.verify)(
         secret.expose().as_bytes(),
         header_str(req, sender.header),

@@ -150,6 +150,11 @@ pub struct Config {
     pub campaigns_every: std::time::Duration,
     /// How often the dev server runs the drip-sequence schedule (`SEQUENCES_INTERVAL_SECS`).
     pub sequences_every: std::time::Duration,
+    /// Email providers and sender (`EMAIL_*`, `RESEND_API_URL`, `SENDGRID_API_URL`,
+    /// `APP_URL`).
+    pub email: EmailConfig,
+    /// How often the dev server runs the reminder schedule (`REMINDERS_INTERVAL_SECS`).
+    pub reminders_every: std::time::Duration,
     /// Origins the dev server answers CORS requests from (`SWITCHBOARD_CORS_ORIGINS`,
     /// comma-separated; `http://host:*` matches any port). API Gateway has its own
     /// setting in `template.yaml`.
@@ -158,6 +163,112 @@ pub struct Config {
 
 /// The media bucket on AWS.
 const MEDIA_BUCKET: &str = "MEDIA_BUCKET";
+
+/// An email provider (`EMAIL_PROVIDER`, `EMAIL_FALLBACK_PROVIDER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailProvider {
+    /// Resend's API (`RESEND_API_KEY`).
+    Resend,
+    /// SendGrid's v3 API (`SENDGRID_API_KEY`).
+    Sendgrid,
+    /// An SMTP server (`SMTP_URL`).
+    Smtp,
+    /// The log (and the data dir's `outbox/`): local development.
+    Console,
+}
+
+impl EmailProvider {
+    fn parse(var: &'static str, v: &str) -> Result<Self, ConfigError> {
+        match v.to_ascii_lowercase().as_str() {
+            "resend" => Ok(Self::Resend),
+            "sendgrid" => Ok(Self::Sendgrid),
+            "smtp" => Ok(Self::Smtp),
+            "console" => Ok(Self::Console),
+            _ => Err(ConfigError::Invalid {
+                var,
+                reason: format!("expected resend, sendgrid, smtp or console, got `{v}`"),
+            }),
+        }
+    }
+}
+
+/// How this deployment sends email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailConfig {
+    /// The provider (console when nothing is configured).
+    pub provider: EmailProvider,
+    /// Tried when the provider fails with an error that may pass.
+    pub fallback: Option<EmailProvider>,
+    /// Sender address (`EMAIL_FROM`: `address` or `Name <address>`).
+    pub from_address: String,
+    /// Sender display name from `EMAIL_FROM` (an org's own name overrides it).
+    pub from_name: Option<String>,
+    /// Resend's API base (`RESEND_API_URL`).
+    pub resend_api_url: String,
+    /// SendGrid's API base (`SENDGRID_API_URL`).
+    pub sendgrid_api_url: String,
+    /// The CRM frontend (`APP_URL`), for links in emails.
+    pub app_url: Option<String>,
+}
+
+/// The sender of a deployment that configured none: fine for the console provider,
+/// refused for a real one.
+pub const DEFAULT_EMAIL_FROM: &str = "notifications@switchboard.localhost";
+
+/// Splits `Name <address>` (or a bare address).
+fn parse_from(v: &str) -> Result<(String, Option<String>), ConfigError> {
+    let invalid = || ConfigError::Invalid {
+        var: "EMAIL_FROM",
+        reason: "expected `address` or `Name <address>`".into(),
+    };
+    let (name, address) = match (v.rfind('<'), v.trim().strip_suffix('>')) {
+        (Some(i), Some(_)) => {
+            let name = v[..i].trim().trim_matches('"').trim();
+            let address = v[i + 1..].trim().trim_end_matches('>').trim();
+            (
+                (!name.is_empty()).then(|| name.to_owned()),
+                address.to_owned(),
+            )
+        }
+        _ => (None, v.trim().to_owned()),
+    };
+    if !switchboard_core::usecases::email::valid_address(&address) {
+        return Err(invalid());
+    }
+    Ok((address, name))
+}
+
+fn email_config(
+    var: &impl Fn(&str) -> Option<String>,
+    url: &impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
+) -> Result<EmailConfig, ConfigError> {
+    let provider = var("EMAIL_PROVIDER")
+        .map(|v| EmailProvider::parse("EMAIL_PROVIDER", &v))
+        .transpose()?
+        .unwrap_or(EmailProvider::Console);
+    let fallback = var("EMAIL_FALLBACK_PROVIDER")
+        .map(|v| EmailProvider::parse("EMAIL_FALLBACK_PROVIDER", &v))
+        .transpose()?
+        .filter(|f| *f != provider);
+    let (from_address, from_name) = match var("EMAIL_FROM") {
+        Some(v) => parse_from(&v)?,
+        None if provider == EmailProvider::Console => (
+            DEFAULT_EMAIL_FROM.to_owned(),
+            Some("Switchboard".to_owned()),
+        ),
+        None => return Err(ConfigError::Missing("EMAIL_FROM")),
+    };
+    Ok(EmailConfig {
+        provider,
+        fallback,
+        from_address,
+        from_name,
+        resend_api_url: url("RESEND_API_URL")?.unwrap_or_else(|| "https://api.resend.com".into()),
+        sendgrid_api_url: url("SENDGRID_API_URL")?
+            .unwrap_or_else(|| "https://api.sendgrid.com".into()),
+        app_url: url("APP_URL")?,
+    })
+}
 /// The dev server's address as browsers reach it.
 const PUBLIC_URL: &str = "SWITCHBOARD_PUBLIC_URL";
 /// The dev server's default address.
@@ -346,6 +457,10 @@ impl Config {
             ),
             sequences_every: std::time::Duration::from_secs(
                 size("SEQUENCES_INTERVAL_SECS", 60)?.max(1) as u64,
+            ),
+            email: email_config(&var, &url)?,
+            reminders_every: std::time::Duration::from_secs(
+                size("REMINDERS_INTERVAL_SECS", 900)?.max(1) as u64,
             ),
             cors_origins: var("SWITCHBOARD_CORS_ORIGINS")
                 .unwrap_or_else(|| DEFAULT_CORS_ORIGINS.to_owned())

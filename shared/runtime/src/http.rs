@@ -476,6 +476,40 @@ async fn audit(
     }
 }
 
+/// The secret of a webhook a deployment may not use at all: `None` when it is not set
+/// (the caller answers 404 and logs it), 503 when the secret store fails.
+pub async fn optional_webhook_secret(
+    secrets: &dyn switchboard_core::secrets::Secrets,
+    name: switchboard_core::secrets::SecretName,
+) -> Result<Option<switchboard_core::secrets::SecretString>, ApiError> {
+    let secret = secrets.get(name).await.map_err(Error::from)?;
+    if secret.is_none() {
+        tracing::warn!(
+            secret = name.as_str(),
+            "a delivery arrived for a provider this deployment has no secret for; answering 404"
+        );
+    }
+    Ok(secret)
+}
+
+/// The secret a webhook verifies with: 503 `not_configured` naming it when it is not set
+/// (the provider retries once it is), 503 when the secret store fails.
+pub async fn webhook_secret(
+    secrets: &dyn switchboard_core::secrets::Secrets,
+    name: switchboard_core::secrets::SecretName,
+) -> Result<switchboard_core::secrets::SecretString, ApiError> {
+    secrets
+        .get(name)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| {
+            Error::NotConfigured {
+                what: name.as_str().to_owned(),
+            }
+            .into()
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,3 +91,8 @@ pub fn delivery(changes: Vec<Value>) -> Vec<u8> {
 pub fn sign(body: &[u8]) -> String {
     switchboard_webhooks::meta::sign(TEST_APP_SECRET.as_bytes(), body)
 }
+
+/// The `webhook-signature` (Standard Webhooks, as Resend sends it) of a delivery.
+pub fn sign_standard(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
+    switchboard_webhooks::standard::sign(secret, id, timestamp, body).expect("a base64 secret")
+}

@@ -10,6 +10,8 @@ pub mod contract;
 pub mod fixtures;
 pub mod moto;
 pub mod scan;
+pub mod sendgrid;
+pub mod smtp_sink;
 
 /// The workspace root (where `template.yaml` lives).
 pub fn workspace_root() -> std::path::PathBuf {

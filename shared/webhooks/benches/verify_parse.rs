@@ -1,10 +1,11 @@
 //! The webhook hot path: verify the signature, split the delivery into changes and
-//! parse the `messages` values, on a realistic 2 KB Meta payload and a Stripe event.
+//! parse the `messages` values, on a realistic 2 KB Meta payload and a Stripe event; and
+//! SendGrid's ECDSA P-256 verification plus event normalisation on a batch of events.
 //! `scripts/bench.sh` runs this and writes the figures to `bench-results/`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use switchboard_webhooks::{kapso, messaging, meta, stripe};
+use switchboard_webhooks::{email_events, kapso, messaging, meta, sendgrid, stripe};
 
 const META_BODY: &[u8] = include_bytes!("../fixtures/meta_2kb_delivery.json");
 const STRIPE_BODY: &[u8] = include_bytes!("../fixtures/stripe_subscription_updated.json");
@@ -141,5 +142,94 @@ fn stripe_path(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, meta_path, kapso_path, messenger_path, stripe_path);
+/// A SendGrid Event Webhook batch of about 2 KB: one email's processed, delivered, open
+/// and click events and another's bounce, with Switchboard's custom args on each.
+fn sendgrid_body() -> Vec<u8> {
+    let t = 1_700_000_000_i64;
+    let event = |i: i64, email: &str, rest: &str| {
+        format!(
+            r#"{{"email":"{email}","timestamp":{},"smtp-id":"<W86EgYT6SQKk0lRflfLRsA@geopod-ismtpd-4>","category":["reminder"],"sg_event_id":"ZGVsaXZlcmVkLTAtMjQ{i:03}","sg_message_id":"W86EgYT6SQKk0lRflfLRsA.filterdrecv-p3las1-5bf99c48d-2fxhb-18-5F3FA3A5-{i}.0","switchboard_email_id":"em_01JD2X8Q{i:02}","org_id":"org_42",{rest}}}"#,
+            t + i
+        )
+    };
+    let events = [
+        event(1, "ana@example.com", r#""event":"processed""#),
+        event(
+            2,
+            "ana@example.com",
+            r#""event":"delivered","response":"250 2.0.0 OK  1700000002 x12si123456qkb.42 - gsmtp","ip":"149.72.123.24","tls":1"#,
+        ),
+        event(
+            3,
+            "ana@example.com",
+            r#""event":"open","sg_machine_open":false,"useragent":"Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)","ip":"66.102.6.1""#,
+        ),
+        event(
+            4,
+            "ana@example.com",
+            r#""event":"click","url":"https://book.example.com/appointments/confirm?id=8812&utm_source=email","url_offset":{"index":0,"type":"html"},"useragent":"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)","ip":"203.0.113.7""#,
+        ),
+        event(
+            5,
+            "bo@example.net",
+            r#""event":"bounce","type":"bounce","status":"5.1.1","reason":"550 5.1.1 The email account that you tried to reach does not exist. Please try double-checking the recipient's email address for typos or unnecessary spaces.","bounce_classification":"Invalid Address""#,
+        ),
+    ];
+    format!("[{}]", events.join(",")).into_bytes()
+}
+
+/// ECDSA P-256 verification dominates here: unlike the HMAC schemes its cost hardly
+/// depends on the body.
+fn sendgrid_path(c: &mut Criterion) {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use ring::rand::SystemRandom;
+    use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+
+    let body = sendgrid_body();
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let mut spki = hex::decode("3059301306072a8648ce3d020106082a8648ce3d030107034200").unwrap();
+    spki.extend_from_slice(pair.public_key().as_ref());
+    let key_text = STANDARD.encode(&spki);
+    let key = sendgrid::PublicKey::from_base64(&key_text).unwrap();
+    let t = 1_700_000_000;
+    let ts = t.to_string();
+    let signed = [ts.as_bytes(), &body].concat();
+    let signature = STANDARD.encode(pair.sign(&rng, &signed).unwrap());
+    let headers = sendgrid::Headers {
+        signature: Some(&signature),
+        timestamp: Some(&ts),
+    };
+
+    let mut group = c.benchmark_group("sendgrid");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("verify_parse_5_events", |b| {
+        b.iter(|| {
+            sendgrid::verify_signature(&key, headers, black_box(&body), t, 300).unwrap();
+            let events = email_events::parse_sendgrid(black_box(&body)).unwrap();
+            black_box(events)
+        })
+    });
+    group.bench_function("verify_only", |b| {
+        b.iter(|| sendgrid::verify_signature(&key, headers, black_box(&body), t, 300).unwrap())
+    });
+    // Parsed once per cold start, not per delivery: counted in keys, not body bytes.
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("parse_key", |b| {
+        b.iter(|| sendgrid::PublicKey::from_base64(black_box(&key_text)).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    meta_path,
+    kapso_path,
+    messenger_path,
+    stripe_path,
+    sendgrid_path
+);
 criterion_main!(benches);

@@ -5,9 +5,11 @@
 //! path of every webhook function cheap to benchmark and safe to fuzz: no input,
 //! however hostile, may panic here.
 
+pub mod email_events;
 pub mod kapso;
 pub mod messaging;
 pub mod meta;
+pub mod sendgrid;
 pub mod standard;
 pub mod stripe;
 

@@ -20,12 +20,12 @@ use crate::billing::{
 use crate::error::{Error, Result};
 use crate::ids::OrgId;
 use crate::metrics::Metric;
-use crate::model::{EventStatus, WebhookEvent};
+use crate::model::EventStatus;
 use crate::record::{Record, Versioned, decode_all, item, load, upsert};
 use crate::services::Services;
 use crate::store::{Condition, Index, Query, StoreError};
 use crate::stripe::{CheckoutRequest, StripeError};
-use crate::usecases::inbound::{finish, parse_ref};
+use crate::usecases::inbound::{finish, unsettled_event};
 
 fn stripe_error(e: StripeError) -> Error {
     match e {
@@ -235,21 +235,9 @@ pub async fn apply_event(
     cfg: &BillingConfig,
     body: &str,
 ) -> Result<BillingOutcome> {
-    let r = parse_ref(body)?;
-    let (pk, sk) = WebhookEvent::key_of(r.provider, &r.event);
-    let Some(stored) = load::<WebhookEvent>(&*svc.store, &pk, &sk).await? else {
-        return Err(Error::Internal(format!(
-            "event {} referenced by the queue is not stored",
-            r.event
-        )));
-    };
-    if matches!(
-        stored.record.status,
-        EventStatus::Processed | EventStatus::Ignored
-    ) {
+    let Some(mut event) = unsettled_event(svc, body).await? else {
         return Ok(BillingOutcome::AlreadyProcessed);
-    }
-    let mut event = stored.record;
+    };
     let envelope = switchboard_webhooks::stripe::Event::parse(event.payload.as_bytes())
         .map_err(|e| Error::Internal(format!("stored Stripe event does not parse: {e}")))?;
     let obj = envelope.object();
@@ -391,6 +379,10 @@ pub async fn apply_event(
     })
     .await?;
     info!(org_id = %org, kind, status = ?updated.status, plan = ?updated.plan, "billing state updated");
+    // Owners hear of trial ends, failed payments and cancellations. Before the event is
+    // settled: a failure to queue the notice retries the event, whose state update is
+    // idempotent and whose notice is keyed by the event id.
+    crate::usecases::notifications::on_billing_event(svc, &org, kind, &envelope.id, &obj).await?;
     finish(
         svc,
         &mut event,

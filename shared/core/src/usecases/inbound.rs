@@ -50,25 +50,15 @@ pub fn parse_ref(body: &str) -> Result<EventRef> {
 
 /// Applies the event a queue message points at.
 pub async fn process(svc: &Services, body: &str) -> Result<Outcome> {
-    let event_ref = parse_ref(body)?;
-    let (pk, sk) = WebhookEvent::key_of(event_ref.provider, &event_ref.event);
-    let Some(event) = load::<WebhookEvent>(&*svc.store, &pk, &sk).await? else {
-        return Err(Error::Internal(format!(
-            "event {} referenced by the queue is not stored",
-            event_ref.event
-        )));
+    let Some(mut event) = unsettled_event(svc, body).await? else {
+        return Ok(Outcome::AlreadyProcessed);
     };
-    match event.record.status {
-        EventStatus::Processed | EventStatus::Ignored => return Ok(Outcome::AlreadyProcessed),
-        EventStatus::Pending | EventStatus::Unroutable => {}
-    }
-    if event.record.provider != Provider::Whatsapp {
+    if event.provider != Provider::Whatsapp {
         return Err(Error::Internal(format!(
             "event {} is not a WhatsApp event",
-            event_ref.event
+            event.key
         )));
     }
-    let mut event = event.record;
     if crate::usecases::opt_out::PREFERENCE_FIELDS.contains(&event.kind.as_str()) {
         return apply_preferences(svc, &mut event).await;
     }
@@ -140,6 +130,24 @@ pub async fn process(svc: &Services, body: &str) -> Result<Outcome> {
         messages,
         duplicates,
         statuses: value.statuses.len(),
+    })
+}
+
+/// The stored event a queue message points at, or `None` when it was settled already
+/// (processed or ignored: a redelivered queue message). An event the queue names but the
+/// store lacks is a broken invariant.
+pub(crate) async fn unsettled_event(svc: &Services, body: &str) -> Result<Option<WebhookEvent>> {
+    let r = parse_ref(body)?;
+    let (pk, sk) = WebhookEvent::key_of(r.provider, &r.event);
+    let Some(stored) = load::<WebhookEvent>(&*svc.store, &pk, &sk).await? else {
+        return Err(Error::Internal(format!(
+            "event {} referenced by the queue is not stored",
+            r.event
+        )));
+    };
+    Ok(match stored.record.status {
+        EventStatus::Processed | EventStatus::Ignored => None,
+        EventStatus::Pending | EventStatus::Unroutable => Some(stored.record),
     })
 }
 

@@ -174,6 +174,7 @@ pub fn queue_of(provider: Provider) -> QueueName {
     match provider {
         Provider::Whatsapp => QueueName::Inbound,
         Provider::Stripe => QueueName::Billing,
+        Provider::Resend | Provider::Sendgrid => QueueName::Email,
     }
 }
 

@@ -1,12 +1,14 @@
 //! Use cases: what Switchboard does, written once on top of the ports.
 
 pub mod accounts;
+pub mod appointments;
 pub mod audit;
 pub mod automated;
 pub mod billing;
 pub mod campaigns;
 pub mod compose;
 pub mod contacts;
+pub mod email;
 pub mod events;
 pub mod imports;
 pub mod inbound;
@@ -16,11 +18,13 @@ pub mod integrations;
 pub mod media;
 pub mod messaging;
 pub mod notes;
+pub mod notifications;
 pub mod opt_out;
 pub mod outbound;
 pub mod pacing;
 pub mod personal_data;
 pub mod quick_replies;
+pub mod reminders;
 pub mod sequences;
 pub mod templates;
 pub mod triage;

@@ -298,6 +298,7 @@ pub async fn update_conversation(
     id: &ConversationId,
     patch: &ConversationPatch,
     if_match: Option<u64>,
+    by: Option<&str>,
 ) -> Result<Changed<Conversation>> {
     let (pk, sk) = Conversation::key_of(org, id);
     for _ in 0..ATTEMPTS {
@@ -321,6 +322,12 @@ pub async fn update_conversation(
             Ok(()) => {
                 info!(org_id = %org, conversation_id = %id, status = current.record.status.as_str(), priority = current.record.priority.as_str(), labels = current.record.labels.len(), assigned = current.record.assignee.is_some(), "conversation updated");
                 current.version += 1;
+                if let Some(assignee) = current.record.assignee.as_deref()
+                    && before.assignee.as_deref() != Some(assignee)
+                {
+                    crate::usecases::notifications::on_assigned(svc, &current.record, assignee, by)
+                        .await;
+                }
                 return Ok(Changed::Done(current));
             }
             Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => {

@@ -799,6 +799,25 @@ async fn remove_from_contact(
         Removed::Event(existed)
     } else if it.sk.starts_with(LINK_CONV) {
         Removed::Link
+    } else if it
+        .sk
+        .starts_with(crate::usecases::appointments::Appointment::SK_PREFIX)
+    {
+        // An appointment: its pointer, and the reminder emails it sent (they hold the
+        // address and the appointment's details until they expire).
+        if let Ok(a) = it.decode::<crate::usecases::appointments::Appointment>() {
+            let (ppk, psk) = crate::usecases::appointments::Appointment::pointer_key(org, &a.id);
+            svc.store.delete(&ppk, &psk, Condition::Always).await?;
+            for email in a
+                .reminders
+                .iter()
+                .filter_map(|r| r.email.as_ref()?.email_id.as_ref())
+            {
+                let (epk, esk) = crate::usecases::email::Email::key_of(org, email);
+                svc.store.delete(&epk, &esk, Condition::Always).await?;
+            }
+        }
+        Removed::Record
     } else if it.sk == "CONTACT" {
         let contact = it
             .data

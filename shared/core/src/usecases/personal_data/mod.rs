@@ -5,7 +5,7 @@
 //! many partitions; each is reached from the contact by a key, never by scanning:
 //!
 //! - the contact's own partition, `ORG#<org>#CONTACT#<id>`: the contact record, the items
-//!   of any record type kept per contact (notes; later appointments or campaign
+//!   of any record type kept per contact (notes, appointments; later campaign
 //!   enrolments), and two kinds of link written by the inbound consumer —
 //!   `LINK#CONV#<conversation>` with each new conversation, and
 //!   `LINK#EVENT#<provider>#<key>` for each raw webhook event naming the person's number

@@ -1,0 +1,9 @@
+//! Lambda entry point: wires [`api_list_emails::handle`] to API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), switchboard_runtime::lambda::Error> {
+    switchboard_runtime::lambda::http(api_list_emails::FUNCTION, |app, req| async move {
+        api_list_emails::handle(&app, req).await
+    })
+    .await
+}

@@ -1,0 +1,9 @@
+//! Lambda entry point: wires [`webhook_email_resend::handle`] to API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), switchboard_runtime::lambda::Error> {
+    switchboard_runtime::lambda::http(webhook_email_resend::FUNCTION, |app, req| async move {
+        webhook_email_resend::handle(&app, req).await
+    })
+    .await
+}

@@ -1,0 +1,347 @@
+//! Emails to the CRM's own users: billing notices to the org's owners and a note to an
+//! agent when a conversation is assigned to them.
+//!
+//! - **Billing.** `customer.subscription.trial_will_end`, `invoice.payment_failed` and
+//!   `customer.subscription.deleted` email the owners Switchboard has seen (their token's
+//!   e-mail) and the org's billing address, once per Stripe event and address: the
+//!   email's id derives from the event id, so a redelivered or retried event emails no
+//!   one twice.
+//! - **Assignment.** A conversation assigned to someone other than the person assigning
+//!   it emails the assignee, at most once per conversation per [`ASSIGNMENT_QUIET_SECS`]:
+//!   a marker that expires after that window is written in the same transaction as the
+//!   email, only if absent. People turn these off with `PUT /v1/users/me/notifications`.
+//!   A failure here never fails the assignment (it is logged).
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+use crate::clock::rfc3339_millis;
+use crate::error::{Error, Result};
+use crate::ids::{OrgId, Role};
+use crate::model::Conversation;
+use crate::record::{Record, decode_all, item, load};
+use crate::services::Services;
+use crate::store::{Condition, Item, Query, SortKey, StoreError, Write};
+use crate::usecases::email::{self, EmailKind, EmailSettings, Locale, NewEmail};
+use crate::usecases::users::{SK_PREFIX, User};
+
+/// Shortest time between two assignment emails about one conversation.
+pub const ASSIGNMENT_QUIET_SECS: i64 = 15 * 60;
+
+/// A user's notification preferences.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationPrefs {
+    /// Owner.
+    pub org_id: OrgId,
+    /// The user (token subject).
+    pub user: String,
+    /// Email me when a conversation is assigned to me.
+    pub assignment_emails: bool,
+    /// Last set.
+    #[serde(with = "rfc3339_millis")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl NotificationPrefs {
+    fn key_of(org: &OrgId, user: &str) -> (String, String) {
+        (User::pk(org), format!("PREFS#{user}"))
+    }
+
+    fn defaults(org: &OrgId, user: &str) -> Self {
+        Self {
+            org_id: org.clone(),
+            user: user.to_owned(),
+            assignment_emails: true,
+            updated_at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    /// The API view.
+    pub fn view(&self) -> Value {
+        json!({"assignment_emails": self.assignment_emails})
+    }
+}
+
+impl Record for NotificationPrefs {
+    fn key(&self) -> (String, String) {
+        Self::key_of(&self.org_id, &self.user)
+    }
+}
+
+/// A user's preferences (defaults when never set).
+pub async fn prefs(svc: &Services, org: &OrgId, user: &str) -> Result<NotificationPrefs> {
+    let (pk, sk) = NotificationPrefs::key_of(org, user);
+    Ok(load::<NotificationPrefs>(&*svc.store, &pk, &sk)
+        .await?
+        .map(|v| v.record)
+        .unwrap_or_else(|| NotificationPrefs::defaults(org, user)))
+}
+
+/// `PUT /v1/users/me/notifications`: `{assignment_emails: bool}`.
+pub async fn put_prefs(
+    svc: &Services,
+    org: &OrgId,
+    user: &str,
+    body: &Value,
+) -> Result<NotificationPrefs> {
+    let Some(map) = body.as_object() else {
+        return Err(Error::validation(
+            "body",
+            "invalid_body",
+            "the body must be a JSON object",
+        ));
+    };
+    if let Some(unknown) = map.keys().find(|k| k.as_str() != "assignment_emails") {
+        return Err(Error::validation(
+            unknown.as_str(),
+            "unknown_field",
+            "unknown field; the preference is assignment_emails",
+        ));
+    }
+    let Some(on) = body["assignment_emails"].as_bool() else {
+        return Err(Error::validation(
+            "assignment_emails",
+            "invalid_preference",
+            "assignment_emails is true or false",
+        ));
+    };
+    let p = NotificationPrefs {
+        org_id: org.clone(),
+        user: user.to_owned(),
+        assignment_emails: on,
+        updated_at: svc.clock.now(),
+    };
+    svc.store.put(item(&p, 1)?, Condition::Always).await?;
+    Ok(p)
+}
+
+fn org_name(svc: &Services, org: &OrgId, s: &EmailSettings) -> String {
+    s.from_name
+        .clone()
+        .or_else(|| svc.mailer.from_name.clone())
+        .unwrap_or_else(|| org.to_string())
+}
+
+/// The addresses billing notices go to: the org's billing email and its owners'.
+pub async fn billing_recipients(
+    svc: &Services,
+    org: &OrgId,
+    s: &EmailSettings,
+) -> Result<Vec<String>> {
+    let mut out: Vec<String> = s.billing_email.iter().cloned().collect();
+    let mut after = None;
+    loop {
+        let page = svc
+            .store
+            .query(
+                Query::table(User::pk(org))
+                    .sort(SortKey::BeginsWith(SK_PREFIX.to_owned()))
+                    .limit(100)
+                    .after(after),
+            )
+            .await?;
+        for u in decode_all::<User>(&page.items)? {
+            if u.role == Role::Owner
+                && let Some(e) = u.email.as_deref().filter(|e| email::valid_address(e))
+            {
+                let e = email::normalise(e);
+                if !out.contains(&e) {
+                    out.push(e);
+                }
+            }
+        }
+        after = page.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn money(amount: Option<i64>, currency: Option<&str>) -> Option<String> {
+    let (amount, currency) = (amount?, currency?);
+    Some(format!(
+        "{} {}.{:02}",
+        currency.to_ascii_uppercase(),
+        amount / 100,
+        (amount % 100).abs()
+    ))
+}
+
+/// Emails the org's billing recipients about a Stripe event (`kind`, `event_id`, the
+/// event's object). Other kinds do nothing. Returns how many emails were queued.
+pub async fn on_billing_event(
+    svc: &Services,
+    org: &OrgId,
+    kind: &str,
+    event_id: &str,
+    object: &Value,
+) -> Result<usize> {
+    let emails_kind = match kind {
+        "customer.subscription.trial_will_end" => EmailKind::TrialEnding,
+        "invoice.payment_failed" => EmailKind::PaymentFailed,
+        "customer.subscription.deleted" => EmailKind::SubscriptionCancelled,
+        _ => return Ok(0),
+    };
+    let settings = email::settings(svc, org).await?;
+    let recipients = billing_recipients(svc, org, &settings).await?;
+    if recipients.is_empty() {
+        info!(org_id = %org, kind, "no billing address known for the org; no notice sent");
+        return Ok(0);
+    }
+    let name = org_name(svc, org, &settings);
+    let locale = Locale::from_tag(settings.locale.as_deref());
+    let billing_url = svc.mailer.link("settings/billing");
+    let trial_end = object
+        .get("trial_end")
+        .and_then(Value::as_i64)
+        .and_then(|t| Utc.timestamp_opt(t, 0).single())
+        .unwrap_or_else(|| svc.clock.now() + chrono::Duration::days(3))
+        .with_timezone(&chrono_tz::UTC);
+    let amount = money(
+        object.get("amount_due").and_then(Value::as_i64),
+        object.get("currency").and_then(Value::as_str),
+    );
+    use switchboard_email_templates::Email as Template;
+    let template = match emails_kind {
+        EmailKind::TrialEnding => Template::TrialEnding {
+            org_name: &name,
+            trial_end,
+            billing_url: billing_url.as_deref(),
+        },
+        EmailKind::PaymentFailed => Template::PaymentFailed {
+            org_name: &name,
+            amount: amount.as_deref(),
+            billing_url: billing_url.as_deref(),
+        },
+        _ => Template::SubscriptionCancelled {
+            org_name: &name,
+            billing_url: billing_url.as_deref(),
+        },
+    };
+    let rendered = switchboard_email_templates::render(&template, locale)
+        .map_err(|e| Error::Internal(format!("billing email does not render: {e}")))?;
+    let cause = format!("billing:{event_id}");
+    let mut queued = 0;
+    for to in &recipients {
+        let q = email::queue_email(
+            svc,
+            NewEmail {
+                org,
+                kind: emails_kind,
+                cause: &cause,
+                to,
+                rendered: rendered.clone(),
+                settings: &settings,
+            },
+        )
+        .await?;
+        if matches!(q, email::Queued::Queued(_)) {
+            queued += 1;
+        }
+    }
+    info!(org_id = %org, kind, recipients = recipients.len(), queued, "billing notice emailed");
+    Ok(queued)
+}
+
+/// Emails the assignee of a conversation (see the module doc). Never fails the caller:
+/// problems are logged.
+pub async fn on_assigned(svc: &Services, c: &Conversation, assignee: &str, by: Option<&str>) {
+    if by == Some(assignee) {
+        return;
+    }
+    if let Err(e) = assigned(svc, c, assignee).await {
+        warn!(org_id = %c.org_id, conversation_id = %c.id, error = %e, "could not email the assignee");
+    }
+}
+
+async fn assigned(svc: &Services, c: &Conversation, assignee: &str) -> Result<()> {
+    let org = &c.org_id;
+    if !prefs(svc, org, assignee).await?.assignment_emails {
+        return Ok(());
+    }
+    let (u_pk, u_sk) = User::key_of(org, assignee);
+    let Some(user) = load::<User>(&*svc.store, &u_pk, &u_sk).await? else {
+        return Ok(());
+    };
+    let Some(to) = user.record.email.filter(|e| email::valid_address(e)) else {
+        return Ok(());
+    };
+    let assignee_name = user.record.name;
+    if email::is_suppressed(svc, org, &to).await? {
+        return Ok(());
+    }
+    let settings = email::settings(svc, org).await?;
+    let name = org_name(svc, org, &settings);
+    let url = svc.mailer.link(&format!("conversations/{}", c.id));
+    let rendered = switchboard_email_templates::render(
+        &switchboard_email_templates::Email::ConversationAssigned {
+            org_name: &name,
+            assignee_name: assignee_name.as_deref(),
+            contact_name: c.contact_name.as_deref().unwrap_or(""),
+            conversation_url: url.as_deref(),
+        },
+        Locale::from_tag(settings.locale.as_deref()),
+    )
+    .map_err(|e| Error::Internal(format!("assignment email does not render: {e}")))?;
+    let now = svc.clock.now();
+    let cause = format!("assigned:{}:{}", c.id, now.timestamp_millis());
+    let record = email::build(
+        svc,
+        NewEmail {
+            org,
+            kind: EmailKind::ConversationAssigned,
+            cause: &cause,
+            to: &to,
+            rendered,
+            settings: &settings,
+        },
+        false,
+    )?;
+    // The quiet-window marker: absent once expired, for conditions too.
+    let marker = Item::new(
+        format!("ORG#{org}#NOTIFIED"),
+        format!("assigned#{}", c.id),
+        json!({"email_id": record.id}),
+    )
+    .with_version(1)
+    .with_ttl(now.timestamp() + ASSIGNMENT_QUIET_SECS);
+    match svc
+        .store
+        .transact(vec![
+            Write::put(marker, Condition::NotExists),
+            Write::put(item(&record, 1)?, Condition::NotExists),
+        ])
+        .await
+    {
+        Ok(()) => {
+            if let Err(e) = email::enqueue(svc, &record).await {
+                warn!(email_id = %record.id, error = %e, "could not queue an assignment email; the re-queue sweep will");
+            }
+            Ok(())
+        }
+        Err(StoreError::ConditionFailed { .. }) => {
+            info!(org_id = %org, conversation_id = %c.id, "assignment email skipped: one went out within the quiet window");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn money_is_formatted_from_minor_units() {
+        assert_eq!(
+            super::money(Some(4900), Some("eur")).as_deref(),
+            Some("EUR 49.00")
+        );
+        assert_eq!(
+            super::money(Some(5), Some("usd")).as_deref(),
+            Some("USD 0.05")
+        );
+        assert_eq!(super::money(None, Some("usd")), None);
+    }
+}
