@@ -77,4 +77,14 @@ RECIPIENTS=20000 LIMIT=1000 WORKERS=16 OUT="$PWD/bench-results/campaign_1000.jso
 echo "==> contact import (ROWS=${ROWS:-100000})"
 OUT="$PWD/bench-results/import.json" cargo bench -p switchboard-cli --bench import_load
 
+echo "==> reminders: 10,000 due, two overlapping runs, SQLite"
+APPOINTMENTS=10000 BACKEND=local OUT="$PWD/bench-results/reminders_local.json" cargo bench -p switchboard-cli --bench reminders_load
+
+if [ -n "${SWITCHBOARD_TEST_MOTO_URL:-}" ]; then
+  echo "==> reminders: the same on DynamoDB and SQS (moto_server at $SWITCHBOARD_TEST_MOTO_URL)"
+  APPOINTMENTS=10000 BACKEND=aws OUT="$PWD/bench-results/reminders_aws.json" cargo bench -p switchboard-cli --bench reminders_load
+else
+  echo "==> reminders on moto skipped: set SWITCHBOARD_TEST_MOTO_URL (scripts/test.sh starts one)"
+fi
+
 echo "==> results in bench-results/"

@@ -372,6 +372,17 @@ async fn billing_notices_and_assignment_emails() {
     let s = setup(Backend::Local, at("2026-03-27T12:00:00Z"), None, vec![]).await;
     let svc = s.h.app.services();
     let org = OrgId::parse("acme").unwrap();
+    // This deployment has no SendGrid key: the route is not there for it (404, not a 5xx
+    // that would page someone).
+    let r =
+        s.h.http
+            .post(s.h.url("/webhooks/email/sendgrid"))
+            .header("content-type", "application/json")
+            .body("[]")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
     seen(&s, "owner-1", "owner@example.org", Role::Owner).await;
     seen(&s, "agent-2", "agent2@example.org", Role::Agent).await;
     let (status, _) =
@@ -469,10 +480,19 @@ async fn billing_notices_and_assignment_emails() {
         "{mail}"
     );
     // Self-assignment emails no one; back to agent-2 within 15 minutes: the quiet window.
+    // A second person still hears of it.
     assert_eq!(assign("test-user").await, StatusCode::OK);
     assert_eq!(assign("agent-2").await, StatusCode::OK);
     s.h.drain(QueueName::Email).await;
     assert_eq!(s.emails.bodies().len(), before + 1);
+    seen(&s, "agent-3", "agent3@example.org", Role::Agent).await;
+    assert_eq!(assign("agent-3").await, StatusCode::OK);
+    s.h.drain(QueueName::Email).await;
+    assert_eq!(
+        s.emails.bodies().last().unwrap()["to"],
+        json!(["agent3@example.org"])
+    );
+    let before = before + 1;
     // After the window it emails again — unless agent-2 turned it off.
     s.clock.advance(Duration::minutes(16));
     let agent2 = s.h.token_as("acme", Role::Agent, "agent-2");
@@ -527,4 +547,76 @@ async fn billing_notices_and_assignment_emails() {
         emails(&s, "").await
     );
     s.h.stop().await;
+}
+
+/// Resend down (503), SendGrid as the fallback: the email goes through SendGrid, with the
+/// request SendGrid documents (checked), and is recorded as sent by it.
+#[tokio::test]
+async fn a_failing_provider_hands_over_to_the_fallback() {
+    use wiremock::matchers::{body_partial_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let resend = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1..)
+        .mount(&resend)
+        .await;
+    let sendgrid = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .and(header("authorization", "Bearer SG.fallback-key"))
+        .and(body_partial_json(json!({
+            "personalizations": [{"to": [{"email": "billing@example.org"}]}],
+            "from": {"email": "notices@example.com"},
+            "custom_args": {"org_id": "acme"},
+        })))
+        .respond_with(ResponseTemplate::new(202).insert_header("x-message-id", "sg-msg-1"))
+        .expect(1)
+        .mount(&sendgrid)
+        .await;
+    let mut opts = crate::support::Options {
+        workers: false,
+        email: Some(switchboard_runtime::config::EmailConfig {
+            provider: switchboard_runtime::config::EmailProvider::Resend,
+            fallback: Some(switchboard_runtime::config::EmailProvider::Sendgrid),
+            from_address: "notices@example.com".into(),
+            from_name: None,
+            resend_api_url: resend.uri(),
+            sendgrid_api_url: sendgrid.uri(),
+            app_url: None,
+        }),
+        ..crate::support::Options::default()
+    };
+    opts.secrets
+        .push((SecretName::ResendApiKey, "re_fallback_key".into()));
+    opts.secrets
+        .push((SecretName::SendgridApiKey, "SG.fallback-key".into()));
+    let h = crate::support::Harness::with(opts).await;
+    let admin = h.token("acme", Role::Admin);
+    let (status, _) = h
+        .put_json(
+            "/v1/settings/email",
+            &admin,
+            &json!({"billing_email": "billing@example.org"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let org = OrgId::parse("acme").unwrap();
+    let queued = notifications::on_billing_event(
+        h.app.services(),
+        &org,
+        "customer.subscription.deleted",
+        "evt_cancel_1",
+        &json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(queued, 1);
+    h.drain(QueueName::Email).await;
+    let (_, list) = h.get("/v1/emails", &admin).await;
+    assert_eq!(list["items"][0]["status"], "sent", "{list}");
+    assert_eq!(list["items"][0]["provider"], "sendgrid");
+    assert_eq!(list["items"][0]["provider_id"], "sg-msg-1");
+    assert_eq!(list["items"][0]["kind"], "subscription_cancelled");
+    h.stop().await;
 }

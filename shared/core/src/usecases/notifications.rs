@@ -7,7 +7,7 @@
 //!   email's id derives from the event id, so a redelivered or retried event emails no
 //!   one twice.
 //! - **Assignment.** A conversation assigned to someone other than the person assigning
-//!   it emails the assignee, at most once per conversation per [`ASSIGNMENT_QUIET_SECS`]:
+//!   it emails the assignee, at most once per conversation and person per [`ASSIGNMENT_QUIET_SECS`]:
 //!   a marker that expires after that window is written in the same transaction as the
 //!   email, only if absent. People turn these off with `PUT /v1/users/me/notifications`.
 //!   A failure here never fails the assignment (it is logged).
@@ -303,7 +303,7 @@ async fn assigned(svc: &Services, c: &Conversation, assignee: &str) -> Result<()
     // The quiet-window marker: absent once expired, for conditions too.
     let marker = Item::new(
         format!("ORG#{org}#NOTIFIED"),
-        format!("assigned#{}", c.id),
+        format!("assigned#{}#{assignee}", c.id),
         json!({"email_id": record.id}),
     )
     .with_version(1)
