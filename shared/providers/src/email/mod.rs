@@ -40,3 +40,19 @@ pub use console::ConsoleSender;
 pub use resend::{RESEND_API_BASE, RESEND_MAX_BATCH, ResendClient};
 pub use sendgrid::{SENDGRID_API_BASE, SendGridClient};
 pub use smtp::SmtpSender;
+
+/// A provider's API key from the secrets port: `NotConfigured` when it is not set, a
+/// transient failure when the store cannot be read (the email retries either way).
+async fn api_key(
+    secrets: &dyn switchboard_core::secrets::Secrets,
+    name: switchboard_core::secrets::SecretName,
+    provider: &'static str,
+) -> Result<switchboard_core::secrets::SecretString, switchboard_core::email::EmailError> {
+    match secrets.get(name).await {
+        Ok(Some(key)) => Ok(key),
+        Ok(None) => Err(switchboard_core::email::EmailError::NotConfigured(provider)),
+        Err(_) => Err(switchboard_core::email::EmailError::Transient(format!(
+            "{provider}: secret store unavailable"
+        ))),
+    }
+}

@@ -107,13 +107,7 @@ impl ResendClient {
     }
 
     async fn key(&self) -> Result<SecretString, EmailError> {
-        match self.secrets.get(SecretName::ResendApiKey).await {
-            Ok(Some(key)) => Ok(key),
-            Ok(None) => Err(EmailError::NotConfigured(NAME)),
-            Err(_) => Err(EmailError::Transient(
-                "resend: secret store unavailable".into(),
-            )),
-        }
+        super::api_key(&*self.secrets, SecretName::ResendApiKey, NAME).await
     }
 
     /// POSTs `body` and returns the answer's bytes on 2xx, else the classified error.

@@ -76,13 +76,7 @@ impl SendGridClient {
     }
 
     async fn key(&self) -> Result<SecretString, EmailError> {
-        match self.secrets.get(SecretName::SendgridApiKey).await {
-            Ok(Some(key)) => Ok(key),
-            Ok(None) => Err(EmailError::NotConfigured(NAME)),
-            Err(_) => Err(EmailError::Transient(
-                "sendgrid: secret store unavailable".into(),
-            )),
-        }
+        super::api_key(&*self.secrets, SecretName::SendgridApiKey, NAME).await
     }
 }
 
