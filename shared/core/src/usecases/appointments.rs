@@ -31,6 +31,7 @@ use crate::page::{PageRequest, Paged, encode_cursor};
 use crate::record::{Record, decode_all, item, load, update};
 use crate::services::Services;
 use crate::store::{Condition, Index, IndexKey, Query, SortKey};
+use crate::usecases::triage::object_of_fields;
 
 /// Most reminders on one appointment.
 pub const MAX_REMINDERS: usize = 5;
@@ -570,24 +571,6 @@ fn text_field(
     }
 }
 
-fn check_fields(body: &Value, allowed: &[&str]) -> Result<()> {
-    let Some(map) = body.as_object() else {
-        return Err(Error::validation(
-            "body",
-            "invalid_body",
-            "the body must be a JSON object",
-        ));
-    };
-    if let Some(unknown) = map.keys().filter(|k| !allowed.contains(&k.as_str())).min() {
-        return Err(Error::validation(
-            unknown.as_str(),
-            "unknown_field",
-            format!("unknown field; an appointment has {}", allowed.join(", ")),
-        ));
-    }
-    Ok(())
-}
-
 const FIELDS: [&str; 7] = [
     "starts_at",
     "timezone",
@@ -628,7 +611,7 @@ pub async fn create(
     body: &Value,
 ) -> Result<Appointment> {
     contact_of(svc, org, contact).await?;
-    check_fields(body, &FIELDS)?;
+    object_of_fields(body, &FIELDS)?;
     let starts_at = parse_starts(&body["starts_at"])?;
     let tz = parse_tz(&body["timezone"])?;
     let title = text_field(body, "title", 200, true)?.unwrap_or_default();
@@ -717,7 +700,7 @@ pub async fn patch(
     id: &AppointmentId,
     body: &Value,
 ) -> Result<Appointment> {
-    check_fields(body, &FIELDS)?;
+    object_of_fields(body, &FIELDS)?;
     let (pk, sk) = locate(svc, org, id).await?;
     let starts_at = match &body["starts_at"] {
         Value::Null => None,

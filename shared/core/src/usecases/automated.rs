@@ -105,6 +105,15 @@ pub fn template_content(
     contact: &Contact,
 ) -> std::result::Result<Value, String> {
     let components = crate::usecases::campaigns::variables::fill(&t.components, contact)?;
+    template_message(t, components)
+}
+
+/// A template message of `t` with `components` taken as they are (no placeholders filled),
+/// checked as a send; `Err("invalid_variables")` when it is not one.
+pub fn template_message(
+    t: &crate::usecases::campaigns::CampaignTemplate,
+    components: Value,
+) -> std::result::Result<Value, String> {
     let mut template = serde_json::json!({
         "name": t.name,
         "language": {"code": t.language},

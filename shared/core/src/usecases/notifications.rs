@@ -86,20 +86,7 @@ pub async fn put_prefs(
     user: &str,
     body: &Value,
 ) -> Result<NotificationPrefs> {
-    let Some(map) = body.as_object() else {
-        return Err(Error::validation(
-            "body",
-            "invalid_body",
-            "the body must be a JSON object",
-        ));
-    };
-    if let Some(unknown) = map.keys().find(|k| k.as_str() != "assignment_emails") {
-        return Err(Error::validation(
-            unknown.as_str(),
-            "unknown_field",
-            "unknown field; the preference is assignment_emails",
-        ));
-    }
+    crate::usecases::triage::object_of_fields(body, &["assignment_emails"])?;
     let Some(on) = body["assignment_emails"].as_bool() else {
         return Err(Error::validation(
             "assignment_emails",

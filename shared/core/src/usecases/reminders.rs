@@ -126,21 +126,8 @@ pub fn settings_view(s: &ReminderSettings) -> Value {
 /// (template and language together or neither; the template must be sendable when
 /// Switchboard knows the number's templates).
 pub async fn put_settings(svc: &Services, org: &OrgId, body: &Value) -> Result<ReminderSettings> {
-    let Some(map) = body.as_object() else {
-        return Err(Error::validation(
-            "body",
-            "invalid_body",
-            "the body must be a JSON object",
-        ));
-    };
     const FIELDS: [&str; 5] = ["template", "language", "offsets", "email", "integration_id"];
-    if let Some(unknown) = map.keys().filter(|k| !FIELDS.contains(&k.as_str())).min() {
-        return Err(Error::validation(
-            unknown.as_str(),
-            "unknown_field",
-            "unknown field; the settings are template, language, offsets, email and integration_id",
-        ));
-    }
+    crate::usecases::triage::object_of_fields(body, &FIELDS)?;
     let template = match (&body["template"], &body["language"]) {
         (Value::Null, Value::Null) => None,
         (t, l) => {
@@ -611,20 +598,12 @@ async fn whatsapp(
     };
     // The variables are the contact's own words (a name): composed as they are, never
     // through the campaign filler, which would expand `{{contact.…}}` written in a name.
-    let content = match crate::usecases::compose::compose(&json!({
-        "type": "template",
-        "template": {
-            "name": template.name,
-            "language": {"code": template.language},
-            "components": template.components,
-        },
-    })) {
-        Ok(c) => c.content,
-        Err(_) => {
-            return t
-                .settle(svc, ReminderStatus::Failed, "invalid_variables")
-                .await;
-        }
+    let content = match crate::usecases::automated::template_message(
+        &template,
+        template.components.clone(),
+    ) {
+        Ok(c) => c,
+        Err(reason) => return t.settle(svc, ReminderStatus::Failed, &reason).await,
     };
     let id = t.message_id();
     let sent = crate::usecases::automated::send(

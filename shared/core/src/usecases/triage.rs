@@ -120,6 +120,16 @@ pub fn refuse_unknown_fields(body: &Map<String, Value>, known: &[&str]) -> Resul
     }
 }
 
+/// A request body that must be a JSON object of `known` fields only: 422 `invalid_body`
+/// for anything else, [`refuse_unknown_fields`] for a key it does not take.
+pub fn object_of_fields<'a>(body: &'a Value, known: &[&str]) -> Result<&'a Map<String, Value>> {
+    let map = body.as_object().ok_or_else(|| {
+        Error::validation("body", "invalid_body", "the body must be a JSON object")
+    })?;
+    refuse_unknown_fields(map, known)?;
+    Ok(map)
+}
+
 /// Validates a patch body at `now` (a snooze must end in the future). Every problem is a
 /// 422 naming its field.
 pub fn parse_patch(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<ConversationPatch> {

@@ -41,18 +41,48 @@ pub use resend::{RESEND_API_BASE, RESEND_MAX_BATCH, ResendClient};
 pub use sendgrid::{SENDGRID_API_BASE, SendGridClient};
 pub use smtp::SmtpSender;
 
-/// A provider's API key from the secrets port: `NotConfigured` when it is not set, a
-/// transient failure when the store cannot be read (the email retries either way).
-async fn api_key(
-    secrets: &dyn switchboard_core::secrets::Secrets,
-    name: switchboard_core::secrets::SecretName,
+/// What the HTTP providers share: the client, the base URL (configurable for tests) and
+/// the API key read from the secrets port at each send, so a rotated key takes effect
+/// with the secrets cache.
+#[derive(Clone)]
+struct KeyedApi {
+    http: reqwest::Client,
+    base: String,
+    secrets: std::sync::Arc<dyn switchboard_core::secrets::Secrets>,
+    key: switchboard_core::secrets::SecretName,
     provider: &'static str,
-) -> Result<switchboard_core::secrets::SecretString, switchboard_core::email::EmailError> {
-    match secrets.get(name).await {
-        Ok(Some(key)) => Ok(key),
-        Ok(None) => Err(switchboard_core::email::EmailError::NotConfigured(provider)),
-        Err(_) => Err(switchboard_core::email::EmailError::Transient(format!(
-            "{provider}: secret store unavailable"
-        ))),
+}
+
+impl KeyedApi {
+    fn new(
+        http: reqwest::Client,
+        base_url: impl Into<String>,
+        secrets: std::sync::Arc<dyn switchboard_core::secrets::Secrets>,
+        key: switchboard_core::secrets::SecretName,
+        provider: &'static str,
+    ) -> Self {
+        Self {
+            http,
+            base: base_url.into().trim_end_matches('/').to_owned(),
+            secrets,
+            key,
+            provider,
+        }
+    }
+
+    /// The API key: `NotConfigured` when it is not set, a transient failure when the
+    /// store cannot be read (the email retries either way).
+    async fn key(
+        &self,
+    ) -> Result<switchboard_core::secrets::SecretString, switchboard_core::email::EmailError> {
+        use switchboard_core::email::EmailError;
+        match self.secrets.get(self.key).await {
+            Ok(Some(key)) => Ok(key),
+            Ok(None) => Err(EmailError::NotConfigured(self.provider)),
+            Err(_) => Err(EmailError::Transient(format!(
+                "{}: secret store unavailable",
+                self.provider
+            ))),
+        }
     }
 }

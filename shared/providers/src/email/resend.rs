@@ -51,14 +51,12 @@ const BATCH_ITEM_INVALID: u16 = 422;
 /// The Resend client.
 #[derive(Clone)]
 pub struct ResendClient {
-    http: reqwest::Client,
-    base: String,
-    secrets: Arc<dyn Secrets>,
+    api: super::KeyedApi,
 }
 
 impl std::fmt::Debug for ResendClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ResendClient({})", self.base)
+        write!(f, "ResendClient({})", self.api.base)
     }
 }
 
@@ -100,14 +98,8 @@ impl ResendClient {
         secrets: Arc<dyn Secrets>,
     ) -> Self {
         Self {
-            http,
-            base: base_url.into().trim_end_matches('/').to_owned(),
-            secrets,
+            api: super::KeyedApi::new(http, base_url, secrets, SecretName::ResendApiKey, NAME),
         }
-    }
-
-    async fn key(&self) -> Result<SecretString, EmailError> {
-        super::api_key(&*self.secrets, SecretName::ResendApiKey, NAME).await
     }
 
     /// POSTs `body` and returns the answer's bytes on 2xx, else the classified error.
@@ -120,8 +112,9 @@ impl ResendClient {
         body: &Value,
     ) -> Result<Vec<u8>, EmailError> {
         let mut req = self
+            .api
             .http
-            .post(format!("{}{path}", self.base))
+            .post(format!("{}{path}", self.api.base))
             .bearer_auth(key.expose())
             .header("Idempotency-Key", idempotency_key)
             .json(body);
@@ -192,7 +185,7 @@ impl ResendClient {
 
     /// Sends at most [`RESEND_MAX_BATCH`] emails in one request.
     async fn send_chunk(&self, chunk: &[OutgoingEmail]) -> Vec<Result<Accepted, EmailError>> {
-        let key = match self.key().await {
+        let key = match self.api.key().await {
             Ok(key) => key,
             Err(e) => return vec![Err(e); chunk.len()],
         };
@@ -361,7 +354,7 @@ impl EmailSender for ResendClient {
     }
 
     async fn send(&self, email: &OutgoingEmail) -> Result<Accepted, EmailError> {
-        let key = self.key().await?;
+        let key = self.api.key().await?;
         self.send_with_key(&key, email).await
     }
 

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchboard_core::email::{Accepted, EmailError, EmailSender, OutgoingEmail};
-use switchboard_core::secrets::{SecretName, SecretString, Secrets};
+use switchboard_core::secrets::{SecretName, Secrets};
 use tracing::warn;
 
 use super::sanitise::{display_name, provider_message};
@@ -34,14 +34,12 @@ const NAME: &str = "sendgrid";
 /// The SendGrid client.
 #[derive(Clone)]
 pub struct SendGridClient {
-    http: reqwest::Client,
-    base: String,
-    secrets: Arc<dyn Secrets>,
+    api: super::KeyedApi,
 }
 
 impl std::fmt::Debug for SendGridClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SendGridClient({})", self.base)
+        write!(f, "SendGridClient({})", self.api.base)
     }
 }
 
@@ -69,14 +67,8 @@ impl SendGridClient {
         secrets: Arc<dyn Secrets>,
     ) -> Self {
         Self {
-            http,
-            base: base_url.into().trim_end_matches('/').to_owned(),
-            secrets,
+            api: super::KeyedApi::new(http, base_url, secrets, SecretName::SendgridApiKey, NAME),
         }
-    }
-
-    async fn key(&self) -> Result<SecretString, EmailError> {
-        super::api_key(&*self.secrets, SecretName::SendgridApiKey, NAME).await
     }
 }
 
@@ -112,10 +104,11 @@ impl EmailSender for SendGridClient {
     }
 
     async fn send(&self, email: &OutgoingEmail) -> Result<Accepted, EmailError> {
-        let key = self.key().await?;
+        let key = self.api.key().await?;
         let resp = self
+            .api
             .http
-            .post(format!("{}/v3/mail/send", self.base))
+            .post(format!("{}/v3/mail/send", self.api.base))
             .bearer_auth(key.expose())
             .json(&mail_body(email))
             .send()

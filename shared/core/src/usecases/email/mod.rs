@@ -434,21 +434,8 @@ pub fn settings_view(s: &EmailSettings) -> Value {
 /// `PUT /v1/settings/email`: replaces the org's email settings (every field optional;
 /// unknown fields and invalid values are 422s naming the field).
 pub async fn put_settings(svc: &Services, org: &OrgId, body: &Value) -> Result<EmailSettings> {
-    let Some(map) = body.as_object() else {
-        return Err(Error::validation(
-            "body",
-            "invalid_body",
-            "the body must be a JSON object",
-        ));
-    };
     const FIELDS: [&str; 4] = ["from_name", "reply_to", "locale", "billing_email"];
-    if let Some(unknown) = map.keys().filter(|k| !FIELDS.contains(&k.as_str())).min() {
-        return Err(Error::validation(
-            unknown.as_str(),
-            "unknown_field",
-            "unknown field; the settings are from_name, reply_to, locale and billing_email",
-        ));
-    }
+    crate::usecases::triage::object_of_fields(body, &FIELDS)?;
     let text = |field: &'static str| -> Result<Option<String>> {
         match &body[field] {
             Value::Null => Ok(None),
