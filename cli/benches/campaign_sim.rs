@@ -258,6 +258,7 @@ async fn main() {
                     sender: Some("agent"),
                     billing: &Default::default(),
                     correlation_id: None,
+                    origin: None,
                 },
             )
             .await

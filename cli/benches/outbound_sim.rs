@@ -138,6 +138,7 @@ async fn main() {
                 sender: None,
                 billing: &Default::default(),
                 correlation_id: None,
+                origin: None,
             },
         )
         .await

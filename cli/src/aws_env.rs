@@ -35,6 +35,8 @@ pub const OUTPUTS: &[(&str, &str)] = &[
     ("CAMPAIGN_DLQ_URL", "CampaignDeadLetterQueueUrl"),
     ("EMAIL_QUEUE_URL", "EmailQueueUrl"),
     ("EMAIL_DLQ_URL", "EmailDeadLetterQueueUrl"),
+    ("AI_QUEUE_URL", "AiQueueUrl"),
+    ("AI_DLQ_URL", "AiDeadLetterQueueUrl"),
 ];
 
 /// `(variable, stack parameter)`: variables whose value is a stack parameter. A
@@ -58,6 +60,7 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("STRIPE_PRICE_ENTERPRISE", "StripePriceEnterprise"),
     ("STRIPE_LIVEMODE", "StripeLivemode"),
     ("STRIPE_METER_EVENT", "StripeMeterEvent"),
+    ("STRIPE_AI_METER_EVENT", "StripeAiMeterEvent"),
     ("BILLING_ENFORCED", "BillingEnforced"),
     ("BILLING_PAST_DUE_GRACE_DAYS", "BillingPastDueGraceDays"),
     ("PLAN_LIMITS", "PlanLimits"),
@@ -66,6 +69,9 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("EMAIL_FALLBACK_PROVIDER", "EmailFallbackProvider"),
     ("EMAIL_FROM", "EmailFrom"),
     ("APP_URL", "AppUrl"),
+    ("OPENROUTER_API_URL", "OpenrouterApiUrl"),
+    ("XAI_API_URL", "XaiApiUrl"),
+    ("LLM_CUSTOM_API_URL", "LlmCustomApiUrl"),
 ];
 
 /// What `aws-env` reads of a stack.

@@ -164,6 +164,30 @@ pub fn http_routes() -> Vec<Route> {
         route!(POST, "/v1/quick-replies", api_create_quick_reply),
         route!(PATCH, "/v1/quick-replies/{id}", api_update_quick_reply),
         route!(DELETE, "/v1/quick-replies/{id}", api_delete_quick_reply),
+        route!(GET, "/v1/ai/settings", api_ai_settings),
+        route!(PUT, "/v1/ai/settings", api_ai_settings),
+        route!(GET, "/v1/ai/stats", api_ai_stats),
+        route!(
+            GET,
+            "/v1/conversations/{id}/suggestions",
+            api_list_suggestions
+        ),
+        route!(
+            POST,
+            "/v1/conversations/{id}/suggestions/{sid}/accept",
+            api_accept_suggestion
+        ),
+        route!(
+            POST,
+            "/v1/conversations/{id}/suggestions/{sid}/reject",
+            api_reject_suggestion
+        ),
+        route!(
+            POST,
+            "/v1/conversations/{id}/summary",
+            api_summarize_conversation
+        ),
+        route!(POST, "/v1/messages/{id}/translate", api_translate_message),
     ]
 }
 
@@ -200,6 +224,11 @@ pub fn consumers() -> Vec<Consumer> {
             queue: QueueName::Email,
             function: worker_email::FUNCTION,
             handler: queue_fn(|app, batch| async move { worker_email::handle(&app, batch).await }),
+        },
+        Consumer {
+            queue: QueueName::Ai,
+            function: worker_ai::FUNCTION,
+            handler: queue_fn(|app, batch| async move { worker_ai::handle(&app, batch).await }),
         },
         Consumer {
             queue: QueueName::Campaign,

@@ -668,6 +668,7 @@ async fn plan_limits_on_the_send_and_connect_paths() {
             messages_per_month: Some(2),
             connected_numbers: Some(1),
             seats: Some(1),
+            ai_replies_per_month: None,
         }),
     )
     .await;
@@ -1082,6 +1083,7 @@ async fn reservations_are_given_back_only_when_taken_and_never_below_zero() {
         messages_per_month: Some(2),
         connected_numbers: Some(1),
         seats: Some(5),
+        ai_replies_per_month: None,
     };
     let s = setup_with(
         true,

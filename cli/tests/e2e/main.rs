@@ -3,6 +3,7 @@
 
 mod support;
 
+mod ai;
 mod audit;
 mod aws_env;
 mod bad_input;

@@ -115,7 +115,11 @@ pub(crate) async fn step(h: &Harness, queue: QueueName) -> Option<BatchOutcome> 
     let outcome = match queue {
         QueueName::Inbound => worker_inbound::handle(&h.app, batch.clone()).await,
         QueueName::Outbound => worker_outbound::handle(&h.app, batch.clone()).await,
-        QueueName::Billing | QueueName::Import | QueueName::Campaign | QueueName::Email => {
+        QueueName::Billing
+        | QueueName::Import
+        | QueueName::Campaign
+        | QueueName::Email
+        | QueueName::Ai => {
             unreachable!()
         }
     };

@@ -140,6 +140,8 @@ pub struct Options {
     pub max_media_bytes: Option<usize>,
     /// Email providers and sender (console by default).
     pub email: Option<switchboard_runtime::config::EmailConfig>,
+    /// One OpenAI-compatible base URL (a fake) for every model preset.
+    pub llm_url: Option<String>,
 }
 
 impl Default for Options {
@@ -165,6 +167,7 @@ impl Default for Options {
             billing: None,
             max_media_bytes: None,
             email: None,
+            llm_url: None,
         }
     }
 }
@@ -193,6 +196,11 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     }
     if let Some(e) = opts.email.clone() {
         config.email = e;
+    }
+    if let Some(url) = &opts.llm_url {
+        config.llm.openrouter_url = Some(url.clone());
+        config.llm.xai_url = Some(url.clone());
+        config.llm.custom_url = Some(url.clone());
     }
     if let Some(key) = &opts.dev_key {
         config.auth.dev_key_file = Some(key.clone());

@@ -1172,6 +1172,11 @@ fn the_dashboard_shows_every_metric_function_and_queue() {
             ][..],
         ),
         ("Queue", &["inbound", "outbound", "billing", "import"][..]),
+        ("Result", &["ok", "error"][..]),
+        (
+            "AiOutcome",
+            &["sent", "drafted", "handed_off", "failed", "skipped"][..],
+        ),
     ]);
     for m in Metric::ALL {
         match m.dimension() {

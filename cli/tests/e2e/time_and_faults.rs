@@ -334,6 +334,7 @@ async fn a_send_stranded_between_store_and_queue_is_swept(backend: Backend) {
         sender: Some("agent-1"),
         billing: &Default::default(),
         correlation_id: None,
+        origin: None,
     };
     assert!(
         tokio::time::timeout(Duration::from_millis(300), outbound::send(&svc, request))

@@ -1,6 +1,7 @@
 //! `api-list-conversations`: `GET /v1/conversations?limit=&cursor=` — the org's
 //! conversations, newest activity first (latest message time, ties by id), optionally
-//! narrowed by `status`, `assignee` (`me`, `none` or a user id), `label` and `priority`.
+//! narrowed by `status`, `assignee` (`me`, `none` or a user id), `label`, `priority` and
+//! `sentiment` (of the latest analysed customer message: `positive`, `neutral`, `negative`).
 //! Each filter is an index query (see `switchboard_core::triage`); with filters a page may
 //! come back short, even empty, with a `next_cursor`: keep paging until it is `null`.
 
@@ -29,7 +30,8 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
         query_param(req, "label").as_deref(),
         query_param(req, "priority").as_deref(),
         caller.user.as_deref(),
-    )?;
+    )?
+    .with_sentiment(query_param(req, "sentiment").as_deref())?;
     let list = triage::list_conversations(app.services(), &caller.org, &filters, page).await?;
     Ok(json_response(
         StatusCode::OK,

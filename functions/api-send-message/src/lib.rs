@@ -39,6 +39,7 @@ async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
             sender: caller.user.as_deref(),
             billing: &app.config().billing,
             correlation_id: Some(&request_id(req)),
+            origin: None,
         },
     )
     .await?;

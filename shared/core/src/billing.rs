@@ -54,6 +54,10 @@ pub struct PlanLimits {
     pub connected_numbers: Option<u64>,
     /// Distinct agents sending in a billing period.
     pub seats: Option<u64>,
+    /// AI replies (auto-replies and accepted drafts) per billing period. Left out of a
+    /// `PLAN_LIMITS` override: unlimited.
+    #[serde(default)]
+    pub ai_replies_per_month: Option<u64>,
 }
 
 impl PlanLimits {
@@ -64,16 +68,19 @@ impl PlanLimits {
                 messages_per_month: Some(1_000),
                 connected_numbers: Some(1),
                 seats: Some(3),
+                ai_replies_per_month: Some(500),
             },
             Plan::Professional => Self {
                 messages_per_month: Some(10_000),
                 connected_numbers: Some(3),
                 seats: Some(10),
+                ai_replies_per_month: Some(5_000),
             },
             Plan::Enterprise => Self {
                 messages_per_month: None,
                 connected_numbers: None,
                 seats: None,
+                ai_replies_per_month: None,
             },
         }
     }
@@ -95,6 +102,8 @@ pub struct BillingConfig {
     pub past_due_grace: Duration,
     /// Meter `event_name` usage is reported under.
     pub meter_event_name: String,
+    /// Meter `event_name` AI replies sent are reported under (`STRIPE_AI_METER_EVENT`).
+    pub ai_meter_event_name: String,
     /// Whether this deployment takes live-mode (or test-mode) Stripe events.
     pub livemode: bool,
     /// Signature timestamp tolerance, seconds.
@@ -113,6 +122,7 @@ impl Default for BillingConfig {
                 .collect(),
             past_due_grace: Duration::from_secs(7 * 86_400),
             meter_event_name: "whatsapp_messages".into(),
+            ai_meter_event_name: "ai_replies".into(),
             livemode: false,
             tolerance_secs: switchboard_webhooks::stripe::DEFAULT_TOLERANCE_SECS,
         }
@@ -138,6 +148,7 @@ impl BillingConfig {
                 messages_per_month: Some(0),
                 connected_numbers: Some(0),
                 seats: Some(0),
+                ai_replies_per_month: Some(0),
             })
     }
 }

@@ -149,6 +149,11 @@ prefixed_id!(
     /// A contact's appointment, with its reminders.
     AppointmentId, "apt_"
 );
+prefixed_id!(
+    /// One AI reply to a customer's message: a draft, a sent auto-reply, or the record of
+    /// a reply the models could not give (derived from the message it answers).
+    SuggestionId, "sg_"
+);
 
 /// Namespace for ids derived from provider identities (UUIDv5): the same provider fact
 /// always maps to the same id, which makes inbound processing idempotent by construction.

@@ -12,6 +12,7 @@ pub mod email;
 pub mod error;
 pub mod files;
 pub mod ids;
+pub mod llm;
 pub mod meta_app;
 pub mod metrics;
 pub mod model;

@@ -44,6 +44,12 @@ pub enum Metric {
     EmailsFailed,
     /// Appointment reminders sent (WhatsApp or email).
     RemindersSent,
+    /// Language-model calls, by result (`ok` or `error`; the error's code is logged).
+    AiCalls,
+    /// What AI jobs did (sent, drafted, handed off, failed, skipped).
+    AiReplies,
+    /// Conversations AI handed to a person.
+    AiHandoffs,
 }
 
 /// How a metric's values add up.
@@ -57,7 +63,7 @@ pub enum Kind {
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 16] = [
+    pub const ALL: [Metric; 19] = [
         Metric::WebhookDeliveries,
         Metric::WebhookEvents,
         Metric::WebhookDuplicates,
@@ -74,6 +80,9 @@ impl Metric {
         Metric::EmailsSent,
         Metric::EmailsFailed,
         Metric::RemindersSent,
+        Metric::AiCalls,
+        Metric::AiReplies,
+        Metric::AiHandoffs,
     ];
 
     /// The CloudWatch metric name.
@@ -95,6 +104,9 @@ impl Metric {
             Metric::EmailsSent => "EmailsSent",
             Metric::EmailsFailed => "EmailsFailed",
             Metric::RemindersSent => "RemindersSent",
+            Metric::AiCalls => "AiCalls",
+            Metric::AiReplies => "AiReplies",
+            Metric::AiHandoffs => "AiHandoffs",
         }
     }
 
@@ -117,6 +129,9 @@ impl Metric {
             Metric::EmailsSent => "switchboard_emails_sent_total",
             Metric::EmailsFailed => "switchboard_emails_failed_total",
             Metric::RemindersSent => "switchboard_reminders_sent_total",
+            Metric::AiCalls => "switchboard_ai_calls_total",
+            Metric::AiReplies => "switchboard_ai_replies_total",
+            Metric::AiHandoffs => "switchboard_ai_handoffs_total",
         }
     }
 
@@ -130,6 +145,8 @@ impl Metric {
             Metric::Sends => Some("Outcome"),
             Metric::GraphErrors => Some("Class"),
             Metric::QueueAge => Some("Queue"),
+            Metric::AiCalls => Some("Result"),
+            Metric::AiReplies => Some("AiOutcome"),
             _ => None,
         }
     }
@@ -171,6 +188,9 @@ impl Metric {
             Metric::EmailsSent => "Emails a provider accepted.",
             Metric::EmailsFailed => "Emails a provider refused for good.",
             Metric::RemindersSent => "Appointment reminders sent.",
+            Metric::AiCalls => "Language-model calls, by outcome.",
+            Metric::AiReplies => "What AI reply jobs did, by outcome.",
+            Metric::AiHandoffs => "Conversations AI handed to a person.",
         }
     }
 }

@@ -650,6 +650,17 @@ pub struct Conversation {
     /// as its reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_campaign: Option<crate::ids::CampaignId>,
+    /// When a person last sent a message here (AI auto-replies pause while the
+    /// conversation's assignee is answering).
+    #[serde(
+        default,
+        with = "rfc3339_millis::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_agent_reply_at: Option<DateTime<Utc>>,
+    /// What the AI made of the customer's latest analysed message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insight: Option<crate::usecases::ai::Insight>,
     /// Created.
     #[serde(with = "rfc3339_millis")]
     pub created_at: DateTime<Utc>,
@@ -719,6 +730,8 @@ impl Conversation {
             labels: Vec::new(),
             priority: Priority::Normal,
             last_campaign: None,
+            last_agent_reply_at: None,
+            insight: None,
             created_at: now,
             updated_at: now,
         }
@@ -812,6 +825,7 @@ impl Conversation {
             "assignee": self.assignee,
             "labels": self.labels,
             "priority": self.priority,
+            "insight": self.insight.as_ref().map(crate::usecases::ai::Insight::view),
             "created_at": fmt_time(self.created_at),
             "updated_at": fmt_time(self.updated_at),
         })
@@ -1165,6 +1179,25 @@ pub enum MessageOrigin {
         /// The appointment.
         appointment_id: crate::ids::AppointmentId,
     },
+    /// An AI reply: sent on its own (`auto`) or a draft a person accepted.
+    Ai {
+        /// The suggestion it came from.
+        suggestion_id: crate::ids::SuggestionId,
+        /// Sent without a person (auto mode). Such a message is automated messaging:
+        /// on Messenger and Instagram it goes only within the 24-hour standard window,
+        /// never with the `HUMAN_AGENT` tag that is reserved for people.
+        auto: bool,
+    },
+}
+
+impl MessageOrigin {
+    /// Whether no person sent it (campaigns, sequences, reminders, AI auto-replies).
+    pub fn is_automatic(&self) -> bool {
+        match self {
+            MessageOrigin::Ai { auto, .. } => *auto,
+            _ => true,
+        }
+    }
 }
 
 impl Message {

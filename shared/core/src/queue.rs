@@ -38,6 +38,9 @@ pub enum QueueName {
     /// one group per email, so an email's events apply in the order they came and never
     /// beside its own send).
     Email,
+    /// AI jobs: a customer's message waiting for its analysis and reply (FIFO, one group
+    /// per conversation, so a burst of messages is answered once, in order).
+    Ai,
 }
 
 /// Settings of one queue.
@@ -53,13 +56,14 @@ pub struct QueueSpec {
 
 impl QueueName {
     /// Every queue.
-    pub const ALL: [QueueName; 6] = [
+    pub const ALL: [QueueName; 7] = [
         QueueName::Inbound,
         QueueName::Outbound,
         QueueName::Billing,
         QueueName::Import,
         QueueName::Campaign,
         QueueName::Email,
+        QueueName::Ai,
     ];
 
     /// The logical name used in config, CLI arguments and the embedded backend.
@@ -71,6 +75,7 @@ impl QueueName {
             QueueName::Import => "import",
             QueueName::Campaign => "campaign",
             QueueName::Email => "email",
+            QueueName::Ai => "ai",
         }
     }
 
@@ -88,6 +93,7 @@ impl QueueName {
             QueueName::Import => "IMPORT_QUEUE_URL",
             QueueName::Campaign => "CAMPAIGN_QUEUE_URL",
             QueueName::Email => "EMAIL_QUEUE_URL",
+            QueueName::Ai => "AI_QUEUE_URL",
         }
     }
 
@@ -100,6 +106,7 @@ impl QueueName {
             QueueName::Import => "IMPORT_DLQ_URL",
             QueueName::Campaign => "CAMPAIGN_DLQ_URL",
             QueueName::Email => "EMAIL_DLQ_URL",
+            QueueName::Ai => "AI_DLQ_URL",
         }
     }
 
@@ -112,6 +119,7 @@ impl QueueName {
             QueueName::Import => "ImportQueue",
             QueueName::Campaign => "CampaignQueue",
             QueueName::Email => "EmailQueue",
+            QueueName::Ai => "AiQueue",
         }
     }
 
@@ -124,13 +132,15 @@ impl QueueName {
     pub fn spec(self) -> QueueSpec {
         match self {
             // Consumers time out at 30 s; SQS wants visibility >= 6x the timeout.
-            QueueName::Inbound | QueueName::Billing | QueueName::Import | QueueName::Email => {
-                QueueSpec {
-                    fifo: true,
-                    visibility_timeout_secs: 180,
-                    max_receive_count: 40,
-                }
-            }
+            QueueName::Inbound
+            | QueueName::Billing
+            | QueueName::Import
+            | QueueName::Email
+            | QueueName::Ai => QueueSpec {
+                fifo: true,
+                visibility_timeout_secs: 180,
+                max_receive_count: 40,
+            },
             QueueName::Outbound => QueueSpec {
                 fifo: true,
                 visibility_timeout_secs: 180,
@@ -161,7 +171,8 @@ impl QueueName {
             | QueueName::Billing
             | QueueName::Import
             | QueueName::Campaign
-            | QueueName::Email => attempts,
+            | QueueName::Email
+            | QueueName::Ai => attempts,
             QueueName::Outbound => 2 * attempts + MAX_LATE_REPACES + MAX_LANE_WAITS,
         }
     }

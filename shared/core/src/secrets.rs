@@ -66,11 +66,17 @@ pub enum SecretName {
     SendgridWebhookPublicKey,
     /// SMTP server with credentials (`smtp://user:pass@host:587`, `smtps://…:465`).
     SmtpUrl,
+    /// OpenRouter API key (`sk-or-…`) of the `openrouter` language-model preset.
+    OpenrouterApiKey,
+    /// xAI API key (`xai-…`) of the `xai` language-model preset.
+    XaiApiKey,
+    /// Optional key of the `custom` language-model preset (Ollama needs none).
+    LlmCustomApiKey,
 }
 
 impl SecretName {
     /// Every secret.
-    pub const ALL: [SecretName; 13] = [
+    pub const ALL: [SecretName; 16] = [
         SecretName::WhatsAppAppSecret,
         SecretName::WhatsAppVerifyToken,
         SecretName::StripeWebhookSecret,
@@ -84,6 +90,9 @@ impl SecretName {
         SecretName::SendgridApiKey,
         SecretName::SendgridWebhookPublicKey,
         SecretName::SmtpUrl,
+        SecretName::OpenrouterApiKey,
+        SecretName::XaiApiKey,
+        SecretName::LlmCustomApiKey,
     ];
 
     /// The variable / secret name.
@@ -102,6 +111,9 @@ impl SecretName {
             SecretName::SendgridApiKey => "SENDGRID_API_KEY",
             SecretName::SendgridWebhookPublicKey => "SENDGRID_WEBHOOK_PUBLIC_KEY",
             SecretName::SmtpUrl => "SMTP_URL",
+            SecretName::OpenrouterApiKey => "OPENROUTER_API_KEY",
+            SecretName::XaiApiKey => "XAI_API_KEY",
+            SecretName::LlmCustomApiKey => "LLM_CUSTOM_API_KEY",
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct Services {
     pub objects: Arc<dyn crate::objects::ObjectStore>,
     /// Email: the provider and the sender defaults.
     pub mailer: crate::email::Mailer,
+    /// Language models (the OpenAI-compatible presets this deployment configured).
+    pub llm: Arc<dyn crate::llm::LlmApi>,
 }
 
 /// Features a deployment can turn off (`ENABLE_*`); a feature that is off answers 404 on

@@ -12,6 +12,7 @@
 //! | `LIST#PRIORITY` | `ORG#<org>#CONVS#PRIORITY#<priority>` |
 //! | `LIST#ASSIGNEE` | `ORG#<org>#CONVS#ASSIGNEE#<user>` or `ORG#<org>#CONVS#UNASSIGNED` |
 //! | `LIST#LABEL#<label>` | `ORG#<org>#CONVS#LABEL#<label>` |
+//! | `LIST#SENTIMENT` | `ORG#<org>#CONVS#SENTIMENT#<sentiment>` (once analysed) |
 //!
 //! Status, priority and assignee are one entry each whose index partition follows the
 //! value, so changing them (a reopen by an inbound message, say) is a put of the same
@@ -141,6 +142,8 @@ pub enum ListFilter {
     Label(String),
     /// Conversations of this priority.
     Priority(Priority),
+    /// Conversations whose latest analysed customer message had this sentiment.
+    Sentiment(crate::usecases::ai::Sentiment),
 }
 
 impl ListFilter {
@@ -153,6 +156,7 @@ impl ListFilter {
             Self::Unassigned => format!("{base}#UNASSIGNED"),
             Self::Label(label) => format!("{base}#LABEL#{label}"),
             Self::Priority(p) => format!("{base}#PRIORITY#{}", p.as_str()),
+            Self::Sentiment(s) => format!("{base}#SENTIMENT#{}", s.as_str()),
         }
     }
 
@@ -164,6 +168,7 @@ impl ListFilter {
             Self::Unassigned => c.assignee.is_none(),
             Self::Label(label) => c.labels.iter().any(|l| l == label),
             Self::Priority(p) => c.priority == *p,
+            Self::Sentiment(s) => c.insight.as_ref().is_some_and(|i| i.sentiment == *s),
         }
     }
 
@@ -183,6 +188,9 @@ impl ListFilter {
             Self::Unassigned => 6,
             Self::Status(ConversationStatus::Resolved) => 7,
             Self::Priority(Priority::Normal) => 8,
+            Self::Sentiment(crate::usecases::ai::Sentiment::Negative) => 3,
+            Self::Sentiment(crate::usecases::ai::Sentiment::Positive) => 5,
+            Self::Sentiment(crate::usecases::ai::Sentiment::Neutral) => 7,
         }
     }
 }
@@ -242,6 +250,12 @@ pub fn entries(c: &Conversation) -> Vec<ListEntry> {
         out.push(entry(
             format!("LABEL#{label}"),
             ListFilter::Label(label.clone()),
+        ));
+    }
+    if let Some(insight) = &c.insight {
+        out.push(entry(
+            "SENTIMENT".into(),
+            ListFilter::Sentiment(insight.sentiment),
         ));
     }
     out

@@ -3,12 +3,14 @@
 //! wiremock server that checks every request Switchboard sends.
 
 pub mod email;
+pub mod llm;
 pub mod meta_app;
 pub mod sandbox;
 pub mod send_api;
 pub mod stripe;
 pub mod whatsapp;
 
+pub use llm::ChatClient;
 pub use sandbox::Sandbox;
 pub use stripe::StripeClient;
 pub use whatsapp::GraphClient;

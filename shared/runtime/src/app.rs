@@ -209,6 +209,7 @@ impl App {
                 (Backend::Aws, None) => Arc::new(crate::objects::NoObjects),
             };
         let mailer = self::mailer(&config, &http, &secrets);
+        let llm = Arc::new(self::llm(&config, &http, &secrets));
         let services = Services {
             // Replaced by the app's own registry in `from_parts`.
             metrics: Arc::new(switchboard_core::metrics::Discard),
@@ -238,6 +239,7 @@ impl App {
             features: config.features,
             objects,
             mailer,
+            llm,
         };
         Self::from_parts(config, services, http)
     }
@@ -351,6 +353,23 @@ pub fn whatsapp(
             false,
         ),
     }
+}
+
+/// The language-model client: every preset the configuration gives a base URL, keys
+/// from `secrets` at each call.
+pub fn llm(
+    config: &Config,
+    http: &reqwest::Client,
+    secrets: &Arc<dyn Secrets>,
+) -> switchboard_providers::ChatClient {
+    use switchboard_core::llm::LlmProvider;
+    LlmProvider::ALL.into_iter().fold(
+        switchboard_providers::ChatClient::new(http.clone(), secrets.clone()),
+        |client, p| match config.llm.url(p) {
+            Some(url) => client.with_base(p, url),
+            None => client,
+        },
+    )
 }
 
 /// The email provider the configuration names, with its fallback. The console writes

@@ -159,6 +159,88 @@ pub struct Config {
     /// comma-separated; `http://host:*` matches any port). API Gateway has its own
     /// setting in `template.yaml`.
     pub cors_origins: Vec<String>,
+    /// Base URLs of the language-model presets (`OPENROUTER_API_URL`, `XAI_API_URL`,
+    /// `LLM_CUSTOM_API_URL`).
+    pub llm: LlmConfig,
+}
+
+/// Where this deployment's language-model presets live. A preset without a base URL is
+/// not offered to orgs; keys come from the secrets port (`OPENROUTER_API_KEY`,
+/// `XAI_API_KEY`, `LLM_CUSTOM_API_KEY`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LlmConfig {
+    /// OpenRouter's base (`OPENROUTER_API_URL`, default [`DEFAULT_OPENROUTER_API_URL`]).
+    pub openrouter_url: Option<String>,
+    /// xAI's base (`XAI_API_URL`, default [`DEFAULT_XAI_API_URL`]).
+    pub xai_url: Option<String>,
+    /// Any OpenAI-compatible server (`LLM_CUSTOM_API_URL`, no default), such as Ollama
+    /// inside the deployment's VPC.
+    pub custom_url: Option<String>,
+}
+
+impl LlmConfig {
+    /// The base URL of `provider`, when configured.
+    pub fn url(&self, provider: switchboard_core::llm::LlmProvider) -> Option<&str> {
+        use switchboard_core::llm::LlmProvider;
+        match provider {
+            LlmProvider::Openrouter => self.openrouter_url.as_deref(),
+            LlmProvider::Xai => self.xai_url.as_deref(),
+            LlmProvider::Custom => self.custom_url.as_deref(),
+        }
+    }
+}
+
+/// OpenRouter's OpenAI-compatible API.
+pub const DEFAULT_OPENROUTER_API_URL: &str = "https://openrouter.ai/api/v1";
+/// xAI's OpenAI-compatible API.
+pub const DEFAULT_XAI_API_URL: &str = "https://api.x.ai/v1";
+
+/// The presets' base URLs. OpenRouter and xAI follow the rule of every provider URL
+/// ([`base_url`]); the custom preset may also be plain http to a private address.
+fn llm_config(
+    var: &impl Fn(&str) -> Option<String>,
+    url: &impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
+) -> Result<LlmConfig, ConfigError> {
+    Ok(LlmConfig {
+        openrouter_url: Some(
+            url("OPENROUTER_API_URL")?.unwrap_or_else(|| DEFAULT_OPENROUTER_API_URL.into()),
+        ),
+        xai_url: Some(url("XAI_API_URL")?.unwrap_or_else(|| DEFAULT_XAI_API_URL.into())),
+        custom_url: var("LLM_CUSTOM_API_URL")
+            .map(|v| private_base_url("LLM_CUSTOM_API_URL", v))
+            .transpose()?,
+    })
+}
+
+/// Checks the custom language-model URL: what [`base_url`] accepts, and also plain http
+/// to a private IP address (RFC 1918, IPv6 unique-local).
+///
+/// Why http there: the custom preset exists for a model server the deployment runs
+/// itself, typically Ollama in the same VPC, which serves plain http on a private
+/// address and usually takes no key; the traffic never leaves the VPC. Anywhere else, prompts (customers' words) and the key would travel in clear,
+/// so a public host, a host name (which could resolve anywhere) or a link-local address
+/// (the instance metadata service lives at 169.254.169.254) still needs https.
+fn private_base_url(name: &'static str, value: String) -> Result<String, ConfigError> {
+    let parsed = url::Url::parse(&value).ok();
+    let http_host = parsed
+        .as_ref()
+        .filter(|u| u.scheme() == "http")
+        .and_then(url::Url::host);
+    let private = match http_host {
+        Some(url::Host::Ipv4(ip)) => ip.is_private(),
+        Some(url::Host::Ipv6(ip)) => ip.is_unique_local(),
+        _ => false,
+    };
+    if private {
+        return Ok(value);
+    }
+    base_url(name, value).map_err(|e| match e {
+        ConfigError::Invalid { var, .. } => ConfigError::Invalid {
+            var,
+            reason: "must be an https URL (plain http only to a loopback or private IP address such as http://10.0.3.7:11434/v1)".into(),
+        },
+        other => other,
+    })
 }
 
 /// The media bucket on AWS.
@@ -459,6 +541,7 @@ impl Config {
                 size("SEQUENCES_INTERVAL_SECS", 60)?.max(1) as u64,
             ),
             email: email_config(&var, &url)?,
+            llm: llm_config(&var, &url)?,
             reminders_every: std::time::Duration::from_secs(
                 size("REMINDERS_INTERVAL_SECS", 900)?.max(1) as u64,
             ),
@@ -755,6 +838,9 @@ fn billing_config(
     if let Some(m) = var("STRIPE_METER_EVENT") {
         cfg.meter_event_name = m;
     }
+    if let Some(m) = var("STRIPE_AI_METER_EVENT").filter(|m| !m.trim().is_empty()) {
+        cfg.ai_meter_event_name = m;
+    }
     if let Some(v) = var("STRIPE_LIVEMODE") {
         cfg.livemode = flag("STRIPE_LIVEMODE", &v)?;
     }
@@ -1029,6 +1115,96 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn language_model_urls_default_to_the_public_presets() {
+        use switchboard_core::llm::LlmProvider;
+        let c = from(&[]).unwrap();
+        assert_eq!(
+            c.llm,
+            LlmConfig {
+                openrouter_url: Some("https://openrouter.ai/api/v1".into()),
+                xai_url: Some("https://api.x.ai/v1".into()),
+                custom_url: None,
+            }
+        );
+        assert_eq!(c.llm.url(LlmProvider::Xai), Some("https://api.x.ai/v1"));
+        assert_eq!(c.llm.url(LlmProvider::Custom), None);
+        let c = aws(&[
+            ("OPENROUTER_API_URL", "http://127.0.0.1:9100/v1"),
+            ("XAI_API_URL", "https://xai.proxy.example/v1"),
+            ("LLM_CUSTOM_API_URL", "https://llm.example.com/v1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.llm.url(LlmProvider::Openrouter),
+            Some("http://127.0.0.1:9100/v1")
+        );
+        assert_eq!(
+            c.llm.url(LlmProvider::Xai),
+            Some("https://xai.proxy.example/v1")
+        );
+        assert_eq!(
+            c.llm.url(LlmProvider::Custom),
+            Some("https://llm.example.com/v1")
+        );
+    }
+
+    #[test]
+    fn the_custom_model_server_may_be_plain_http_on_a_private_address_only() {
+        for good in [
+            "http://10.0.3.7:11434/v1",
+            "http://172.16.0.9:11434/v1",
+            "http://192.168.1.20/v1",
+            "http://[fd12:3456::7]:11434/v1",
+            "http://127.0.0.1:11434/v1",
+            "https://ollama.internal/v1",
+        ] {
+            assert_eq!(
+                aws(&[("LLM_CUSTOM_API_URL", good)])
+                    .unwrap()
+                    .llm
+                    .custom_url
+                    .as_deref(),
+                Some(good)
+            );
+        }
+        for bad in [
+            "http://ollama.internal:11434/v1",
+            "http://203.0.113.7/v1",
+            "http://169.254.169.254/latest",
+            "http://172.32.0.1/v1",
+            "ftp://10.0.3.7/v1",
+            "not a url",
+        ] {
+            match from(&[("LLM_CUSTOM_API_URL", bad)]) {
+                Err(
+                    e @ ConfigError::Invalid {
+                        var: "LLM_CUSTOM_API_URL",
+                        ..
+                    },
+                ) => {
+                    assert!(e.to_string().contains("LLM_CUSTOM_API_URL"), "{e}")
+                }
+                other => panic!("{bad} must be refused: {other:?}"),
+            }
+        }
+        // The public presets keep the https rule.
+        for var in ["OPENROUTER_API_URL", "XAI_API_URL"] {
+            for bad in [
+                "http://10.0.3.7:11434/v1",
+                "http://openrouter.ai/api/v1",
+                "nope",
+            ] {
+                match from(&[(var, bad)]) {
+                    Err(e @ ConfigError::Invalid { .. }) => {
+                        assert!(e.to_string().starts_with(var), "{e}")
+                    }
+                    other => panic!("{var}={bad} must be refused: {other:?}"),
+                }
+            }
+        }
     }
 
     #[test]

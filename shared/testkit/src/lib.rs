@@ -8,6 +8,7 @@
 pub mod backends;
 pub mod contract;
 pub mod fixtures;
+pub mod llm;
 pub mod moto;
 pub mod scan;
 pub mod sendgrid;

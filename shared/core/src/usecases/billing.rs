@@ -520,8 +520,9 @@ pub async fn release_message(svc: &Services, org: &OrgId, period: i64) -> Result
     Ok(())
 }
 
-/// Counts a sent message as billable usage of its period.
-pub async fn record_sent(svc: &Services, org: &OrgId, at: DateTime<Utc>) -> Result<()> {
+/// Counts a sent message as billable usage of its period (an AI reply also as an AI
+/// reply, reported under its own meter).
+pub async fn record_sent(svc: &Services, org: &OrgId, at: DateTime<Utc>, ai: bool) -> Result<()> {
     let billing = load_billing(svc, org)
         .await?
         .map(|b| b.record)
@@ -531,6 +532,51 @@ pub async fn record_sent(svc: &Services, org: &OrgId, at: DateTime<Utc>) -> Resu
     svc.store
         .increment(&pk, &sk, 1, counter_ttl(period))
         .await?;
+    if ai {
+        let (pk, sk) = counter_key(org, period, "ai_sent");
+        svc.store
+            .increment(&pk, &sk, 1, counter_ttl(period))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Admits one AI reply (an auto-reply, or a draft an agent accepts): the subscription
+/// must allow sending and the period's AI-reply limit must have room (402 otherwise).
+/// Returns the period it was reserved in, if one was; give it back with
+/// [`release_ai_reply`] when the reply is not sent after all.
+pub async fn admit_ai_reply(
+    svc: &Services,
+    cfg: &BillingConfig,
+    org: &OrgId,
+) -> Result<Option<i64>> {
+    if !cfg.enforce {
+        return Ok(None);
+    }
+    let now = svc.clock.now();
+    let billing = entitled(svc, cfg, org)
+        .await?
+        .unwrap_or_else(|| Billing::new(org, now));
+    let Some(limit) = cfg.limits_of(billing.plan).ai_replies_per_month else {
+        return Ok(None);
+    };
+    let period = billing.period_at(now);
+    let (pk, sk) = counter_key(org, period, "ai_accepted");
+    let n = svc
+        .store
+        .increment(&pk, &sk, 1, counter_ttl(period))
+        .await?;
+    if over(n, limit) {
+        svc.store.take(&pk, &sk, 1).await?;
+        return Err(limit_reached("AI replies per period", limit, billing.plan));
+    }
+    Ok(Some(period))
+}
+
+/// Gives back an AI-reply reservation taken in `period`.
+pub async fn release_ai_reply(svc: &Services, org: &OrgId, period: i64) -> Result<()> {
+    let (pk, sk) = counter_key(org, period, "ai_accepted");
+    svc.store.take(&pk, &sk, 1).await?;
     Ok(())
 }
 
@@ -583,6 +629,7 @@ pub async fn summary(svc: &Services, cfg: &BillingConfig, org: &OrgId) -> Result
             "messages": {"used": counter(svc, org, period, "sent").await?, "accepted": counter(svc, org, period, "accepted").await?, "limit": limit(limits.messages_per_month)},
             "connected_numbers": {"used": numbers, "limit": limit(limits.connected_numbers)},
             "seats": {"used": counter(svc, org, period, "seats").await?, "limit": limit(limits.seats)},
+            "ai_replies": {"used": counter(svc, org, period, "ai_sent").await?, "accepted": counter(svc, org, period, "ai_accepted").await?, "limit": limit(limits.ai_replies_per_month)},
         },
         "sending": {"allowed": ent.allowed, "reason": ent.reason, "code": ent.code},
         "enforced": cfg.enforce,
@@ -802,8 +849,12 @@ pub async fn report_usage(svc: &Services, cfg: &BillingConfig) -> Result<ReportS
             let Some(customer) = b.customer_id.clone() else {
                 continue;
             };
-            for period in b.reportable_periods(svc.clock.now()) {
-                match report_period(svc, cfg, &b, &customer, period).await {
+            for (meter, period) in b
+                .reportable_periods(svc.clock.now())
+                .into_iter()
+                .flat_map(|p| [(Meter::Messages, p), (Meter::AiReplies, p)])
+            {
+                match report_period(svc, cfg, &b, &customer, period, meter).await {
                     Ok(n) if n > 0 => {
                         summary.events += 1;
                         summary.messages += n;
@@ -825,15 +876,58 @@ pub async fn report_usage(svc: &Services, cfg: &BillingConfig) -> Result<ReportS
     }
 }
 
+/// What a meter event reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Meter {
+    /// Messages sent (`STRIPE_METER_EVENT`).
+    Messages,
+    /// AI replies sent (`STRIPE_AI_METER_EVENT`).
+    AiReplies,
+}
+
+impl Meter {
+    /// The usage counter it reports.
+    fn counter(self) -> &'static str {
+        match self {
+            Meter::Messages => "sent",
+            Meter::AiReplies => "ai_sent",
+        }
+    }
+
+    /// The counter of its report state.
+    fn state(self) -> &'static str {
+        match self {
+            Meter::Messages => "report",
+            Meter::AiReplies => "report_ai",
+        }
+    }
+
+    fn event_name(self, cfg: &BillingConfig) -> &str {
+        match self {
+            Meter::Messages => &cfg.meter_event_name,
+            Meter::AiReplies => &cfg.ai_meter_event_name,
+        }
+    }
+
+    /// Its meter events' identifier prefix (the messages' is the original one).
+    fn identifier(self) -> &'static str {
+        match self {
+            Meter::Messages => "sb",
+            Meter::AiReplies => "sb-ai",
+        }
+    }
+}
+
 async fn report_period(
     svc: &Services,
     cfg: &BillingConfig,
     billing: &Billing,
     customer: &str,
     period: i64,
+    meter: Meter,
 ) -> Result<i64> {
     let org = &billing.org_id;
-    let (pk, sk) = counter_key(org, period, "report");
+    let (pk, sk) = counter_key(org, period, meter.state());
     let mut state = load::<ReportState>(&*svc.store, &pk, &sk)
         .await?
         .unwrap_or_else(|| {
@@ -845,7 +939,7 @@ async fn report_period(
             })
         });
     if state.record.pending.is_none() {
-        let sent = counter(svc, org, period, "sent").await?;
+        let sent = counter(svc, org, period, meter.counter()).await?;
         let delta = sent - state.record.reported;
         if delta <= 0 {
             return Ok(0);
@@ -858,9 +952,13 @@ async fn report_period(
             .min(billing.period_end(period) - 1)
             .max(period);
         state.record.pending = Some(PendingReport {
-            identifier: format!("sb-{org}-{period}-{}", state.record.reported),
+            identifier: format!(
+                "{}-{org}-{period}-{}",
+                meter.identifier(),
+                state.record.reported
+            ),
             value: delta,
-            event_name: Some(cfg.meter_event_name.clone()),
+            event_name: Some(meter.event_name(cfg).to_owned()),
             customer: Some(customer.to_owned()),
             timestamp: Some(timestamp),
         });
@@ -874,7 +972,7 @@ async fn report_period(
             pending
                 .event_name
                 .as_deref()
-                .unwrap_or(&cfg.meter_event_name),
+                .unwrap_or(meter.event_name(cfg)),
             pending.customer.as_deref().unwrap_or(customer),
             pending.value as u64,
             &pending.identifier,

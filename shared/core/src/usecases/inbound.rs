@@ -372,11 +372,20 @@ pub(crate) async fn store_inbound(
     let (msg_pk, msg_sk) = Message::key_of(org, &message_id);
     let contact_id = ContactId::for_user(org, channel.as_str(), &wa_id);
     let conversation_id = ConversationId::for_thread(org, &route.phone_number_id, &wa_id);
+    // A customer's message may get an AI reply; an opt-out or opt-in instruction never
+    // does (its own confirmation is the answer).
+    let ai_answers = inbound && opt_out.is_none();
 
     for attempt in 0..MAX_ATTEMPTS {
         // Cheap check first: most redeliveries stop here without a transaction.
         if svc.store.get(&msg_pk, &msg_sk).await?.is_some() {
             debug!(message_id = %message_id, "message already stored");
+            // Queued again: the first delivery's enqueue may be what failed (the job
+            // is idempotent, and the FIFO queue drops a repeat within 5 minutes).
+            if ai_answers {
+                crate::usecases::ai::reply::enqueue(svc, org, &conversation_id, &message_id)
+                    .await?;
+            }
             return Ok(Applied::Duplicate);
         }
         let now = svc.clock.now();
@@ -517,6 +526,10 @@ pub(crate) async fn store_inbound(
                 }
                 if inbound && let Some(campaign) = &conversation.record.last_campaign {
                     crate::usecases::campaigns::replied(svc, org, campaign, &contact_id).await?;
+                }
+                if ai_answers {
+                    crate::usecases::ai::reply::enqueue(svc, org, &conversation_id, &message_id)
+                        .await?;
                 }
                 return Ok(Applied::New);
             }

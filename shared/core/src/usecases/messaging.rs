@@ -303,7 +303,11 @@ pub async fn send(
     conversation: &Conversation,
     message: &Message,
 ) -> std::result::Result<String, GraphError> {
+    // The HUMAN_AGENT tag is for a person's replies: a message no person sent (an AI
+    // auto-reply) goes only within the standard 24-hour window.
+    let automatic = message.origin.as_ref().is_some_and(|o| o.is_automatic());
     let Some((messaging_type, tag)) = messaging_type(conversation.last_inbound_at, svc.clock.now())
+        .filter(|(_, tag)| !(automatic && tag.is_some()))
     else {
         return Err(GraphError::Api {
             http_status: 400,

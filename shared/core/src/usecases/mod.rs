@@ -1,6 +1,7 @@
 //! Use cases: what Switchboard does, written once on top of the ports.
 
 pub mod accounts;
+pub mod ai;
 pub mod appointments;
 pub mod audit;
 pub mod automated;

@@ -244,6 +244,56 @@ pub async fn on_assigned(svc: &Services, c: &Conversation, assignee: &str, by: O
     }
 }
 
+/// Emails the people who should pick up a conversation AI handed to a person: its
+/// previous assignee, or, when it had none, the org's admins and owners. Each goes
+/// through the assignment email (and its quiet window and preferences). Never fails the
+/// caller: problems are logged.
+pub async fn on_handoff(svc: &Services, c: &Conversation, previous: Option<&str>) {
+    let recipients = match previous {
+        Some(user) => Ok(vec![user.to_owned()]),
+        None => admins(svc, &c.org_id).await,
+    };
+    let recipients = match recipients {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(org_id = %c.org_id, conversation_id = %c.id, error = %e, "could not find whom to tell of a handoff");
+            return;
+        }
+    };
+    for user in recipients {
+        if let Err(e) = assigned(svc, c, &user).await {
+            warn!(org_id = %c.org_id, conversation_id = %c.id, error = %e, "could not email a handoff");
+        }
+    }
+}
+
+/// The org's admins and owners Switchboard has seen.
+async fn admins(svc: &Services, org: &OrgId) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = svc
+            .store
+            .query(
+                Query::table(User::pk(org))
+                    .sort(SortKey::BeginsWith(SK_PREFIX.to_owned()))
+                    .limit(100)
+                    .after(after),
+            )
+            .await?;
+        out.extend(
+            decode_all::<User>(&page.items)?
+                .into_iter()
+                .filter(|u| matches!(u.role, Role::Admin | Role::Owner))
+                .map(|u| u.id),
+        );
+        after = page.next;
+        if after.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
 async fn assigned(svc: &Services, c: &Conversation, assignee: &str) -> Result<()> {
     let org = &c.org_id;
     if !prefs(svc, org, assignee).await?.assignment_emails {

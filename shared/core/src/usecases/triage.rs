@@ -298,6 +298,42 @@ fn conversation_writes(
     Ok(writes)
 }
 
+/// Changes a conversation with `change` (which says whether it changed anything) and
+/// writes it with its list entries, retrying on the fresh record when another writer
+/// came first. `None` when the conversation is gone; the record as read when `change`
+/// changed nothing.
+pub(crate) async fn modify_conversation<F>(
+    svc: &Services,
+    org: &OrgId,
+    id: &ConversationId,
+    change: F,
+) -> Result<Option<(Conversation, Conversation)>>
+where
+    F: Fn(&mut Conversation) -> bool + Send + Sync,
+{
+    let (pk, sk) = Conversation::key_of(org, id);
+    for _ in 0..ATTEMPTS {
+        let Some(mut current) = load::<Conversation>(&*svc.store, &pk, &sk).await? else {
+            return Ok(None);
+        };
+        let before = current.record.clone();
+        if !change(&mut current.record) {
+            return Ok(Some((before, current.record)));
+        }
+        current.record.updated_at = svc.clock.now();
+        match svc
+            .store
+            .transact(conversation_writes(&before, &current)?)
+            .await
+        {
+            Ok(()) => return Ok(Some((before, current.record))),
+            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Store(StoreError::Conflict))
+}
+
 /// Changes a conversation's workflow fields. With `if_match`, a conversation at another
 /// version is a [`Changed::VersionMismatch`] (and so is losing a race to another writer,
 /// whose change the client has not seen); without it, a lost race is retried on the
@@ -431,6 +467,21 @@ impl ConversationFilters {
             filters.push(ListFilter::Priority(priority));
         }
         Ok(Self { filters })
+    }
+
+    /// Adds the `sentiment` filter (`positive`, `neutral`, `negative`).
+    pub fn with_sentiment(mut self, sentiment: Option<&str>) -> Result<Self> {
+        if let Some(s) = sentiment {
+            let s = crate::usecases::ai::Sentiment::parse(s).ok_or_else(|| {
+                Error::validation(
+                    "sentiment",
+                    "invalid_sentiment",
+                    "sentiment must be positive, neutral or negative",
+                )
+            })?;
+            self.filters.push(ListFilter::Sentiment(s));
+        }
+        Ok(self)
     }
 
     /// Whether no filter is set (the plain inbox).

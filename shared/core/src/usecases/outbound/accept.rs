@@ -99,6 +99,8 @@ pub struct SendRequest<'a> {
     pub billing: &'a BillingConfig,
     /// The API request (follows the message through the queue to the Graph call).
     pub correlation_id: Option<&'a str>,
+    /// What sent it when not a person typing (an AI reply, auto or accepted).
+    pub origin: Option<crate::model::MessageOrigin>,
 }
 
 /// The outcome of a send request.
@@ -343,10 +345,14 @@ async fn accept(
             correlation_id: req.correlation_id.map(str::to_owned),
             lane,
             lane_waits: 0,
-            origin: None,
+            origin: req.origin.clone(),
             media: None,
             sending_since: None,
         };
+        // A person answering (typed, or an AI draft they accepted) pauses AI auto-replies.
+        if req.sender.is_some() && req.origin.as_ref().is_none_or(|o| !o.is_automatic()) {
+            conversation.record.last_agent_reply_at = Some(now);
+        }
         conversation.record.record_message(
             &message.id,
             now,

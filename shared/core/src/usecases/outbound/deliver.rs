@@ -141,6 +141,10 @@ pub async fn deliver(
         message.record.origin,
         Some(crate::model::MessageOrigin::Campaign { .. })
     );
+    let from_ai = matches!(
+        message.record.origin,
+        Some(crate::model::MessageOrigin::Ai { .. })
+    );
     let delivery = deliver_message(svc, cfg, tokens, &r, message, receive_count).await?;
     if from_campaign
         && matches!(
@@ -153,7 +157,7 @@ pub async fn deliver(
     }
     let outcome = match &delivery {
         Delivery::Sent { .. } => {
-            billing::record_sent(svc, &r.org_id, svc.clock.now()).await?;
+            billing::record_sent(svc, &r.org_id, svc.clock.now(), from_ai).await?;
             Some("sent")
         }
         Delivery::Failed => {

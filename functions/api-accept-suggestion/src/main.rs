@@ -1,0 +1,9 @@
+//! Lambda entry point: wires [`api_accept_suggestion::handle`] to API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), switchboard_runtime::lambda::Error> {
+    switchboard_runtime::lambda::http(api_accept_suggestion::FUNCTION, |app, req| async move {
+        api_accept_suggestion::handle(&app, req).await
+    })
+    .await
+}
