@@ -890,3 +890,111 @@ async fn sentiment_filters_summaries_and_translations() {
     );
     s.h.stop().await;
 }
+
+#[tokio::test]
+async fn the_prompt_carries_the_contact_known_answers_and_notes_when_allowed() {
+    let s = setup(Backend::Local).await;
+    standard_answers(&s.llm);
+    // An admin with an address, seen through the API: handoffs without an assignee
+    // notify the org's admins.
+    let boss = crate::contacts::token_for(
+        &s.h,
+        "acme",
+        Role::Admin,
+        "boss",
+        json!({"email": "boss@example.org", "name": "Boss"}),
+    );
+    let (st, _) = s.h.get("/v1/users", &boss).await;
+    assert_eq!(st, StatusCode::OK);
+    put_settings(
+        &s,
+        json!({"enabled": true, "mode": "draft", "analysis": false}),
+    )
+    .await;
+    let conv = customer_writes(&s, CUSTOMER, "wamid.x0", "hoi", start()).await;
+    s.h.drain(QueueName::Ai).await;
+    let org = OrgId::parse("acme").unwrap();
+    let contact = ContactId::for_wa_id(&org, &WaId::parse(CUSTOMER).unwrap());
+    let (st, c) = s.h.patch(&format!("/v1/contacts/{contact}"), &s.agent,
+        &json!({"tags": ["vip"], "custom_fields": {"city": "Utrecht", "backup": "call +31 6 9999 8888"}})).await;
+    assert_eq!(st, StatusCode::OK, "{c}");
+    let (st, q) =
+        s.h.post(
+            "/v1/quick-replies",
+            &s.agent,
+            &json!({"shortcut": "hours", "body": "We are open 9-17 on weekdays."}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{q}");
+    let (st, n) =
+        s.h.post(
+            &format!("/v1/contacts/{contact}/notes"),
+            &s.agent,
+            &json!({"body": "Allergic to nuts"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{n}");
+
+    s.llm.clear_requests();
+    advance(&s, 60);
+    customer_writes(
+        &s,
+        CUSTOMER,
+        "wamid.x1",
+        "Wat zijn jullie openingstijden?",
+        s.clock.now(),
+    )
+    .await;
+    s.h.drain(QueueName::Ai).await;
+    let system = reply_calls(&s.llm).pop().unwrap().messages[0]
+        .content
+        .clone();
+    for want in [
+        "tags: vip",
+        "city: Utrecht",
+        "/hours: We are open 9-17 on weekdays.",
+        "backup: call [phone]",
+    ] {
+        assert!(
+            system.contains(want),
+            "{want} missing from the system message:\n{system}"
+        );
+    }
+    assert!(
+        !system.contains("Allergic"),
+        "notes go only when the org allows it"
+    );
+    assert!(!system.contains("9999 8888"));
+
+    put_settings(
+        &s,
+        json!({"enabled": true, "mode": "draft", "analysis": false, "use_notes": true}),
+    )
+    .await;
+    s.llm.clear_requests();
+    advance(&s, 60);
+    customer_writes(&s, CUSTOMER, "wamid.x2", "En noten?", s.clock.now()).await;
+    s.h.drain(QueueName::Ai).await;
+    let system = reply_calls(&s.llm).pop().unwrap().messages[0]
+        .content
+        .clone();
+    assert!(system.contains("Allergic to nuts"), "{system}");
+
+    // A handoff of an unassigned conversation emails the admins.
+    advance(&s, 60);
+    customer_writes(&s, CUSTOMER, "wamid.x3", "I want a human", s.clock.now()).await;
+    s.h.drain(QueueName::Ai).await;
+    let (_, emails) = s.h.get("/v1/emails", &s.admin).await;
+    let to: Vec<&str> = emails["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["to"].as_str())
+        .collect();
+    assert_eq!(to, ["boss@example.org"], "{emails}");
+    let (_, c) =
+        s.h.get(&format!("/v1/conversations/{conv}"), &s.agent)
+            .await;
+    assert_eq!(c["status"], "pending");
+    s.h.stop().await;
+}

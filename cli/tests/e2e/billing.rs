@@ -1151,3 +1151,132 @@ async fn reservations_are_given_back_only_when_taken_and_never_below_zero() {
     s.h.drain(QueueName::Outbound).await;
     assert_eq!(billing(&s.h).await["usage"]["messages"]["accepted"], 0);
 }
+
+/// A customer message in the test conversation (`conversation` opened it).
+async fn customer_says(s: &Setup, wamid: &str, text: &str) {
+    let body = fixtures::delivery(vec![fixtures::text_change(
+        PHONE_NUMBER_ID,
+        "16505551234",
+        "S",
+        wamid,
+        s.h.app.services().clock.now().timestamp(),
+        text,
+    )]);
+    assert_eq!(s.h.webhook(&body).await.status(), StatusCode::OK);
+    s.h.drain(QueueName::Inbound).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ai_replies_count_against_their_own_limit_and_meter() {
+    use switchboard_testkit::llm::{Behaviour, FakeLlm};
+    let llm = FakeLlm::start().await;
+    llm.on_any_model(Behaviour::reply("Hello from the bakery"));
+    let s = setup_with(
+        true,
+        Some(PlanLimits {
+            messages_per_month: Some(100),
+            connected_numbers: Some(1),
+            seats: Some(5),
+            ai_replies_per_month: Some(1),
+        }),
+        Options {
+            llm_url: Some(llm.url()),
+            ..Options::default()
+        },
+    )
+    .await;
+    subscribe(&s, "price_starter").await;
+    let admin = s.h.token("acme", Role::Admin);
+    let ai = |mode: &str| json!({"enabled": true, "mode": mode, "analysis": false, "model": {"provider": "custom", "name": "small"}, "fallback_model": null});
+    let (st, v) = s.h.put_json("/v1/ai/settings", &admin, &ai("auto")).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    // The customer's first message: one auto-reply, sent and counted.
+    let conv = conversation(&s).await;
+    s.h.drain(QueueName::Ai).await;
+    s.h.drain(QueueName::Outbound).await;
+    let usage = billing(&s.h).await["usage"].clone();
+    assert_eq!(usage["ai_replies"]["used"], 1, "{usage}");
+    assert_eq!(usage["ai_replies"]["limit"], 1);
+    assert_eq!(usage["messages"]["used"], 1, "an AI reply is a message too");
+
+    // The limit is reached: the next auto-reply is not sent, and says why.
+    customer_says(&s, "wamid.b2", "and tomorrow?").await;
+    s.h.drain(QueueName::Ai).await;
+    let agent = s.h.token("acme", Role::Agent);
+    let (_, list) =
+        s.h.get(&format!("/v1/conversations/{conv}/suggestions"), &agent)
+            .await;
+    assert_eq!(list["items"][0]["status"], "failed", "{list}");
+    assert_eq!(list["items"][0]["reason"], "plan_limit_reached");
+
+    // A draft accepted at the limit: 402, and the draft stays a draft.
+    s.h.put_json("/v1/ai/settings", &admin, &ai("draft")).await;
+    customer_says(&s, "wamid.b3", "hello?").await;
+    s.h.drain(QueueName::Ai).await;
+    let (_, list) =
+        s.h.get(&format!("/v1/conversations/{conv}/suggestions"), &agent)
+            .await;
+    let draft = |list: &Value, sid: Option<&str>| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| {
+                sid.is_none_or(|id| x["id"] == id) && (sid.is_some() || x["status"] == "draft")
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("{list}"))
+    };
+    let sid = draft(&list, None)["id"].as_str().unwrap().to_owned();
+    let (st, e) =
+        s.h.post(
+            &format!("/v1/conversations/{conv}/suggestions/{sid}/accept"),
+            &agent,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (StatusCode::PAYMENT_REQUIRED, Some("plan_limit_reached"))
+    );
+    let (_, list) =
+        s.h.get(&format!("/v1/conversations/{conv}/suggestions"), &agent)
+            .await;
+    assert_eq!(draft(&list, Some(&sid))["status"], "draft");
+    assert_eq!(
+        billing(&s.h).await["usage"]["ai_replies"]["accepted"],
+        1,
+        "the refusal took nothing"
+    );
+
+    // The usage report: the messages meter and the AI replies' own meter.
+    let meter_calls = Arc::new(Mutex::new(Vec::<String>::new()));
+    let calls = meter_calls.clone();
+    Mock::given(method("POST"))
+        .and(path("/v1/billing/meter_events"))
+        .respond_with(move |req: &WireRequest| {
+            calls
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&req.body).into_owned());
+            ResponseTemplate::new(200).set_body_json(json!({"object": "billing.meter_event"}))
+        })
+        .mount(&s.stripe)
+        .await;
+    let report = cron_usage_report::handle(&s.h.app, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(report["events"], 2, "{report}");
+    let calls = meter_calls.lock().unwrap().clone();
+    let ai_call = calls
+        .iter()
+        .find(|c| c.contains("event_name=ai_replies"))
+        .unwrap_or_else(|| panic!("no AI meter event in {calls:?}"));
+    assert!(ai_call.contains("payload%5Bvalue%5D=1"), "{ai_call}");
+    assert!(ai_call.contains("identifier=sb-ai-acme-"), "{ai_call}");
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.contains("event_name=whatsapp_messages"))
+    );
+}

@@ -162,6 +162,16 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     // send (kept as ignored): nothing fails, nothing is retried.
     ("worker-email", "batch.json", 0),
     ("api-delete-email-suppression", "unknown-address.json", 404),
+    // AI replies: the samples' deployment has no model key, so AI stays off.
+    ("api-ai-settings", "put.json", 200),
+    ("api-ai-settings", "get.json", 200),
+    ("api-ai-stats", "stats.json", 200),
+    ("api-list-suggestions", "list.json", 200),
+    ("api-accept-suggestion", "unknown-id.json", 404),
+    ("api-reject-suggestion", "unknown-id.json", 404),
+    ("api-summarize-conversation", "ai-off.json", 409),
+    ("api-translate-message", "ai-off.json", 409),
+    ("worker-ai", "job.json", 0),
     // Last: the sample customer is exported, then erased (a short history: 204).
     ("api-export-contact", "export.json", 200),
     ("api-erase-contact", "erase.json", 204),
@@ -1622,6 +1632,121 @@ async fn regenerate_sample_events() {
         }
         .event(),
     );
+
+    // ------------------------------------------------------------------ AI replies
+    // The samples' deployment has no model key, so the org's AI stays off: the settings
+    // are stored and read, the readout and the conversation's (empty) list of suggestions
+    // answer, summary and translation say AI is off, and the AI job skips.
+    let org = OrgId::parse(ORG).unwrap();
+    let sample_conversation = ConversationId::for_thread(
+        &org,
+        &PhoneNumberId::parse(PHONE_NUMBER_ID).unwrap(),
+        &WaId::parse(CUSTOMER).unwrap(),
+    );
+    let sample_message = switchboard_core::ids::MessageId::for_wamid(&org, INBOUND_WAMID);
+    write(
+        "api-ai-settings",
+        "put.json",
+        &put(
+            "/v1/ai/settings",
+            json!({
+                "enabled": false,
+                "mode": "draft",
+                "system_prompt": "You answer for Acme Linen, a linen shop in Amsterdam. Be brief and friendly.",
+                "business_hours": {"timezone": "Europe/Amsterdam", "windows": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:30"}], "auto_reply": "outside"},
+                "model": {"provider": "openrouter", "name": "anthropic/claude-3.5-sonnet"},
+                "fallback_model": {"provider": "openrouter", "name": "anthropic/claude-3-haiku"},
+                "experiment": {"model": {"provider": "xai", "name": "grok-3"}, "weight": 50},
+                "caps": {"per_conversation_per_day": 5, "per_org_per_day": 500},
+                "categories": ["orders", "returns"]
+            }),
+        ),
+    );
+    write(
+        "api-ai-settings",
+        "get.json",
+        &get("/v1/ai/settings", "/v1/ai/settings", json!({})),
+    );
+    write(
+        "api-ai-stats",
+        "stats.json",
+        &Api {
+            method: "GET",
+            route: "/v1/ai/stats",
+            path: "/v1/ai/stats",
+            query: "from=2026-11-01T00:00:00Z&to=2026-11-30T00:00:00Z",
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-list-suggestions",
+        "list.json",
+        &get(
+            "/v1/conversations/{id}/suggestions",
+            &format!("/v1/conversations/{sample_conversation}/suggestions"),
+            json!({"id": sample_conversation.as_str()}),
+        ),
+    );
+    let unknown_suggestion = "sg_00000000000000000000000000000000";
+    for (function, verb, body) in [
+        (
+            "api-accept-suggestion",
+            "accept",
+            json!({"text": "Yes, we have it in size M!"}),
+        ),
+        (
+            "api-reject-suggestion",
+            "reject",
+            json!({"reason": "wrong size"}),
+        ),
+    ] {
+        write(
+            function,
+            "unknown-id.json",
+            &post(
+                &format!("/v1/conversations/{{id}}/suggestions/{{sid}}/{verb}"),
+                &format!(
+                    "/v1/conversations/{sample_conversation}/suggestions/{unknown_suggestion}/{verb}"
+                ),
+                json!({"id": sample_conversation.as_str(), "sid": unknown_suggestion}),
+                bearer.clone(),
+                body,
+            ),
+        );
+    }
+    write(
+        "api-summarize-conversation",
+        "ai-off.json",
+        &post(
+            "/v1/conversations/{id}/summary",
+            &format!("/v1/conversations/{sample_conversation}/summary"),
+            json!({"id": sample_conversation.as_str()}),
+            bearer.clone(),
+            json!({}),
+        ),
+    );
+    write(
+        "api-translate-message",
+        "ai-off.json",
+        &post(
+            "/v1/messages/{id}/translate",
+            &format!("/v1/messages/{sample_message}/translate"),
+            json!({"id": sample_message.as_str()}),
+            bearer.clone(),
+            json!({"to": "nl"}),
+        ),
+    );
+    let mut ai_job = sqs_event(
+        &json!({"org_id": ORG, "conversation_id": sample_conversation, "message_id": sample_message}).to_string(),
+        sample_conversation.as_str(),
+    );
+    ai_job["Records"][0]["eventSourceARN"] =
+        json!("arn:aws:sqs:us-east-1:123456789012:switchboard-ai.fifo");
+    ai_job["Records"][0]["attributes"]["MessageDeduplicationId"] =
+        json!(format!("ai-{sample_message}"));
+    write("worker-ai", "job.json", &ai_job);
 
     let contact =
         ContactId::for_wa_id(&OrgId::parse(ORG).unwrap(), &WaId::parse(CUSTOMER).unwrap());

@@ -132,13 +132,17 @@ impl QueueName {
     pub fn spec(self) -> QueueSpec {
         match self {
             // Consumers time out at 30 s; SQS wants visibility >= 6x the timeout.
-            QueueName::Inbound
-            | QueueName::Billing
-            | QueueName::Import
-            | QueueName::Email
-            | QueueName::Ai => QueueSpec {
+            QueueName::Inbound | QueueName::Billing | QueueName::Import | QueueName::Email => {
+                QueueSpec {
+                    fifo: true,
+                    visibility_timeout_secs: 180,
+                    max_receive_count: 40,
+                }
+            }
+            // `worker-ai` runs up to 120 s (the analysis, a model call and its fallback).
+            QueueName::Ai => QueueSpec {
                 fifo: true,
-                visibility_timeout_secs: 180,
+                visibility_timeout_secs: 720,
                 max_receive_count: 40,
             },
             QueueName::Outbound => QueueSpec {

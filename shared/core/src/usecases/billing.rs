@@ -783,6 +783,14 @@ struct ReportState {
     reported: i64,
     #[serde(default)]
     pending: Option<PendingReport>,
+    /// Its counter's name: `report` (messages, also every state stored before AI
+    /// replies had a meter of their own) or `report_ai`.
+    #[serde(default = "messages_report")]
+    state: String,
+}
+
+fn messages_report() -> String {
+    Meter::Messages.state().to_owned()
 }
 
 /// A meter event about to be sent, with every parameter it is sent with. Stripe
@@ -804,7 +812,7 @@ struct PendingReport {
 
 impl Record for ReportState {
     fn key(&self) -> (String, String) {
-        counter_key(&self.org_id, self.period, "report")
+        counter_key(&self.org_id, self.period, &self.state)
     }
 
     fn ttl(&self) -> Option<i64> {
@@ -936,6 +944,7 @@ async fn report_period(
                 period,
                 reported: 0,
                 pending: None,
+                state: meter.state().to_owned(),
             })
         });
     if state.record.pending.is_none() {

@@ -284,6 +284,17 @@ pub fn messaging_type(
     }
 }
 
+/// [`messaging_type`] for a message about to be sent: the HUMAN_AGENT tag is for a
+/// person's replies, so a message no person sent (an AI auto-reply) goes only within the
+/// standard 24-hour window.
+pub fn send_window(
+    last_inbound: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    automatic: bool,
+) -> Option<(&'static str, Option<&'static str>)> {
+    messaging_type(last_inbound, now).filter(|(_, tag)| !(automatic && tag.is_some()))
+}
+
 /// The Send API `message` object of stored content.
 pub fn send_message_body(content: &Value) -> Value {
     let kind = content.get("type").and_then(Value::as_str).unwrap_or("");
@@ -303,11 +314,9 @@ pub async fn send(
     conversation: &Conversation,
     message: &Message,
 ) -> std::result::Result<String, GraphError> {
-    // The HUMAN_AGENT tag is for a person's replies: a message no person sent (an AI
-    // auto-reply) goes only within the standard 24-hour window.
     let automatic = message.origin.as_ref().is_some_and(|o| o.is_automatic());
-    let Some((messaging_type, tag)) = messaging_type(conversation.last_inbound_at, svc.clock.now())
-        .filter(|(_, tag)| !(automatic && tag.is_some()))
+    let Some((messaging_type, tag)) =
+        send_window(conversation.last_inbound_at, svc.clock.now(), automatic)
     else {
         return Err(GraphError::Api {
             http_status: 400,
@@ -682,4 +691,42 @@ async fn edit_message(
         true
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn automatic_messages_never_take_the_human_agent_tag() {
+        let now = Utc::now();
+        let wrote = |hours: i64| Some(now - Duration::hours(hours));
+        // Within 24 hours both go as a response.
+        assert_eq!(send_window(wrote(2), now, false), Some((RESPONSE, None)));
+        assert_eq!(send_window(wrote(2), now, true), Some((RESPONSE, None)));
+        // After 24 hours only a person's reply goes, tagged HUMAN_AGENT.
+        assert_eq!(
+            send_window(wrote(30), now, false),
+            Some((MESSAGE_TAG, Some(HUMAN_AGENT)))
+        );
+        assert_eq!(send_window(wrote(30), now, true), None);
+        // After 7 days nothing goes.
+        assert_eq!(send_window(wrote(24 * 8), now, false), None);
+        assert_eq!(send_window(None, now, true), None);
+    }
+
+    #[test]
+    fn only_auto_replies_count_as_automatic_among_ai_messages() {
+        let id = crate::ids::SuggestionId::from_uuid(uuid::Uuid::nil());
+        let auto = crate::model::MessageOrigin::Ai {
+            suggestion_id: id.clone(),
+            auto: true,
+        };
+        let accepted = crate::model::MessageOrigin::Ai {
+            suggestion_id: id,
+            auto: false,
+        };
+        assert!(auto.is_automatic());
+        assert!(!accepted.is_automatic(), "a person accepted the draft");
+    }
 }

@@ -92,6 +92,12 @@ impl Insight {
     }
 }
 
+/// The longest the analysis call may take.
+pub const ANALYSIS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The longest one model call of a summary or translation may take: the call and its
+/// fallback fit in the API's 29 seconds.
+pub const API_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(12);
+
 /// Validates the model's analysis answer. `None` for anything but the asked shape.
 pub fn parse_analysis(
     raw: &str,
@@ -117,7 +123,10 @@ pub fn parse_analysis(
         None | Some(Value::Null) => None,
         Some(l) => {
             let l = l.as_str()?.trim().to_ascii_lowercase();
-            (l.len() == 2 && l.bytes().all(|b| b.is_ascii_lowercase())).then_some(l)
+            if l.len() != 2 || !l.bytes().all(|b| b.is_ascii_lowercase()) {
+                return None;
+            }
+            Some(l)
         }
     };
     Some(Insight {
@@ -176,15 +185,16 @@ pub async fn analyse(
         .fallback_model
         .clone()
         .unwrap_or_else(|| settings.model.clone());
+    // Optional work: one short call, no fallback, so the reply keeps its time.
     let spec = CallSpec {
         purpose: Purpose::Analysis,
         variant: None,
         primary: model,
-        fallback: Some(settings.model.clone()),
+        fallback: None,
         json: true,
         max_tokens: 120,
         temperature: Some(0.0),
-        timeout: settings.timeout(),
+        timeout: settings.timeout().min(ANALYSIS_TIMEOUT),
     };
     let called = call_models(
         svc,
@@ -341,7 +351,8 @@ pub async fn summarise(svc: &Services, org: &OrgId, id: &ConversationId) -> Resu
         ),
         ChatMessage::new(ChatRole::User, transcript),
     ];
-    let spec = CallSpec::for_settings(&settings, Purpose::Summary, None);
+    let mut spec = CallSpec::for_settings(&settings, Purpose::Summary, None);
+    spec.timeout = spec.timeout.min(API_CALL_TIMEOUT);
     let called = call_models(svc, org, &spec, prompt)
         .await
         .map_err(|e| model_unavailable(&e.reason))?;
@@ -458,7 +469,8 @@ pub async fn translate(svc: &Services, org: &OrgId, id: &MessageId, body: &Value
         ),
         ChatMessage::new(ChatRole::User, redact(&text)),
     ];
-    let spec = CallSpec::for_settings(&settings, Purpose::Translation, None);
+    let mut spec = CallSpec::for_settings(&settings, Purpose::Translation, None);
+    spec.timeout = spec.timeout.min(API_CALL_TIMEOUT);
     let called = call_models(svc, org, &spec, prompt)
         .await
         .map_err(|e| model_unavailable(&e.reason))?;

@@ -33,7 +33,7 @@ use crate::billing::BillingConfig;
 use crate::error::{Error, Result};
 use crate::ids::{ConversationId, MessageId, OrgId};
 use crate::llm::{ChatMessage, ChatRequest, ChatRole, Completion, ModelRef};
-use crate::model::{Conversation, Direction, MessageOrigin};
+use crate::model::{Conversation, Direction, Message, MessageOrigin};
 use crate::queue::{OutgoingMessage, QueueName};
 use crate::record::{Versioned, item, load};
 use crate::services::Services;
@@ -258,18 +258,26 @@ pub async fn process(svc: &Services, billing: &BillingConfig, body: &str) -> Res
         return Ok(JobOutcome::Skipped("gone"));
     };
     let conversation = conversation.record;
-    let recent =
-        context::recent_messages(svc, org, &conversation.id, context::HISTORY_MESSAGES).await?;
-    let Some(latest_inbound) = recent.iter().find(|m| m.direction == Direction::Inbound) else {
+    // The message itself by key (a consistent read); the history through the message
+    // index, which on DynamoDB may lag a moment behind.
+    let (m_pk, m_sk) = Message::key_of(org, &job.message_id);
+    let Some(message) = load::<Message>(&*svc.store, &m_pk, &m_sk).await? else {
         return Ok(JobOutcome::Skipped("gone"));
     };
-    if latest_inbound.id != job.message_id {
+    let message = message.record;
+    let mut recent =
+        context::recent_messages(svc, org, &conversation.id, context::HISTORY_MESSAGES).await?;
+    if superseded(&conversation, &message, &recent) {
         // A later message came: its own job answers the burst.
         return Ok(JobOutcome::Skipped("superseded"));
     }
-    let message = latest_inbound.clone();
+    if !recent.iter().any(|m| m.id == message.id) {
+        recent.insert(0, message.clone());
+    }
     let now = svc.clock.now();
-    let sid = Suggestion::id_for(org, &message.id, message.timestamp);
+    // Time-ordered by when Switchboard stored the message (provider times are whole
+    // seconds, which would leave a burst's replies in no particular order).
+    let sid = Suggestion::id_for(org, &message.id, message.created_at);
     let (s_pk, s_sk) = Suggestion::key_of(org, &conversation.id, &sid);
     if let Some(existing) = load::<Suggestion>(&*svc.store, &s_pk, &s_sk).await? {
         return match existing.record.status {
@@ -423,6 +431,22 @@ pub async fn process(svc: &Services, billing: &BillingConfig, body: &str) -> Res
             Err(e)
         }
     }
+}
+
+/// Whether a later customer message than `message` exists: the conversation (read
+/// consistently) moved its last inbound time past it, or, for messages of the same
+/// second, the index lists a later one.
+fn superseded(c: &Conversation, message: &Message, newest_first: &[Message]) -> bool {
+    if c.last_inbound_at.is_some_and(|t| t > message.timestamp) {
+        return true;
+    }
+    newest_first
+        .iter()
+        .find(|m| m.direction == Direction::Inbound)
+        .is_some_and(|latest| {
+            latest.id != message.id
+                && (latest.timestamp, latest.created_at) >= (message.timestamp, message.created_at)
+        })
 }
 
 fn variant(settings: &AiSettings, c: &Conversation) -> Variant {

@@ -25,8 +25,9 @@ pub const MAX_SYSTEM_PROMPT_CHARS: usize = 8_000;
 pub const MAX_HANDOFF_KEYWORDS: usize = 50;
 /// Most categories.
 pub const MAX_CATEGORIES: usize = 50;
-/// Longest a model call may be given.
-pub const MAX_TIMEOUT_SECS: u32 = 120;
+/// Longest a model call may be given: a reply call and its fallback (and the analysis)
+/// must fit in `worker-ai`'s 120 seconds.
+pub const MAX_TIMEOUT_SECS: u32 = 40;
 /// Largest completion a reply may ask for.
 pub const MAX_MAX_TOKENS: u32 = 4_096;
 
@@ -753,7 +754,7 @@ mod tests {
             ),
             (json!({"temperature": 3}), "temperature"),
             (json!({"max_tokens": 0}), "max_tokens"),
-            (json!({"timeout_secs": 500}), "timeout_secs"),
+            (json!({"timeout_secs": 41}), "timeout_secs"),
             (
                 json!({"caps": {"per_conversation_per_day": -1}}),
                 "caps.per_conversation_per_day",
