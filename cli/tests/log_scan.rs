@@ -758,3 +758,104 @@ async fn email_logs_hold_no_addresses_keys_or_bodies() {
         "masked addresses are logged for support"
     );
 }
+
+const AI_QUESTION: &str = "Can I still change my order 88213 to oat milk?";
+const AI_REPLY: &str = "Of course, we changed your order to oat milk.";
+const AI_SYSTEM_PROMPT: &str = "You answer for the Plum Tree cafe in Utrecht.";
+const OPENROUTER_KEY: &str = "sk-or-logscan-3b9f1e";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ai_logs_hold_no_prompts_replies_numbers_or_keys() {
+    use switchboard_testkit::llm::{Behaviour, FakeLlm};
+    let logs = capture();
+    let llm = FakeLlm::start().await;
+    // The first model refuses, quoting the prompt in its error (as some providers do);
+    // the fallback answers.
+    llm.on_model(
+        "anthropic/claude-3.5-sonnet",
+        Behaviour::Raw(
+            400,
+            json!({"error": {"message": format!("cannot process: {AI_QUESTION} {AI_SYSTEM_PROMPT}")}}),
+        ),
+    );
+    llm.on_any_model(Behaviour::reply(AI_REPLY));
+    let h = Harness::with(Options {
+        workers: false,
+        llm_url: Some(llm.url()),
+        secrets: vec![
+            (SecretName::WhatsAppAppSecret, TEST_APP_SECRET.into()),
+            (SecretName::PseudonymKey, PSEUDONYM_KEY.into()),
+            (SecretName::OpenrouterApiKey, OPENROUTER_KEY.into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    h.connect("acme", PHONE_NUMBER_ID).await;
+    let admin = h.token("acme", Role::Admin);
+    let (st, v) = h
+        .put_json(
+            "/v1/ai/settings",
+            &admin,
+            &json!({"enabled": true, "mode": "auto", "system_prompt": AI_SYSTEM_PROMPT}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let body = fixtures::delivery(vec![fixtures::text_change(
+        PHONE_NUMBER_ID,
+        CUSTOMER,
+        "Ingrid",
+        "wamid.logscan.ai",
+        chrono::Utc::now().timestamp(),
+        AI_QUESTION,
+    )]);
+    assert_eq!(h.webhook(&body).await.status(), 200);
+    h.drain(QueueName::Inbound).await;
+    h.drain(QueueName::Ai).await;
+    h.drain(QueueName::Outbound).await;
+    // The reply went out through the fallback; a summary and a translation too.
+    let (_, list) = h.get("/v1/conversations", &admin).await;
+    let conv = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, suggestions) = h
+        .get(&format!("/v1/conversations/{conv}/suggestions"), &admin)
+        .await;
+    assert_eq!(suggestions["items"][0]["status"], "sent", "{suggestions}");
+    let (st, _) = h
+        .post(
+            &format!("/v1/conversations/{conv}/summary"),
+            &admin,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        llm.requests().len() >= 4,
+        "analysis, the refused call, the fallback, the summary"
+    );
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let forbidden: Vec<(&str, &str)> = vec![
+        ("the customer's question", AI_QUESTION),
+        ("the reply", AI_REPLY),
+        ("the org's prompt", AI_SYSTEM_PROMPT),
+        ("the OpenRouter key", OPENROUTER_KEY),
+        ("a customer's phone number", CUSTOMER),
+    ];
+    let leaks: Vec<String> = text
+        .lines()
+        .flat_map(|line| {
+            forbidden
+                .iter()
+                .filter(|(_, needle)| line.contains(needle))
+                .map(move |(what, _)| format!("{what}: {line}"))
+        })
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "personal data or secrets in the logs:\n{}",
+        leaks.join("\n")
+    );
+    assert!(
+        text.contains("model call failed"),
+        "the refusal is logged, by its code"
+    );
+}

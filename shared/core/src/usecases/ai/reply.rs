@@ -215,7 +215,8 @@ pub async fn call_models(
                 });
             }
             Err(e) => {
-                warn!(org_id = %org, model = %model, purpose = ?spec.purpose, error = %e, fallback, "model call failed");
+                // The code only: a provider's error text may quote the prompt.
+                warn!(org_id = %org, model = %model, purpose = ?spec.purpose, error = e.code(), fallback, "model call failed");
                 entry.outcome = Some(e.code().into());
                 stats::record(svc, &entry).await;
                 svc.metrics
