@@ -17,7 +17,7 @@
 //! Run with `cargo bench -p switchboard-cli --bench ai_overhead` or `scripts/bench.sh`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -26,7 +26,10 @@ use switchboard_core::llm::{ChatRequest, Completion, LlmApi, LlmError, LlmProvid
 use switchboard_core::queue::QueueName;
 use switchboard_core::usecases::ai::reply::{self, JobOutcome};
 use switchboard_core::usecases::ai::settings;
-use switchboard_core::usecases::{ingest, integrations};
+use switchboard_core::usecases::integrations;
+
+#[path = "seed.rs"]
+mod seed;
 
 const PHONE: &str = "106540352242922";
 
@@ -113,63 +116,14 @@ async fn main() {
     .expect("settings");
 
     eprintln!("setting up {n} conversations…");
-    let now = chrono::Utc::now().timestamp();
-    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
-        let changes: Vec<_> = chunk
-            .iter()
-            .map(|i| {
-                switchboard_testkit::fixtures::text_change(
-                    PHONE,
-                    &format!("1555{i:07}"),
-                    "Customer",
-                    &format!("wamid.ai.in.{i}"),
-                    now,
-                    "Hello, when are you open tomorrow?",
-                )
-            })
-            .collect();
-        let body = switchboard_testkit::fixtures::delivery(changes);
-        ingest::accept_whatsapp(
-            &svc,
-            switchboard_webhooks::meta::split(&body).unwrap(),
-            None,
-        )
-        .await
-        .unwrap();
-    }
-    loop {
-        let batch = svc
-            .queue
-            .receive(
-                QueueName::Inbound,
-                10,
-                Duration::from_secs(60),
-                Duration::ZERO,
-            )
-            .await
-            .unwrap();
-        if batch.is_empty() {
-            break;
-        }
-        let outcome = worker_inbound::handle(&app, batch.clone()).await;
-        switchboard_runtime::queue::settle(&*svc.queue, QueueName::Inbound, &batch, &outcome, true)
-            .await;
-    }
+    seed::customers_write(&app, PHONE, n, "Hello, when are you open tomorrow?").await;
 
     eprintln!("answering {n} AI jobs (analysis {analysis})…");
     let mut per_job_ms = Vec::with_capacity(n);
     let mut sent = 0usize;
     let mut other = 0usize;
     let started = Instant::now();
-    loop {
-        let batch = svc
-            .queue
-            .receive(QueueName::Ai, 10, Duration::from_secs(60), Duration::ZERO)
-            .await
-            .unwrap();
-        if batch.is_empty() {
-            break;
-        }
+    while let Some(batch) = seed::next_batch(&svc, QueueName::Ai).await {
         for m in &batch {
             let t = Instant::now();
             let outcome = reply::process(&svc, &billing, &m.body).await.expect("job");
@@ -184,20 +138,7 @@ async fn main() {
     let wall = started.elapsed().as_secs_f64();
     // Every reply is on the outbound queue once.
     let mut queued = 0usize;
-    loop {
-        let batch = svc
-            .queue
-            .receive(
-                QueueName::Outbound,
-                10,
-                Duration::from_secs(60),
-                Duration::ZERO,
-            )
-            .await
-            .unwrap();
-        if batch.is_empty() {
-            break;
-        }
+    while let Some(batch) = seed::next_batch(&svc, QueueName::Outbound).await {
         queued += batch.len();
         for m in &batch {
             svc.queue

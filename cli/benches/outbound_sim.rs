@@ -20,11 +20,13 @@ use serde_json::json;
 use switchboard_core::ids::{ConversationId, OrgId, PhoneNumberId, WaId};
 use switchboard_core::queue::QueueName;
 use switchboard_core::secrets::SecretName;
-use switchboard_core::usecases::{ingest, integrations, outbound};
+use switchboard_core::usecases::{integrations, outbound};
 use switchboard_runtime::local::{queue_fn, run_poller};
 
 #[path = "fake_graph.rs"]
 mod fake_graph;
+#[path = "seed.rs"]
+mod seed;
 use fake_graph::FakeGraph;
 
 const PHONE: &str = "106540352242922";
@@ -78,48 +80,7 @@ async fn main() {
     // Every recipient has written once (so conversations exist), through the real
     // inbound path.
     eprintln!("setting up {recipients} conversations…");
-    let now = chrono::Utc::now().timestamp();
-    for chunk in (0..recipients).collect::<Vec<_>>().chunks(1000) {
-        let changes: Vec<_> = chunk
-            .iter()
-            .map(|i| {
-                switchboard_testkit::fixtures::text_change(
-                    PHONE,
-                    &format!("1555{i:07}"),
-                    "Customer",
-                    &format!("wamid.sim.in.{i}"),
-                    now,
-                    "hi",
-                )
-            })
-            .collect();
-        let body = switchboard_testkit::fixtures::delivery(changes);
-        ingest::accept_whatsapp(
-            &svc,
-            switchboard_webhooks::meta::split(&body).unwrap(),
-            None,
-        )
-        .await
-        .unwrap();
-    }
-    loop {
-        let batch = svc
-            .queue
-            .receive(
-                QueueName::Inbound,
-                10,
-                Duration::from_secs(60),
-                Duration::ZERO,
-            )
-            .await
-            .unwrap();
-        if batch.is_empty() {
-            break;
-        }
-        let outcome = worker_inbound::handle(&app, batch.clone()).await;
-        switchboard_runtime::queue::settle(&*svc.queue, QueueName::Inbound, &batch, &outcome, true)
-            .await;
-    }
+    seed::customers_write(&app, PHONE, recipients, "hi").await;
 
     // The campaign: one template message per recipient through the send use case.
     eprintln!("queueing the campaign…");

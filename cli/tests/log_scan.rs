@@ -70,6 +70,25 @@ fn capture() -> Captured {
     .clone()
 }
 
+/// Fails with every log line that holds one of `forbidden` (what it is, the text).
+fn assert_no_leaks(text: &str, forbidden: &[(&str, &str)]) {
+    let leaks: Vec<String> = text
+        .lines()
+        .flat_map(|line| {
+            forbidden
+                .iter()
+                .filter(|(_, needle)| line.contains(needle))
+                .map(move |(what, _)| format!("{what}: {line}"))
+        })
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "{} lines with personal data or secrets:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+}
+
 fn stripe_event(id: &str, kind: &str, created: i64, object: Value) -> Vec<u8> {
     serde_json::to_vec(&json!({"id": id, "object": "event", "api_version": "2025-09-30.clover", "created": created, "livemode": false, "type": kind, "data": {"object": object}})).unwrap()
 }
@@ -380,20 +399,8 @@ async fn logs_hold_no_phone_numbers_tokens_secrets_or_message_text() {
         ("message text", CAPTION.to_owned()),
         ("a customer's name", "Sheena".to_owned()),
     ];
-    let mut leaks = Vec::new();
-    for line in &lines {
-        for (what, needle) in &forbidden {
-            if line.contains(needle.as_str()) {
-                leaks.push(format!("{what}: {line}"));
-            }
-        }
-    }
-    assert!(
-        leaks.is_empty(),
-        "{} leaking lines:\n{}",
-        leaks.len(),
-        leaks.join("\n")
-    );
+    let needles: Vec<(&str, &str)> = forbidden.iter().map(|(w, n)| (*w, n.as_str())).collect();
+    assert_no_leaks(&text, &needles);
     // Every line is one JSON object.
     for line in &lines {
         serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
@@ -587,21 +594,7 @@ async fn channel_logs_hold_no_keys_tokens_ids_or_text() {
         ("message text", KAPSO_TEXT),
         ("message text", OUTBOUND_TEXT),
     ];
-    let leaks: Vec<String> = text
-        .lines()
-        .flat_map(|line| {
-            forbidden
-                .iter()
-                .filter(|(_, needle)| line.contains(needle))
-                .map(move |(what, _)| format!("{what}: {line}"))
-        })
-        .collect();
-    assert!(
-        leaks.is_empty(),
-        "{} leaking lines:\n{}",
-        leaks.len(),
-        leaks.join("\n")
-    );
+    assert_no_leaks(&text, &forbidden);
     assert!(
         text.contains("webhook-kapso") && text.contains("webhook-meta-messaging"),
         "the flows were logged"
@@ -739,20 +732,7 @@ async fn email_logs_hold_no_addresses_keys_or_bodies() {
         ("appointment notes", APPOINTMENT_NOTES),
         ("a customer's phone number", CUSTOMER),
     ];
-    let leaks: Vec<String> = text
-        .lines()
-        .flat_map(|line| {
-            forbidden
-                .iter()
-                .filter(|(_, needle)| line.contains(needle))
-                .map(move |(what, _)| format!("{what}: {line}"))
-        })
-        .collect();
-    assert!(
-        leaks.is_empty(),
-        "personal data or secrets in the logs:\n{}",
-        leaks.join("\n")
-    );
+    assert_no_leaks(&text, &forbidden);
     assert!(
         text.contains("i***@example.org"),
         "masked addresses are logged for support"
@@ -840,20 +820,7 @@ async fn ai_logs_hold_no_prompts_replies_numbers_or_keys() {
         ("the OpenRouter key", OPENROUTER_KEY),
         ("a customer's phone number", CUSTOMER),
     ];
-    let leaks: Vec<String> = text
-        .lines()
-        .flat_map(|line| {
-            forbidden
-                .iter()
-                .filter(|(_, needle)| line.contains(needle))
-                .map(move |(what, _)| format!("{what}: {line}"))
-        })
-        .collect();
-    assert!(
-        leaks.is_empty(),
-        "personal data or secrets in the logs:\n{}",
-        leaks.join("\n")
-    );
+    assert_no_leaks(&text, &forbidden);
     assert!(
         text.contains("model call failed"),
         "the refusal is logged, by its code"

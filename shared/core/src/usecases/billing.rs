@@ -498,16 +498,31 @@ pub async fn admit_message(
     let Some(limit) = limits.messages_per_month else {
         return Ok(None);
     };
-    let (pk, sk) = counter_key(org, period, "accepted");
+    if !reserve(svc, org, period, "accepted", limit).await? {
+        return Err(limit_reached("messages per period", limit, billing.plan));
+    }
+    Ok(Some(period))
+}
+
+/// Counts one more on the period's `counter` unless that goes over `limit`: then nothing
+/// is counted and the answer is `false`.
+async fn reserve(
+    svc: &Services,
+    org: &OrgId,
+    period: i64,
+    counter: &str,
+    limit: u64,
+) -> Result<bool> {
+    let (pk, sk) = counter_key(org, period, counter);
     let n = svc
         .store
         .increment(&pk, &sk, 1, counter_ttl(period))
         .await?;
     if over(n, limit) {
         svc.store.take(&pk, &sk, 1).await?;
-        return Err(limit_reached("messages per period", limit, billing.plan));
+        return Ok(false);
     }
-    Ok(Some(period))
+    Ok(true)
 }
 
 /// Gives back a message reservation taken in `period` (the message failed for good
@@ -561,13 +576,7 @@ pub async fn admit_ai_reply(
         return Ok(None);
     };
     let period = billing.period_at(now);
-    let (pk, sk) = counter_key(org, period, "ai_accepted");
-    let n = svc
-        .store
-        .increment(&pk, &sk, 1, counter_ttl(period))
-        .await?;
-    if over(n, limit) {
-        svc.store.take(&pk, &sk, 1).await?;
+    if !reserve(svc, org, period, "ai_accepted", limit).await? {
         return Err(limit_reached("AI replies per period", limit, billing.plan));
     }
     Ok(Some(period))

@@ -118,30 +118,14 @@ pub async fn billing_recipients(
     s: &EmailSettings,
 ) -> Result<Vec<String>> {
     let mut out: Vec<String> = s.billing_email.iter().cloned().collect();
-    let mut after = None;
-    loop {
-        let page = svc
-            .store
-            .query(
-                Query::table(User::pk(org))
-                    .sort(SortKey::BeginsWith(SK_PREFIX.to_owned()))
-                    .limit(100)
-                    .after(after),
-            )
-            .await?;
-        for u in decode_all::<User>(&page.items)? {
-            if u.role == Role::Owner
-                && let Some(e) = u.email.as_deref().filter(|e| email::valid_address(e))
-            {
-                let e = email::normalise(e);
-                if !out.contains(&e) {
-                    out.push(e);
-                }
+    for u in everyone(svc, org).await? {
+        if u.role == Role::Owner
+            && let Some(e) = u.email.as_deref().filter(|e| email::valid_address(e))
+        {
+            let e = email::normalise(e);
+            if !out.contains(&e) {
+                out.push(e);
             }
-        }
-        after = page.next;
-        if after.is_none() {
-            break;
         }
     }
     Ok(out)
@@ -269,6 +253,16 @@ pub async fn on_handoff(svc: &Services, c: &Conversation, previous: Option<&str>
 
 /// The org's admins and owners Switchboard has seen.
 async fn admins(svc: &Services, org: &OrgId) -> Result<Vec<String>> {
+    Ok(everyone(svc, org)
+        .await?
+        .into_iter()
+        .filter(|u| matches!(u.role, Role::Admin | Role::Owner))
+        .map(|u| u.id)
+        .collect())
+}
+
+/// Every person of the org Switchboard has seen through the API.
+async fn everyone(svc: &Services, org: &OrgId) -> Result<Vec<User>> {
     let mut out = Vec::new();
     let mut after = None;
     loop {
@@ -281,12 +275,7 @@ async fn admins(svc: &Services, org: &OrgId) -> Result<Vec<String>> {
                     .after(after),
             )
             .await?;
-        out.extend(
-            decode_all::<User>(&page.items)?
-                .into_iter()
-                .filter(|u| matches!(u.role, Role::Admin | Role::Owner))
-                .map(|u| u.id),
-        );
+        out.extend(decode_all::<User>(&page.items)?);
         after = page.next;
         if after.is_none() {
             return Ok(out);

@@ -309,6 +309,28 @@ fn model_unavailable(reason: &str) -> Error {
     }
 }
 
+/// The answer of the org's model (then its fallback) for an agent's tool (a summary, a
+/// translation): each call within [`API_CALL_TIMEOUT`], so both fit in the request; 502
+/// `model_unavailable` when none gave a non-empty answer.
+async fn tool_answer(
+    svc: &Services,
+    org: &OrgId,
+    settings: &AiSettings,
+    purpose: Purpose,
+    prompt: Vec<ChatMessage>,
+) -> Result<(String, crate::llm::ModelRef)> {
+    let mut spec = CallSpec::for_settings(settings, purpose, None);
+    spec.timeout = spec.timeout.min(API_CALL_TIMEOUT);
+    let called = call_models(svc, org, &spec, prompt)
+        .await
+        .map_err(|e| model_unavailable(&e.reason))?;
+    let text = called.completion.content.trim().to_owned();
+    if text.is_empty() {
+        return Err(model_unavailable("empty_output"));
+    }
+    Ok((text, called.model))
+}
+
 /// `POST /v1/conversations/{id}/summary`: a summary of the conversation, made anew when a
 /// message came since the stored one.
 pub async fn summarise(svc: &Services, org: &OrgId, id: &ConversationId) -> Result<Value> {
@@ -351,22 +373,14 @@ pub async fn summarise(svc: &Services, org: &OrgId, id: &ConversationId) -> Resu
         ),
         ChatMessage::new(ChatRole::User, transcript),
     ];
-    let mut spec = CallSpec::for_settings(&settings, Purpose::Summary, None);
-    spec.timeout = spec.timeout.min(API_CALL_TIMEOUT);
-    let called = call_models(svc, org, &spec, prompt)
-        .await
-        .map_err(|e| model_unavailable(&e.reason))?;
-    let text = called.completion.content.trim().to_owned();
-    if text.is_empty() {
-        return Err(model_unavailable("empty_output"));
-    }
+    let (text, model) = tool_answer(svc, org, &settings, Purpose::Summary, prompt).await?;
     let summary = Summary {
         org_id: org.clone(),
         conversation_id: id.clone(),
         text,
         last_message_id: conversation.last_message_id.clone(),
         messages: history.len(),
-        model: called.model.to_string(),
+        model: model.to_string(),
         at: svc.clock.now(),
     };
     svc.store.put(item(&summary, 1)?, Condition::Always).await?;
@@ -469,22 +483,14 @@ pub async fn translate(svc: &Services, org: &OrgId, id: &MessageId, body: &Value
         ),
         ChatMessage::new(ChatRole::User, redact(&text)),
     ];
-    let mut spec = CallSpec::for_settings(&settings, Purpose::Translation, None);
-    spec.timeout = spec.timeout.min(API_CALL_TIMEOUT);
-    let called = call_models(svc, org, &spec, prompt)
-        .await
-        .map_err(|e| model_unavailable(&e.reason))?;
-    let out = called.completion.content.trim().to_owned();
-    if out.is_empty() {
-        return Err(model_unavailable("empty_output"));
-    }
+    let (out, model) = tool_answer(svc, org, &settings, Purpose::Translation, prompt).await?;
     let t = Translation {
         org_id: org.clone(),
         conversation_id: message.conversation_id.clone(),
         message_id: id.clone(),
         to,
         text: out,
-        model: called.model.to_string(),
+        model: model.to_string(),
         at: svc.clock.now(),
     };
     svc.store.put(item(&t, 1)?, Condition::Always).await?;

@@ -591,6 +591,20 @@ fn cap_keys(
     )
 }
 
+/// Each cap that applies: its counter's key and its limit.
+fn caps_of(
+    settings: &AiSettings,
+    c: &Conversation,
+    now: DateTime<Utc>,
+) -> Vec<((String, String), u32)> {
+    let (conv, org) = cap_keys(settings, c, now);
+    let mut out = vec![(conv, settings.caps.per_conversation_per_day)];
+    if let Some(limit) = settings.caps.per_org_per_day {
+        out.push((org, limit));
+    }
+    out
+}
+
 fn cap_ttl(now: DateTime<Utc>) -> Option<i64> {
     Some((now + Duration::days(3)).timestamp())
 }
@@ -601,16 +615,11 @@ async fn caps_have_room(
     c: &Conversation,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let (conv, org) = cap_keys(settings, c, now);
-    let used = |it: Option<crate::store::Item>| it.and_then(|i| i.n).unwrap_or(0);
-    let per_conv = used(svc.store.get(&conv.0, &conv.1).await?);
-    if per_conv >= i64::from(settings.caps.per_conversation_per_day) {
-        return Ok(false);
-    }
-    if let Some(limit) = settings.caps.per_org_per_day
-        && used(svc.store.get(&org.0, &org.1).await?) >= i64::from(limit)
-    {
-        return Ok(false);
+    for (key, limit) in caps_of(settings, c, now) {
+        let used = svc.store.get(&key.0, &key.1).await?.and_then(|i| i.n);
+        if used.unwrap_or(0) >= i64::from(limit) {
+            return Ok(false);
+        }
     }
     Ok(true)
 }
@@ -623,20 +632,14 @@ async fn take_caps(
     c: &Conversation,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let (conv, org) = cap_keys(settings, c, now);
-    let n = svc
-        .store
-        .increment(&conv.0, &conv.1, 1, cap_ttl(now))
-        .await?;
-    if n > i64::from(settings.caps.per_conversation_per_day) {
-        svc.store.take(&conv.0, &conv.1, 1).await?;
-        return Ok(false);
-    }
-    if let Some(limit) = settings.caps.per_org_per_day {
-        let n = svc.store.increment(&org.0, &org.1, 1, cap_ttl(now)).await?;
+    let mut taken: Vec<(String, String)> = Vec::new();
+    for (key, limit) in caps_of(settings, c, now) {
+        let n = svc.store.increment(&key.0, &key.1, 1, cap_ttl(now)).await?;
+        taken.push(key);
         if n > i64::from(limit) {
-            svc.store.take(&org.0, &org.1, 1).await?;
-            svc.store.take(&conv.0, &conv.1, 1).await?;
+            for k in &taken {
+                svc.store.take(&k.0, &k.1, 1).await?;
+            }
             return Ok(false);
         }
     }
