@@ -5,12 +5,12 @@
 //! plan's AI-reply limit answers 402 and leaves the draft as it was (agents).
 
 use http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use switchboard_core::ids::{ConversationId, Role, SuggestionId};
 use switchboard_core::usecases::ai::suggestions;
 use switchboard_runtime::App;
 use switchboard_runtime::http::{
-    ApiError, Request, Response, json_body, json_response, path_param, respond,
+    ApiError, Request, Response, json_response, optional_json_body, path_id, respond,
 };
 
 /// Function name (Lambda, logs, template).
@@ -23,18 +23,10 @@ pub async fn handle(app: &App, req: Request) -> Response {
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
     let caller = app.caller(req, Role::Agent).await?;
-    let conversation = path_param(req, "id")
-        .and_then(|s| ConversationId::parse(s).ok())
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
-    let id = path_param(req, "sid")
-        .and_then(|s| SuggestionId::parse(s).ok())
-        .ok_or_else(|| ApiError::not_found("suggestion"))?;
+    let conversation = path_id(req, "id", "conversation", ConversationId::parse)?;
+    let id = path_id(req, "sid", "suggestion", SuggestionId::parse)?;
     // An empty body accepts the draft as it is.
-    let body: Value = if req.body().is_empty() {
-        json!({})
-    } else {
-        json_body(req, app.config().max_api_body)?
-    };
+    let body = optional_json_body(req, app.config().max_api_body)?;
     let sent = suggestions::accept(
         app.services(),
         &app.config().billing,

@@ -8,7 +8,7 @@ use switchboard_core::ids::{ConversationId, Role};
 use switchboard_core::usecases::ai::suggestions;
 use switchboard_runtime::App;
 use switchboard_runtime::http::{
-    ApiError, Request, Response, json_response, page_request, path_param, respond,
+    ApiError, Request, Response, json_response, page_request, path_id, respond,
 };
 
 /// Function name (Lambda, logs, template).
@@ -21,9 +21,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
     let caller = app.caller(req, Role::Viewer).await?;
-    let id = path_param(req, "id")
-        .and_then(|s| ConversationId::parse(s).ok())
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let id = path_id(req, "id", "conversation", ConversationId::parse)?;
     let page = page_request(req, &caller.org)?;
     let list = suggestions::list(app.services(), &caller.org, &id, page).await?;
     Ok(json_response(

@@ -3,12 +3,11 @@
 //! (agents). Only a draft can be rejected (409 otherwise).
 
 use http::StatusCode;
-use serde_json::{Value, json};
 use switchboard_core::ids::{ConversationId, Role, SuggestionId};
 use switchboard_core::usecases::ai::suggestions;
 use switchboard_runtime::App;
 use switchboard_runtime::http::{
-    ApiError, Request, Response, json_body, json_response, path_param, respond,
+    ApiError, Request, Response, json_response, optional_json_body, path_id, respond,
 };
 
 /// Function name (Lambda, logs, template).
@@ -21,17 +20,9 @@ pub async fn handle(app: &App, req: Request) -> Response {
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
     let caller = app.caller(req, Role::Agent).await?;
-    let conversation = path_param(req, "id")
-        .and_then(|s| ConversationId::parse(s).ok())
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
-    let id = path_param(req, "sid")
-        .and_then(|s| SuggestionId::parse(s).ok())
-        .ok_or_else(|| ApiError::not_found("suggestion"))?;
-    let body: Value = if req.body().is_empty() {
-        json!({})
-    } else {
-        json_body(req, app.config().max_api_body)?
-    };
+    let conversation = path_id(req, "id", "conversation", ConversationId::parse)?;
+    let id = path_id(req, "sid", "suggestion", SuggestionId::parse)?;
+    let body = optional_json_body(req, app.config().max_api_body)?;
     let s = suggestions::reject(
         app.services(),
         &caller.org,

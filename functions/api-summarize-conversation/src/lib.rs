@@ -7,7 +7,7 @@ use http::StatusCode;
 use switchboard_core::ids::{ConversationId, Role};
 use switchboard_core::usecases::ai::insight;
 use switchboard_runtime::App;
-use switchboard_runtime::http::{ApiError, Request, Response, json_response, path_param, respond};
+use switchboard_runtime::http::{ApiError, Request, Response, json_response, path_id, respond};
 
 /// Function name (Lambda, logs, template).
 pub const FUNCTION: &str = "api-summarize-conversation";
@@ -19,9 +19,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
     let caller = app.caller(req, Role::Agent).await?;
-    let id = path_param(req, "id")
-        .and_then(|s| ConversationId::parse(s).ok())
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let id = path_id(req, "id", "conversation", ConversationId::parse)?;
     let summary = insight::summarise(app.services(), &caller.org, &id).await?;
     Ok(json_response(StatusCode::OK, &summary))
 }

@@ -9,7 +9,7 @@ use switchboard_core::ids::{MessageId, Role};
 use switchboard_core::usecases::ai::insight;
 use switchboard_runtime::App;
 use switchboard_runtime::http::{
-    ApiError, Request, Response, json_body, json_response, path_param, respond,
+    ApiError, Request, Response, json_body, json_response, path_id, respond,
 };
 
 /// Function name (Lambda, logs, template).
@@ -22,9 +22,7 @@ pub async fn handle(app: &App, req: Request) -> Response {
 
 async fn run(app: &App, req: &Request) -> Result<Response, ApiError> {
     let caller = app.caller(req, Role::Agent).await?;
-    let id = path_param(req, "id")
-        .and_then(|s| MessageId::parse(s).ok())
-        .ok_or_else(|| ApiError::not_found("message"))?;
+    let id = path_id(req, "id", "message", MessageId::parse)?;
     let body: Value = json_body(req, app.config().max_api_body)?;
     let t = insight::translate(app.services(), &caller.org, &id, &body).await?;
     Ok(json_response(StatusCode::OK, &t))

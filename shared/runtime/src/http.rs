@@ -46,6 +46,19 @@ pub fn path_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .map(String::as_str)
 }
 
+/// A path parameter parsed as an id: a missing or malformed one is the resource's 404,
+/// like an id that names nothing.
+pub fn path_id<T, E>(
+    req: &Request,
+    name: &str,
+    resource: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, ApiError> {
+    path_param(req, name)
+        .and_then(|s| parse(s).ok())
+        .ok_or_else(|| ApiError::not_found(resource))
+}
+
 /// A query parameter (percent-decoded; the first if repeated).
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
     let query = req.uri().query()?;
@@ -325,6 +338,14 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
     })
 }
 
+/// [`json_body`] for a body that may be left out: an empty body reads as `{}`.
+pub fn optional_json_body(req: &Request, limit: usize) -> Result<serde_json::Value, ApiError> {
+    if req.body().is_empty() {
+        return Ok(serde_json::json!({}));
+    }
+    json_body(req, limit)
+}
+
 tokio::task_local! {
     /// The authenticated caller of the request being handled, recorded by
     /// [`crate::App::caller`] for the audit entry written when the handler returns.
@@ -520,6 +541,54 @@ mod tests {
             b = b.header("content-type", ct);
         }
         b.body(Bytes::from(body.to_owned())).unwrap()
+    }
+
+    #[test]
+    fn optional_bodies_and_path_ids() {
+        assert_eq!(
+            optional_json_body(&req(None, ""), 100).unwrap(),
+            serde_json::json!({})
+        );
+        assert_eq!(
+            optional_json_body(&req(Some("application/json"), r#"{"a":1}"#), 100).unwrap()["a"],
+            1
+        );
+        assert_eq!(
+            optional_json_body(&req(Some("text/plain"), "hi"), 100)
+                .unwrap_err()
+                .status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a body that is there is still checked"
+        );
+        let mut r = req(None, "");
+        r.extensions_mut().insert(PathParams(
+            [("id".to_owned(), "cv_no".to_owned())]
+                .into_iter()
+                .collect(),
+        ));
+        fn parse(s: &str) -> Result<String, ()> {
+            s.strip_prefix("cv_")
+                .filter(|rest| rest.len() == 4)
+                .map(str::to_owned)
+                .ok_or(())
+        }
+        let e = path_id(&r, "id", "conversation", parse).unwrap_err();
+        assert_eq!(
+            (e.status, e.code.as_str()),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "malformed"
+        );
+        assert_eq!(
+            path_id(&r, "sid", "suggestion", parse).unwrap_err().status,
+            StatusCode::NOT_FOUND,
+            "missing"
+        );
+        r.extensions_mut().insert(PathParams(
+            [("id".to_owned(), "cv_abcd".to_owned())]
+                .into_iter()
+                .collect(),
+        ));
+        assert_eq!(path_id(&r, "id", "conversation", parse).unwrap(), "abcd");
     }
 
     #[test]
