@@ -19,6 +19,10 @@
 #                 while it runs, and the time to the first send after a kill mid-campaign
 #   import.json   a 100,000-row contact import through the dev server: rows per second
 #                 from the POST to `completed`, and the same file again (nothing changes)
+#   reminders_local.json  10,000 due reminders claimed by two overlapping schedule runs
+#   ai_overhead.json, ai_overhead_analysis.json  2,000 AI reply jobs through worker-ai's use
+#                 case with a model that answers at once: Switchboard's own time per reply
+#                 (p50, p99), without and with the per-message analysis call
 # Figures depend on the machine; the README records those of the reference machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,5 +90,9 @@ if [ -n "${REMINDERS_ON_MOTO:-}" ] && [ -n "${SWITCHBOARD_TEST_MOTO_URL:-}" ]; t
   echo "==> reminders on moto_server at $SWITCHBOARD_TEST_MOTO_URL (APPOINTMENTS=${APPOINTMENTS:-1000})"
   APPOINTMENTS="${APPOINTMENTS:-1000}" BACKEND=aws OUT="$PWD/bench-results/reminders_aws.json" cargo bench -p switchboard-cli --bench reminders_load
 fi
+
+echo "==> AI replies: Switchboard's own time per reply (model answering at once), 2,000 jobs"
+OUT="$PWD/bench-results/ai_overhead.json" cargo bench -p switchboard-cli --bench ai_overhead
+ANALYSIS=1 OUT="$PWD/bench-results/ai_overhead_analysis.json" cargo bench -p switchboard-cli --bench ai_overhead
 
 echo "==> results in bench-results/"
