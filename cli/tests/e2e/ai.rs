@@ -888,6 +888,60 @@ async fn sentiment_filters_summaries_and_translations() {
         (st, e["error"]["code"].as_str()),
         (StatusCode::BAD_GATEWAY, Some("model_unavailable"))
     );
+
+    // The data subject's export holds what AI kept about the conversation; an erasure
+    // takes it along (the AI log, which holds no personal data, stays for the readout).
+    let org = OrgId::parse("acme").unwrap();
+    let contact = ContactId::for_wa_id(&org, &WaId::parse(CUSTOMER).unwrap());
+    let (st, export) =
+        s.h.get(&format!("/v1/contacts/{contact}/export"), &s.admin)
+            .await;
+    assert_eq!(st, StatusCode::OK, "{export}");
+    let ai = &export["conversations"][0]["ai"];
+    assert_eq!(
+        ai["summary"]["text"], "The customer wants a refund for a cake that never came.",
+        "{ai}"
+    );
+    assert_eq!(ai["translations"][0]["text"], "My cake never arrived!");
+    assert_eq!(
+        ai["suggestions"].as_array().unwrap().len(),
+        1,
+        "the draft to 'Ik wil mijn geld terug'"
+    );
+    let (st, _) =
+        s.h.delete(&format!("/v1/contacts/{contact}"), &s.admin)
+            .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) =
+        s.h.get(&format!("/v1/conversations/{conv}/suggestions"), &s.agent)
+            .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = s.h.post(&tpath, &s.agent, &json!({"to": "en"})).await;
+    assert_eq!(
+        st,
+        StatusCode::NOT_FOUND,
+        "the message and its translations are gone"
+    );
+    let scan =
+        s.h.app
+            .services()
+            .store
+            .query(switchboard_core::store::Query::table(format!(
+                "ORG#acme#CONV#{conv}"
+            )))
+            .await
+            .unwrap();
+    assert!(
+        scan.items.is_empty(),
+        "nothing left in the conversation's partition"
+    );
+    let (_, stats) =
+        s.h.get(
+            "/v1/ai/stats?from=2026-12-01T00:00:00Z&to=2026-12-08T00:00:00Z",
+            &s.admin,
+        )
+        .await;
+    assert!(stats["entries"].as_u64().unwrap() > 0);
     s.h.stop().await;
 }
 

@@ -195,6 +195,8 @@ pub async fn export(
         };
         let mut view = c.record.view(now);
         size.add(&view)?;
+        // What AI made of the conversation: reply records, its summary, translations.
+        view["ai"] = ai_records(svc, &pk, &mut size).await?;
         if options.include_messages {
             view["messages"] = Value::Array(messages(svc, org, &c.record, &mut size).await?);
         } else {
@@ -245,6 +247,40 @@ pub async fn export(
         return Err(too_large(size.field));
     }
     Ok(doc)
+}
+
+/// The AI records kept in a conversation's partition (`SUGGESTION#…`, `SUMMARY`,
+/// `TRANSLATION#…`), counted against the size limit.
+async fn ai_records(svc: &Services, pk: &str, size: &mut Size) -> Result<Value> {
+    let mut out = json!({"suggestions": [], "summary": null, "translations": []});
+    let mut after = None;
+    loop {
+        let page = svc
+            .store
+            .query(Query::table(pk).after(after).consistent())
+            .await?;
+        for it in &page.items {
+            let slot = if it.sk.starts_with("SUGGESTION#") {
+                "suggestions"
+            } else if it.sk.starts_with("TRANSLATION#") {
+                "translations"
+            } else if it.sk == "SUMMARY" {
+                size.add(&it.data)?;
+                out["summary"] = it.data.clone();
+                continue;
+            } else {
+                continue;
+            };
+            size.add(&it.data)?;
+            if let Some(list) = out[slot].as_array_mut() {
+                list.push(it.data.clone());
+            }
+        }
+        match page.next {
+            Some(p) => after = Some(p),
+            None => return Ok(out),
+        }
+    }
 }
 
 /// Every message of a conversation, oldest first, counted against the size limit.
