@@ -64,6 +64,7 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("BILLING_ENFORCED", "BillingEnforced"),
     ("BILLING_PAST_DUE_GRACE_DAYS", "BillingPastDueGraceDays"),
     ("PLAN_LIMITS", "PlanLimits"),
+    ("RATE_LIMITS", "RateLimits"),
     ("WEBHOOK_EVENT_RETENTION_DAYS", "WebhookEventRetentionDays"),
     ("EMAIL_PROVIDER", "EmailProvider"),
     ("EMAIL_FALLBACK_PROVIDER", "EmailFallbackProvider"),

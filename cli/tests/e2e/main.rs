@@ -23,6 +23,7 @@ mod opt_out;
 mod outbound;
 mod personal_data;
 mod quick_replies;
+mod rate_limits;
 mod reminders;
 mod resilience;
 mod samples;

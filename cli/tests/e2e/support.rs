@@ -142,6 +142,8 @@ pub struct Options {
     pub email: Option<switchboard_runtime::config::EmailConfig>,
     /// One OpenAI-compatible base URL (a fake) for every model preset.
     pub llm_url: Option<String>,
+    /// API rate limits (off unless set, as on the embedded backend without `RATE_LIMITS`).
+    pub rate_limits: Option<switchboard_core::usecases::rate_limits::RateLimitConfig>,
 }
 
 impl Default for Options {
@@ -168,6 +170,7 @@ impl Default for Options {
             max_media_bytes: None,
             email: None,
             llm_url: None,
+            rate_limits: None,
         }
     }
 }
@@ -196,6 +199,9 @@ pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     }
     if let Some(e) = opts.email.clone() {
         config.email = e;
+    }
+    if let Some(r) = opts.rate_limits.clone() {
+        config.rate_limits = r;
     }
     if let Some(url) = &opts.llm_url {
         config.llm.openrouter_url = Some(url.clone());

@@ -91,7 +91,18 @@ struct Inner {
     metrics: Arc<Registry>,
     /// Callers recorded lately in the org's user directory (most requests skip the store).
     seen: switchboard_core::usecases::users::SeenCache,
+    /// Orgs' plans as lately read, for their rate limits.
+    plans: std::sync::Mutex<PlanCache>,
 }
+
+type PlanCache = std::collections::HashMap<
+    switchboard_core::ids::OrgId,
+    (Option<switchboard_core::billing::Plan>, std::time::Instant),
+>;
+
+/// How long an org's plan is taken as read (a plan change reaches its rate limits
+/// within this).
+const PLAN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Everything a handler needs, shared by all requests of a process.
 #[derive(Clone)]
@@ -264,6 +275,7 @@ impl App {
             tokens: TokenCache::new(std::time::Duration::from_secs(300)),
             metrics,
             seen: Default::default(),
+            plans: Default::default(),
         })))
     }
 
@@ -306,8 +318,88 @@ impl App {
         // Anyone with a valid token is one of the org's people, whatever this route
         // needs.
         self.record_seen(&caller).await;
+        self.limit_rate(req, &caller).await?;
         caller.require(role)?;
         Ok(caller)
+    }
+
+    /// Takes the request from its caller's and org's rate-limit buckets: 429 with
+    /// `Retry-After` when either is empty. A failing store lets the request through (the
+    /// limit protects the service; it must not take it down).
+    async fn limit_rate(&self, req: &Request, caller: &Caller) -> Result<(), ApiError> {
+        use switchboard_core::usecases::rate_limits::{self, RouteClass};
+        let cfg = &self.0.config.rate_limits;
+        if !cfg.enforce {
+            return Ok(());
+        }
+        let class = RouteClass::of(req.method().as_str(), req.uri().path());
+        let plan = self.plan_of(&caller.org).await;
+        let who = caller.user.as_deref().unwrap_or("anonymous");
+        let verdict = match rate_limits::check(
+            &self.0.services,
+            cfg.limits_of(plan),
+            &caller.org,
+            who,
+            class,
+        )
+        .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "rate limit check failed; letting the request through");
+                return Ok(());
+            }
+        };
+        crate::http::note_rate(verdict);
+        if verdict.allowed {
+            return Ok(());
+        }
+        tracing::info!(
+            class = class.as_str(),
+            limit = verdict.limit,
+            "rate limited"
+        );
+        let mut e = ApiError::new(
+            http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "too many {} requests: {} a minute; try again in {} s",
+                class.as_str(),
+                verdict.limit,
+                verdict.retry_after_secs.unwrap_or(1)
+            ),
+        );
+        e.retry_after = verdict.retry_after_secs;
+        Err(e)
+    }
+
+    /// The org's plan, as its billing record says (cached for a few minutes; `None`
+    /// when billing is not enforced).
+    async fn plan_of(
+        &self,
+        org: &switchboard_core::ids::OrgId,
+    ) -> Option<switchboard_core::billing::Plan> {
+        if !self.0.config.billing.enforce {
+            return None;
+        }
+        let now = std::time::Instant::now();
+        if let Some((plan, at)) = self.0.plans.lock().ok().and_then(|m| m.get(org).copied())
+            && now.duration_since(at) < PLAN_CACHE_TTL
+        {
+            return plan;
+        }
+        let plan = switchboard_core::usecases::billing::load_billing(&self.0.services, org)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|b| b.record.plan);
+        if let Ok(mut m) = self.0.plans.lock() {
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.insert(org.clone(), (plan, now));
+        }
+        plan
     }
 
     /// Records the caller in the org's user directory (`GET /v1/users`): at most one

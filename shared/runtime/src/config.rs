@@ -153,6 +153,8 @@ pub struct Config {
     /// Email providers and sender (`EMAIL_*`, `RESEND_API_URL`, `SENDGRID_API_URL`,
     /// `APP_URL`).
     pub email: EmailConfig,
+    /// API rate limits (`RATE_LIMITS`).
+    pub rate_limits: switchboard_core::usecases::rate_limits::RateLimitConfig,
     /// How often the dev server runs the reminder schedule (`REMINDERS_INTERVAL_SECS`).
     pub reminders_every: std::time::Duration,
     /// Origins the dev server answers CORS requests from (`SWITCHBOARD_CORS_ORIGINS`,
@@ -514,6 +516,23 @@ impl Config {
             },
             retry,
             billing: billing_config(&var, backend)?,
+            rate_limits: switchboard_core::usecases::rate_limits::RateLimitConfig {
+                // Always on AWS; on the embedded backend when RATE_LIMITS asks for it.
+                enforce: backend == Backend::Aws
+                    || var("RATE_LIMITS").is_some_and(|v| !v.trim().is_empty()),
+                overrides: var("RATE_LIMITS")
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| {
+                        switchboard_core::usecases::rate_limits::RateLimitConfig::parse(&v).map_err(
+                            |reason| ConfigError::Invalid {
+                                var: "RATE_LIMITS",
+                                reason,
+                            },
+                        )
+                    })
+                    .transpose()?
+                    .unwrap_or_default(),
+            },
             stripe_api_url: url("STRIPE_API_URL")?
                 .unwrap_or_else(|| "https://api.stripe.com".into()),
             usage_report_every: std::time::Duration::from_secs(
@@ -1280,6 +1299,22 @@ mod tests {
             !from(&[]).unwrap().billing.enforce,
             "off locally by default"
         );
+        // Rate limits: off locally unless asked for; a bad value is refused by name.
+        assert!(!from(&[]).unwrap().rate_limits.enforce);
+        let limited = from(&[(
+            "RATE_LIMITS",
+            r#"{"reads_per_minute": 9, "writes_per_minute": 3, "sends_per_minute": 4}"#,
+        )])
+        .unwrap();
+        assert!(limited.rate_limits.enforce);
+        assert_eq!(limited.rate_limits.limits_of(None).reads_per_minute, 9);
+        assert!(matches!(
+            from(&[("RATE_LIMITS", "[1]")]),
+            Err(ConfigError::Invalid {
+                var: "RATE_LIMITS",
+                ..
+            })
+        ));
         assert!(matches!(
             from(&[("PLAN_LIMITS", "nope")]),
             Err(ConfigError::Invalid {

@@ -357,6 +357,32 @@ pub(crate) fn note_caller(caller: &crate::auth::Caller) {
     let _ = CALLER.try_with(|c| *c.borrow_mut() = Some(caller.clone()));
 }
 
+tokio::task_local! {
+    /// The rate-limit check of the request being handled, whose state every answer
+    /// carries in `RateLimit-*` headers.
+    static RATE: std::cell::RefCell<Option<switchboard_core::usecases::rate_limits::Verdict>>;
+}
+
+/// Records the request's rate-limit check (outside a request: nothing to do).
+pub(crate) fn note_rate(v: switchboard_core::usecases::rate_limits::Verdict) {
+    let _ = RATE.try_with(|r| *r.borrow_mut() = Some(v));
+}
+
+/// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the
+/// bucket is full again) of a check.
+fn rate_headers(resp: &mut Response, v: &switchboard_core::usecases::rate_limits::Verdict) {
+    let h = resp.headers_mut();
+    for (name, value) in [
+        ("ratelimit-limit", v.limit.to_string()),
+        ("ratelimit-remaining", v.remaining.to_string()),
+        ("ratelimit-reset", v.reset_secs.to_string()),
+    ] {
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            h.insert(name, value);
+        }
+    }
+}
+
 /// Which requests of a route are appended to the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audit {
@@ -433,15 +459,25 @@ where
     );
     async move {
         let started = std::time::Instant::now();
-        let (resp, caller) = CALLER
+        let (mut resp, caller, rate) = CALLER
             .scope(std::cell::RefCell::new(None), async {
-                let resp = match fut.await {
-                    Ok(resp) => resp,
-                    Err(e) => e.into_response(&rid),
-                };
-                (resp, CALLER.with(|c| c.borrow_mut().take()))
+                RATE.scope(std::cell::RefCell::new(None), async {
+                    let resp = match fut.await {
+                        Ok(resp) => resp,
+                        Err(e) => e.into_response(&rid),
+                    };
+                    (
+                        resp,
+                        CALLER.with(|c| c.borrow_mut().take()),
+                        RATE.with(|r| r.borrow_mut().take()),
+                    )
+                })
+                .await
             })
             .await;
+        if let Some(v) = &rate {
+            rate_headers(&mut resp, v);
+        }
         let status = resp.status().as_u16();
         tracing::Span::current().record("status", status);
         if status >= 500 {

@@ -25,6 +25,7 @@ pub mod outbound;
 pub mod pacing;
 pub mod personal_data;
 pub mod quick_replies;
+pub mod rate_limits;
 pub mod reminders;
 pub mod sequences;
 pub mod templates;

@@ -84,6 +84,55 @@ pub async fn reserve_within(
     start_us: i64,
     horizon_us: Option<i64>,
 ) -> Result<Reservation> {
+    Ok(reserve_with_state(store, pk, rate, start_us, horizon_us)
+        .await?
+        .0)
+}
+
+/// A request taken from a bucket at `now_us`, or refused, with the bucket's state after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Taken {
+    /// Whether the request may go now.
+    pub allowed: bool,
+    /// Further requests that may go at once.
+    pub remaining: i64,
+    /// When the bucket is full again (microseconds since the epoch).
+    pub full_at_us: i64,
+    /// When a refused request may go (microseconds since the epoch; `now_us` if allowed).
+    pub free_at_us: i64,
+}
+
+/// Takes one request from the bucket `pk` now if the rate allows it (a token bucket of
+/// `rate.burst` requests refilled one per interval), never reserving a later slot.
+pub async fn take(store: &dyn ItemStore, pk: &str, rate: Rate, now_us: i64) -> Result<Taken> {
+    let (reservation, tat) = reserve_with_state(store, pk, rate, now_us, Some(0)).await?;
+    let tau = (rate.burst - 1) * rate.interval_us;
+    // Another request may go at once while TAT − τ ≤ now, one more per interval of room.
+    let remaining = |tat: i64| ((now_us + tau - tat).div_euclid(rate.interval_us) + 1).max(0);
+    Ok(match reservation {
+        Reservation::Slot(_) => Taken {
+            allowed: true,
+            remaining: remaining(tat),
+            full_at_us: tat,
+            free_at_us: now_us,
+        },
+        Reservation::Busy { free_at_us } => Taken {
+            allowed: false,
+            remaining: 0,
+            full_at_us: tat,
+            free_at_us,
+        },
+    })
+}
+
+/// [`reserve_within`], also answering the TAT after the call.
+async fn reserve_with_state(
+    store: &dyn ItemStore,
+    pk: &str,
+    rate: Rate,
+    start_us: i64,
+    horizon_us: Option<i64>,
+) -> Result<(Reservation, i64)> {
     let tau = (rate.burst - 1) * rate.interval_us;
     for _ in 0..MAX_ATTEMPTS {
         let current = store.get(pk, "GCRA").await?;
@@ -100,9 +149,12 @@ pub async fn reserve_within(
         if let Some(h) = horizon_us
             && slot - start_us > h
         {
-            return Ok(Reservation::Busy {
-                free_at_us: slot - h,
-            });
+            return Ok((
+                Reservation::Busy {
+                    free_at_us: slot - h,
+                },
+                tat,
+            ));
         }
         let new_tat = tat.max(slot) + rate.interval_us;
         let item = Item::new(pk, "GCRA", serde_json::json!({"tat_us": new_tat}))
@@ -110,7 +162,7 @@ pub async fn reserve_within(
             // Keep the state an hour past its last use; an expired state means "idle".
             .with_ttl(new_tat / 1_000_000 + 3600);
         match store.put(item, condition).await {
-            Ok(()) => return Ok(Reservation::Slot(slot)),
+            Ok(()) => return Ok((Reservation::Slot(slot), new_tat)),
             Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
