@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Adds a Lambda function to Switchboard: the crate and every template.yaml block a
-function needs (the function with its event, its log group, its place in a grouped errors
+function needs (the function with its event and its kind's log group, its place in a grouped errors
 alarm (scripts/function-alarms.py), its lines on
 the dashboard, and for a schedule the failure-queue permission) and its line in
 samconfig.toml's sync exclusions, so that the template
@@ -22,6 +22,12 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def log_group(name: str) -> str:
+    """The log group of a function's kind (its streams are named after the function)."""
+    kind = name.split("-")[0]
+    return {"api": "ApiLogGroup", "webhook": "WebhookLogGroup", "worker": "WorkerLogGroup", "cron": "CronLogGroup"}[kind]
 
 
 def camel(name: str) -> str:
@@ -124,7 +130,7 @@ def blocks(name: str, kind: str, args: list, description: str) -> str:
     Properties:
       FunctionName: !Sub "${{AWS::StackName}}-{name}"
       LoggingConfig:
-        LogGroup: !Ref {c}LogGroup
+        LogGroup: !Ref {log_group(name)}
       Description: {quoted}
 {extra}      Policies:
 {caller_directory}        - Statement:
@@ -132,14 +138,6 @@ def blocks(name: str, kind: str, args: list, description: str) -> str:
               Action: dynamodb:GetItem
               Resource: !GetAtt Table.Arn
 {queue_poller}{events}
-  {c}LogGroup:
-    Type: AWS::Logs::LogGroup
-    DeletionPolicy: Delete
-    UpdateReplacePolicy: Delete
-    Properties:
-      LogGroupName: !Sub "/aws/lambda/${{AWS::StackName}}-{name}"
-      RetentionInDays: !Ref LogRetentionDays
-
 """
 
 

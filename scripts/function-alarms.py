@@ -33,7 +33,10 @@ def functions(text: str) -> list:
 
 def alarm(n: int, group: list) -> str:
     names = ", ".join(b for _, b in group)
-    logs = ", ".join(f"/aws/lambda/${{AWS::StackName}}-{b}" for _, b in group)
+    # Each kind of function shares a log group whose streams are named after the function.
+    area = {"api": "api", "webhook": "webhooks", "worker": "workers", "cron": "crons"}
+    kinds = sorted({area[b.split("-")[0]] for _, b in group})
+    logs = ", ".join(f"/aws/lambda/${{AWS::StackName}}-{k}" for k in kinds)
     metrics = []
     terms = []
     for i, (fid, binary) in enumerate(group, 1):
@@ -55,7 +58,7 @@ def alarm(n: int, group: list) -> str:
     return f"""  FunctionErrorsAlarm{n:02}:
     Type: AWS::CloudWatch::Alarm
     Properties:
-      AlarmDescription: !Sub "One of {names} crashed, timed out, failed to start or was throttled (the graph's labels say which). Log groups {logs}."
+      AlarmDescription: !Sub "One of {names} crashed, timed out, failed to start or was throttled (the graph's labels say which). Logs in {logs}, in the streams named after the function."
       Metrics:
 {"".join(metrics)}        - Id: failures
           Label: Errors + throttles

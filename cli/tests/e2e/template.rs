@@ -383,6 +383,15 @@ fn every_function_logs_json_to_its_own_group_kept_for_the_retention_parameter() 
 
     let all = resources();
     let mut groups = BTreeSet::new();
+    // One log group per kind of function, which Lambda splits into streams named after
+    // each function.
+    let kind_group = |binary: &str| match binary.split('-').next() {
+        Some("api") => ("ApiLogGroup", "api"),
+        Some("webhook") => ("WebhookLogGroup", "webhooks"),
+        Some("worker") => ("WorkerLogGroup", "workers"),
+        Some("cron") => ("CronLogGroup", "crons"),
+        _ => panic!("{binary}: a function is an api, webhook, worker or cron"),
+    };
     for (id, binary, r) in functions() {
         let p = props(&r);
         let name = tagged_text(get(p, "FunctionName"), "Sub")
@@ -396,15 +405,18 @@ fn every_function_logs_json_to_its_own_group_kept_for_the_retention_parameter() 
             );
         }
         let group_id = ref_to(get(config, "LogGroup")).unwrap_or_else(|| panic!("{id}: LogGroup"));
+        let (want, area) = kind_group(&binary);
+        assert_eq!(group_id, want, "{id}: its kind's log group");
         let group = &all[&group_id];
         assert_eq!(str_of(get(group, "Type")), "AWS::Logs::LogGroup", "{id}");
         assert_eq!(
             tagged_text(get(props(group), "LogGroupName"), "Sub"),
-            Some(format!("/aws/lambda/{name}")),
+            Some(format!("/aws/lambda/${{AWS::StackName}}-{area}")),
             "{id}: the group Lambda writes to"
         );
-        assert!(groups.insert(group_id), "{id} shares its log group");
+        groups.insert(group_id);
     }
+    assert_eq!(groups.len(), 4, "{groups:?}");
     for (id, g) in resources_of("AWS::Logs::LogGroup") {
         assert_eq!(
             ref_to(get(props(&g), "RetentionInDays")).as_deref(),
