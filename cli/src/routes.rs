@@ -188,6 +188,10 @@ pub fn http_routes() -> Vec<Route> {
             api_summarize_conversation
         ),
         route!(POST, "/v1/messages/{id}/translate", api_translate_message),
+        route!(POST, "/v1/api-keys", api_create_api_key),
+        route!(GET, "/v1/api-keys", api_list_api_keys),
+        route!(DELETE, "/v1/api-keys/{id}", api_revoke_api_key),
+        route!(POST, "/v1/api-keys/{id}/roll", api_roll_api_key),
     ]
 }
 

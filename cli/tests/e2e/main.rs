@@ -4,6 +4,7 @@
 mod support;
 
 mod ai;
+mod api_keys;
 mod audit;
 mod aws_env;
 mod bad_input;

@@ -172,6 +172,12 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("api-summarize-conversation", "ai-off.json", 409),
     ("api-translate-message", "ai-off.json", 409),
     ("worker-ai", "job.json", 0),
+    // API keys: one made and listed; key ids are random, so roll and revoke name an
+    // unknown one.
+    ("api-create-api-key", "create.json", 201),
+    ("api-list-api-keys", "list.json", 200),
+    ("api-roll-api-key", "unknown-id.json", 404),
+    ("api-revoke-api-key", "unknown-id.json", 404),
     // Last: the sample customer is exported, then erased (a short history: 204).
     ("api-export-contact", "export.json", 200),
     ("api-erase-contact", "erase.json", 204),
@@ -1747,6 +1753,50 @@ async fn regenerate_sample_events() {
     ai_job["Records"][0]["attributes"]["MessageDeduplicationId"] =
         json!(format!("ai-{sample_message}"));
     write("worker-ai", "job.json", &ai_job);
+
+    // ------------------------------------------------------------------ API keys
+    // Key ids are random: the samples make one and name an unknown one.
+    write(
+        "api-create-api-key",
+        "create.json",
+        &post(
+            "/v1/api-keys",
+            "/v1/api-keys",
+            json!({}),
+            bearer.clone(),
+            json!({"name": "Order sync", "role": "agent", "expires_at": "2027-06-30T00:00:00Z"}),
+        ),
+    );
+    write(
+        "api-list-api-keys",
+        "list.json",
+        &get("/v1/api-keys", "/v1/api-keys", json!({})),
+    );
+    let unknown_key = "key_00000000000000000000000000000000";
+    write(
+        "api-roll-api-key",
+        "unknown-id.json",
+        &post(
+            "/v1/api-keys/{id}/roll",
+            &format!("/v1/api-keys/{unknown_key}/roll"),
+            json!({"id": unknown_key}),
+            bearer.clone(),
+            json!({"grace_hours": 24}),
+        ),
+    );
+    write(
+        "api-revoke-api-key",
+        "unknown-id.json",
+        &Api {
+            method: "DELETE",
+            route: "/v1/api-keys/{id}",
+            path: &format!("/v1/api-keys/{unknown_key}"),
+            params: json!({"id": unknown_key}),
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
 
     let contact =
         ContactId::for_wa_id(&OrgId::parse(ORG).unwrap(), &WaId::parse(CUSTOMER).unwrap());

@@ -93,6 +93,8 @@ struct Inner {
     seen: switchboard_core::usecases::users::SeenCache,
     /// Orgs' plans as lately read, for their rate limits.
     plans: std::sync::Mutex<PlanCache>,
+    /// When this process last recorded each API key's use.
+    keys_used: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 type PlanCache = std::collections::HashMap<
@@ -276,6 +278,7 @@ impl App {
             metrics,
             seen: Default::default(),
             plans: Default::default(),
+            keys_used: Default::default(),
         })))
     }
 
@@ -307,11 +310,15 @@ impl App {
     /// Authenticates the request and checks the caller has at least `role`; records
     /// the org on the request span.
     pub async fn caller(&self, req: &Request, role: Role) -> Result<Caller, ApiError> {
-        let caller = self
-            .0
-            .auth
-            .authenticate(header_str(req, "authorization"))
-            .await?;
+        let header = header_str(req, "authorization");
+        let bearer = header
+            .and_then(|h| h.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        let caller = match bearer.filter(|t| switchboard_core::usecases::api_keys::is_api_key(t)) {
+            Some(key) => self.key_caller(key).await?,
+            None => self.0.auth.authenticate(header).await?,
+        };
         tracing::Span::current().record("org_id", caller.org.as_str());
         // Recorded before the role check: a refused attempt is audited too.
         crate::http::note_caller(&caller);
@@ -321,6 +328,43 @@ impl App {
         self.limit_rate(req, &caller).await?;
         caller.require(role)?;
         Ok(caller)
+    }
+
+    /// The caller an API key stands for: the key's org and role, `key:<id>` as the user
+    /// (the audit log names the key). Its last use is written at most every few minutes
+    /// per process.
+    async fn key_caller(&self, key: &str) -> Result<Caller, ApiError> {
+        use switchboard_core::usecases::api_keys;
+        let svc = &self.0.services;
+        let Some(k) = api_keys::authenticate(svc, key).await? else {
+            return Err(crate::auth::AuthError::Invalid(
+                "the API key is unknown, expired or revoked",
+            )
+            .into());
+        };
+        let now = std::time::Instant::now();
+        let due = self.0.keys_used.lock().is_ok_and(|mut m| {
+            let due = m.get(&k.key_id).is_none_or(|at| {
+                now.duration_since(*at).as_secs() >= api_keys::LAST_USED_EVERY_SECS as u64
+            });
+            if due {
+                if m.len() > 10_000 {
+                    m.clear();
+                }
+                m.insert(k.key_id.clone(), now);
+            }
+            due
+        });
+        if due && let Err(e) = api_keys::touch(svc, &k.org, &k.key_id).await {
+            tracing::warn!(error = %e, "could not record an API key's use");
+        }
+        Ok(Caller {
+            org: k.org,
+            role: k.role,
+            user: Some(format!("key:{}", k.key_id)),
+            name: Some(k.name),
+            email: None,
+        })
     }
 
     /// Takes the request from its caller's and org's rate-limit buckets: 429 with
@@ -406,7 +450,9 @@ impl App {
     /// write per user every few minutes, and never the request's failure.
     async fn record_seen(&self, caller: &Caller) {
         use switchboard_core::usecases::users;
-        let Some(seen) = caller.user.as_deref().and_then(|id| {
+        // The directory lists people; an API key is not one.
+        let person = caller.user.as_deref().filter(|u| !u.starts_with("key:"));
+        let Some(seen) = person.and_then(|id| {
             users::Seen::new(
                 &caller.org,
                 id,

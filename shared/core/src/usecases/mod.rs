@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod ai;
+pub mod api_keys;
 pub mod appointments;
 pub mod audit;
 pub mod automated;
