@@ -987,8 +987,9 @@ async fn a_failing_user_record_never_fails_the_request() {
     );
 }
 
-/// Every function behind a `/v1` route may record its callers (the managed policy that
-/// grants the users partition and nothing else).
+/// Every function behind a `/v1` route may record its callers, take requests from the
+/// rate-limit buckets and authenticate API keys (the managed policy that grants those
+/// partitions and nothing else; the key look-ups read-only).
 #[test]
 fn every_api_function_may_record_its_callers() {
     let text = std::fs::read_to_string(switchboard_testkit::workspace_root().join("template.yaml"))
@@ -996,14 +997,26 @@ fn every_api_function_may_record_its_callers() {
     let policy_at = text
         .find("\n  CallerDirectoryPolicy:\n")
         .expect("the policy exists");
-    let policy = &text[policy_at..policy_at + 900];
+    let end = text[policy_at + 1..]
+        .find("\n  # ---")
+        .map_or(text.len(), |i| policy_at + 1 + i);
+    let policy = &text[policy_at..end];
     assert!(
-        policy.contains("dynamodb:LeadingKeys: [\"ORG#*#USERS\"]"),
+        policy.contains(
+            "Action: [dynamodb:GetItem, dynamodb:PutItem]\n            Resource: !GetAtt Table.Arn\n            Condition:\n              ForAllValues:StringLike:\n                dynamodb:LeadingKeys: [\"ORG#*#USERS\", \"ORG#*#RATE#*\", \"ORG#*#APIKEYS\"]"
+        ),
         "{policy}"
     );
     assert!(
-        policy.contains("Action: [dynamodb:GetItem, dynamodb:PutItem]"),
+        policy.contains(
+            "Action: dynamodb:GetItem\n            Resource: !GetAtt Table.Arn\n            Condition:\n              ForAllValues:StringLike:\n                dynamodb:LeadingKeys: [\"APIKEY#*\"]"
+        ),
         "{policy}"
+    );
+    assert_eq!(
+        policy.matches("Effect: Allow").count(),
+        2,
+        "nothing else: {policy}"
     );
     for route in switchboard_cli::routes::http_routes() {
         if !route.path.starts_with("/v1/") {
@@ -1022,10 +1035,10 @@ fn every_api_function_may_record_its_callers() {
         let start = text
             .find(&format!("\n  {camel}Function:\n"))
             .unwrap_or_else(|| panic!("{camel}"));
-        // The function's block ends where its log group begins.
-        let len = text[start..]
-            .find("LogGroup:\n    Type: AWS::Logs::LogGroup")
-            .unwrap();
+        // The function's block ends where the next resource begins.
+        let len = text[start + 1..]
+            .find("\n\n  ")
+            .map_or(text.len() - start, |i| i + 1);
         let block = &text[start..start + len];
         assert!(
             block.contains("        - !Ref CallerDirectoryPolicy\n"),
