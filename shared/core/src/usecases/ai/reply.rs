@@ -416,7 +416,9 @@ pub async fn process(svc: &Services, billing: &BillingConfig, body: &str) -> Res
     }
     record.status = SuggestionStatus::Sending;
     if !create(svc, &record).await? {
+        // Another run answered the message: what this one counted is given back.
         release(svc, org, reserved).await;
+        give_back_caps(svc, &settings, &conversation, now).await?;
         return Ok(JobOutcome::Skipped("done"));
     }
     let (pk, sk) = Suggestion::key_of(org, &conversation.id, &sid);
@@ -644,6 +646,19 @@ async fn take_caps(
         }
     }
     Ok(true)
+}
+
+/// Gives back one auto-reply taken from the caps (its reply was not sent after all).
+async fn give_back_caps(
+    svc: &Services,
+    settings: &AiSettings,
+    c: &Conversation,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for (key, _) in caps_of(settings, c, now) {
+        svc.store.take(&key.0, &key.1, 1).await?;
+    }
+    Ok(())
 }
 
 // ------------------------------------------------------------------ handoff

@@ -335,6 +335,12 @@ pub async fn accept(
                 message: accepted.message,
             })
         }
+        Err(e) if e.is_retryable() => {
+            // The send path may have stored the message and only failed to queue it: the
+            // outbound sweep sends it then. The suggestion stays `sending` (a second accept
+            // is a 409) and keeps its reservation.
+            Err(e)
+        }
         Err(e) => {
             // Not sent (window closed, plan limit, number gone): the draft stands.
             release(svc, org, reserved).await;
