@@ -60,6 +60,10 @@ fn standard_answers(llm: &FakeLlm) {
 }
 
 async fn setup(backend: Backend) -> Setup {
+    setup_with(backend, None).await
+}
+
+async fn setup_with(backend: Backend, wrap_queue: Option<crate::support::QueueWrapper>) -> Setup {
     let clock = Arc::new(FixedClock::new(start()));
     let graph = graph_knowing_the_number().await;
     let sends = Recorder::default();
@@ -75,6 +79,7 @@ async fn setup(backend: Backend) -> Setup {
         workers: false,
         clock: Some(clock.clone()),
         llm_url: Some(llm.url()),
+        wrap_queue,
         ..Options::default()
     };
     opts.secrets
@@ -1050,5 +1055,56 @@ async fn the_prompt_carries_the_contact_known_answers_and_notes_when_allowed() {
         s.h.get(&format!("/v1/conversations/{conv}"), &s.agent)
             .await;
     assert_eq!(c["status"], "pending");
+    s.h.stop().await;
+}
+
+#[tokio::test]
+async fn an_accept_the_queue_did_not_take_is_sent_once_by_the_sweep() {
+    use crate::time_and_faults::{Fault, FaultyQueue};
+    let fault = Arc::new(std::sync::Mutex::new(Fault::None));
+    let f = fault.clone();
+    let s = setup_with(
+        Backend::Local,
+        Some(Box::new(move |inner| {
+            Arc::new(FaultyQueue {
+                inner,
+                fault: f,
+                target: QueueName::Outbound,
+            }) as Arc<dyn switchboard_core::queue::Queue>
+        })),
+    )
+    .await;
+    standard_answers(&s.llm);
+    put_settings(
+        &s,
+        json!({"enabled": true, "mode": "draft", "analysis": false}),
+    )
+    .await;
+    let conv = customer_writes(&s, CUSTOMER, "wamid.q1", "hoi", start()).await;
+    s.h.drain(QueueName::Ai).await;
+    let sid = suggestions(&s, &conv).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The message is stored, the queue refuses it: 503, and the suggestion stays sending.
+    *fault.lock().unwrap() = Fault::Refuse;
+    let accept = format!("/v1/conversations/{conv}/suggestions/{sid}/accept");
+    let (st, e) = s.h.post(&accept, &s.agent, &json!({})).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{e}");
+    assert_eq!(suggestions(&s, &conv).await[0]["status"], "sending");
+    let (st, _) = s.h.post(&accept, &s.agent, &json!({})).await;
+    assert_eq!(
+        st,
+        StatusCode::CONFLICT,
+        "not a draft again: no second message"
+    );
+    // The sweep hands the stored message over; it goes once.
+    *fault.lock().unwrap() = Fault::None;
+    advance(&s, 180);
+    let swept = cron_outbound_sweep::handle(&s.h.app, s.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(swept["requeued"], 1, "{swept}");
+    assert_eq!(sent_texts(&s).await, ["We are open from 9 to 5."]);
     s.h.stop().await;
 }
