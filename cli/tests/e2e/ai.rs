@@ -249,6 +249,7 @@ async fn drafts_are_accepted_and_rejected(backend: Backend) {
     assert_eq!(r["suggestion"]["status"], "edited");
     assert_eq!(r["message"]["origin"]["kind"], "ai");
     assert_eq!(r["message"]["origin"]["auto"], false);
+    assert_eq!(r["message"]["source"], "ai");
     assert_eq!(sent_texts(&s).await, ["We zijn open van 9 tot 5."]);
     // A second click sends nothing.
     let (st, e) = s.h.post(&accept, &s.agent, &json!({})).await;
@@ -388,6 +389,25 @@ async fn auto_replies_within_caps_hours_and_window(backend: Backend) {
     assert_eq!(sent_texts(&s).await, ["We are open from 9 to 5."]);
     let list = suggestions(&s, &conv).await;
     assert_eq!((list.len(), list[0]["status"].as_str()), (1, Some("sent")));
+    let (_, msgs) =
+        s.h.get(&format!("/v1/conversations/{conv}/messages"), &s.agent)
+            .await;
+    let sources: Vec<&str> = msgs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sources,
+        ["customer", "customer", "customer", "ai"],
+        "marked as AI's"
+    );
+    let auto = msgs["items"].as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (auto["origin"]["auto"].as_bool(), auto["sent_by"].as_str()),
+        (Some(true), None)
+    );
     // The job again (a redelivery): nothing more.
     let msg_id = list[0]["message_id"].as_str().unwrap().to_owned();
     let job = json!({"org_id": "acme", "conversation_id": conv, "message_id": msg_id}).to_string();

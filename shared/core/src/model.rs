@@ -1262,6 +1262,20 @@ impl Message {
         }
     }
 
+    /// Who or what wrote it: `customer` (inbound), `ai` (an AI reply, auto or accepted),
+    /// `campaign`, `sequence`, `reminder`, or `agent` (a person through the API or another
+    /// tool).
+    pub fn source(&self) -> &'static str {
+        match (&self.direction, &self.origin) {
+            (Direction::Inbound, _) => "customer",
+            (_, Some(MessageOrigin::Ai { .. })) => "ai",
+            (_, Some(MessageOrigin::Campaign { .. })) => "campaign",
+            (_, Some(MessageOrigin::Sequence { .. })) => "sequence",
+            (_, Some(MessageOrigin::Reminder { .. })) => "reminder",
+            (_, None) => "agent",
+        }
+    }
+
     /// The API view.
     pub fn view(&self) -> Value {
         serde_json::json!({
@@ -1281,6 +1295,7 @@ impl Message {
             "sent_by": self.sent_by,
             "lane": (self.direction == Direction::Outbound).then_some(self.lane.as_str()),
             "origin": self.origin,
+            "source": self.source(),
             "timestamp": fmt_time(self.timestamp),
             "created_at": fmt_time(self.created_at),
             "updated_at": fmt_time(self.updated_at),
