@@ -120,6 +120,26 @@ impl Error {
         Error::NotFound { resource }
     }
 
+    /// The machine-readable code the API answers this error with (`internal` for what
+    /// it answers as an opaque 500).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound { .. } => "not_found",
+            Error::Validation { code, .. }
+            | Error::Conflict { code, .. }
+            | Error::PaymentRequired { code, .. }
+            | Error::Provider { code, .. }
+            | Error::Unavailable { code, .. } => code,
+            Error::PreconditionFailed { .. } => "precondition_failed",
+            Error::Forbidden { .. } => "forbidden",
+            Error::NotConfigured { .. } => "not_configured",
+            Error::Store(StoreError::Throttled) | Error::Store(StoreError::Conflict) => {
+                "unavailable"
+            }
+            _ => "internal",
+        }
+    }
+
     /// Whether a queue consumer should retry the work that failed with this error.
     pub fn is_retryable(&self) -> bool {
         match self {

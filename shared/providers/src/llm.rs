@@ -27,12 +27,6 @@ use switchboard_core::llm::{ChatMessage, ChatRequest, Completion, LlmApi, LlmErr
 use switchboard_core::secrets::{SecretName, SecretString, Secrets};
 use tracing::warn;
 
-/// OpenRouter's API base URL.
-pub const OPENROUTER_API_BASE: &str = "https://openrouter.ai/api/v1";
-
-/// xAI's API base URL.
-pub const XAI_API_BASE: &str = "https://api.x.ai/v1";
-
 /// The application name OpenRouter shows for our requests (`X-Title`).
 pub const OPENROUTER_TITLE: &str = "Switchboard";
 
@@ -794,7 +788,7 @@ mod tests {
     #[test]
     fn debug_shows_bases_but_no_key_or_credentials() {
         let c = ChatClient::new(reqwest::Client::new(), Arc::new(all_keys()))
-            .with_base(LlmProvider::Openrouter, OPENROUTER_API_BASE)
+            .with_base(LlmProvider::Openrouter, "https://openrouter.ai/api/v1")
             .with_base(
                 LlmProvider::Custom,
                 "https://proxy:s3cr3t-pass@llm.internal/v1?api_key=k3y",

@@ -92,15 +92,13 @@ struct Inner {
     /// Callers recorded lately in the org's user directory (most requests skip the store).
     seen: switchboard_core::usecases::users::SeenCache,
     /// Orgs' plans as lately read, for their rate limits.
-    plans: std::sync::Mutex<PlanCache>,
-    /// When this process last recorded each API key's use.
-    keys_used: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    plans: crate::recent::Recent<
+        switchboard_core::ids::OrgId,
+        Option<switchboard_core::billing::Plan>,
+    >,
+    /// API keys whose use this process recorded lately.
+    keys_used: crate::recent::Recent<String, ()>,
 }
-
-type PlanCache = std::collections::HashMap<
-    switchboard_core::ids::OrgId,
-    (Option<switchboard_core::billing::Plan>, std::time::Instant),
->;
 
 /// How long an org's plan is taken as read (a plan change reaches its rate limits
 /// within this).
@@ -311,13 +309,11 @@ impl App {
     /// the org on the request span.
     pub async fn caller(&self, req: &Request, role: Role) -> Result<Caller, ApiError> {
         let header = header_str(req, "authorization");
-        let bearer = header
-            .and_then(|h| h.trim().split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        let caller = match bearer.filter(|t| switchboard_core::usecases::api_keys::is_api_key(t)) {
-            Some(key) => self.key_caller(key).await?,
-            None => self.0.auth.authenticate(header).await?,
+        let caller = match crate::auth::bearer_token(header) {
+            Ok(key) if switchboard_core::usecases::api_keys::is_api_key(key) => {
+                self.key_caller(key).await?
+            }
+            _ => self.0.auth.authenticate(header).await?,
         };
         tracing::Span::current().record("org_id", caller.org.as_str());
         // Recorded before the role check: a refused attempt is audited too.
@@ -342,21 +338,12 @@ impl App {
             )
             .into());
         };
-        let now = std::time::Instant::now();
-        let due = self.0.keys_used.lock().is_ok_and(|mut m| {
-            let due = m.get(&k.key_id).is_none_or(|at| {
-                now.duration_since(*at).as_secs() >= api_keys::LAST_USED_EVERY_SECS as u64
-            });
-            if due {
-                if m.len() > 10_000 {
-                    m.clear();
-                }
-                m.insert(k.key_id.clone(), now);
+        let every = std::time::Duration::from_secs(api_keys::LAST_USED_EVERY_SECS as u64);
+        if self.0.keys_used.get(&k.key_id, every).is_none() {
+            self.0.keys_used.put(k.key_id.clone(), ());
+            if let Err(e) = api_keys::touch(svc, &k.org, &k.key_id).await {
+                tracing::warn!(error = %e, "could not record an API key's use");
             }
-            due
-        });
-        if due && let Err(e) = api_keys::touch(svc, &k.org, &k.key_id).await {
-            tracing::warn!(error = %e, "could not record an API key's use");
         }
         Ok(Caller {
             org: k.org,
@@ -426,10 +413,7 @@ impl App {
         if !self.0.config.billing.enforce {
             return None;
         }
-        let now = std::time::Instant::now();
-        if let Some((plan, at)) = self.0.plans.lock().ok().and_then(|m| m.get(org).copied())
-            && now.duration_since(at) < PLAN_CACHE_TTL
-        {
+        if let Some(plan) = self.0.plans.get(org, PLAN_CACHE_TTL) {
             return plan;
         }
         let plan = switchboard_core::usecases::billing::load_billing(&self.0.services, org)
@@ -437,12 +421,7 @@ impl App {
             .ok()
             .flatten()
             .and_then(|b| b.record.plan);
-        if let Ok(mut m) = self.0.plans.lock() {
-            if m.len() > 10_000 {
-                m.clear();
-            }
-            m.insert(org.clone(), (plan, now));
-        }
+        self.0.plans.put(org.clone(), plan);
         plan
     }
 

@@ -39,6 +39,17 @@ use switchboard_core::ids::{OrgId, Role};
 
 use crate::config::{AuthConfig, ConfigError};
 
+/// The token of an `Authorization: Bearer <token>` header (a JWT or an API key).
+pub fn bearer_token(authorization: Option<&str>) -> Result<&str, AuthError> {
+    let header = authorization.ok_or(AuthError::Missing)?.trim();
+    match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(token.trim()),
+        _ => Err(AuthError::Invalid(
+            "expected `Authorization: Bearer <token>`",
+        )),
+    }
+}
+
 /// Who is calling: from a verified token, never from the request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -576,15 +587,7 @@ impl Authenticator {
 
     /// Verifies `Authorization: Bearer <jwt>` and extracts the caller.
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, AuthError> {
-        let header = authorization.ok_or(AuthError::Missing)?.trim();
-        let token = match header.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-            _ => {
-                return Err(AuthError::Invalid(
-                    "expected `Authorization: Bearer <token>`",
-                ));
-            }
-        };
+        let token = bearer_token(authorization)?;
         if token.is_empty() || token.len() > 16 * 1024 {
             return Err(AuthError::Invalid("token is malformed"));
         }

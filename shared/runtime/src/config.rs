@@ -245,6 +245,28 @@ fn private_base_url(name: &'static str, value: String) -> Result<String, ConfigE
     })
 }
 
+/// API rate limits: always on AWS; on the embedded backend when `RATE_LIMITS` asks for
+/// them (flat or per-plan overrides of the per-plan defaults).
+fn rate_limits(
+    var: &impl Fn(&str) -> Option<String>,
+    backend: Backend,
+) -> Result<switchboard_core::usecases::rate_limits::RateLimitConfig, ConfigError> {
+    use switchboard_core::usecases::rate_limits::RateLimitConfig;
+    let set = var("RATE_LIMITS").filter(|v| !v.trim().is_empty());
+    Ok(RateLimitConfig {
+        enforce: backend == Backend::Aws || set.is_some(),
+        overrides: set
+            .map(|v| {
+                RateLimitConfig::parse(&v).map_err(|reason| ConfigError::Invalid {
+                    var: "RATE_LIMITS",
+                    reason,
+                })
+            })
+            .transpose()?
+            .unwrap_or_default(),
+    })
+}
+
 /// The media bucket on AWS.
 const MEDIA_BUCKET: &str = "MEDIA_BUCKET";
 
@@ -516,23 +538,7 @@ impl Config {
             },
             retry,
             billing: billing_config(&var, backend)?,
-            rate_limits: switchboard_core::usecases::rate_limits::RateLimitConfig {
-                // Always on AWS; on the embedded backend when RATE_LIMITS asks for it.
-                enforce: backend == Backend::Aws
-                    || var("RATE_LIMITS").is_some_and(|v| !v.trim().is_empty()),
-                overrides: var("RATE_LIMITS")
-                    .filter(|v| !v.trim().is_empty())
-                    .map(|v| {
-                        switchboard_core::usecases::rate_limits::RateLimitConfig::parse(&v).map_err(
-                            |reason| ConfigError::Invalid {
-                                var: "RATE_LIMITS",
-                                reason,
-                            },
-                        )
-                    })
-                    .transpose()?
-                    .unwrap_or_default(),
-            },
+            rate_limits: rate_limits(&var, backend)?,
             stripe_api_url: url("STRIPE_API_URL")?
                 .unwrap_or_else(|| "https://api.stripe.com".into()),
             usage_report_every: std::time::Duration::from_secs(

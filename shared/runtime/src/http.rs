@@ -216,35 +216,28 @@ impl From<AuthError> for ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         use switchboard_core::store::StoreError;
+        let code = e.code();
         match e {
             Error::NotFound { resource } => Self::not_found(resource),
-            Error::Validation {
-                field,
-                code,
-                message,
-            } => Self {
+            Error::Validation { field, message, .. } => Self {
                 field: Some(field),
                 ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
             },
-            Error::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
-            Error::Forbidden { message } => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
-            Error::PreconditionFailed { message } => Self::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition_failed",
-                message,
-            ),
-            Error::PaymentRequired { code, message } => {
+            Error::Conflict { message, .. } => Self::new(StatusCode::CONFLICT, code, message),
+            Error::Forbidden { message } => Self::new(StatusCode::FORBIDDEN, code, message),
+            Error::PreconditionFailed { message } => {
+                Self::new(StatusCode::PRECONDITION_FAILED, code, message)
+            }
+            Error::PaymentRequired { message, .. } => {
                 Self::new(StatusCode::PAYMENT_REQUIRED, code, message)
             }
             Error::NotConfigured { what } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "not_configured",
+                code,
                 format!("{what} is not configured on this deployment"),
             ),
             Error::Provider {
-                code,
-                message,
-                retryable,
+                message, retryable, ..
             } => {
                 let mut e = Self::new(StatusCode::BAD_GATEWAY, code, message);
                 if retryable {
@@ -252,7 +245,7 @@ impl From<Error> for ApiError {
                 }
                 e
             }
-            Error::Unavailable { code, message } => {
+            Error::Unavailable { message, .. } => {
                 let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
                 e.retry_after = Some(1);
                 e
@@ -261,7 +254,7 @@ impl From<Error> for ApiError {
                 tracing::warn!("store throttled or conflicted; answering 503");
                 let mut e = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
+                    code,
                     "the service is busy; try again",
                 );
                 e.retry_after = Some(1);
@@ -346,26 +339,29 @@ pub fn optional_json_body(req: &Request, limit: usize) -> Result<serde_json::Val
     json_body(req, limit)
 }
 
+/// What the handler learned about the request that its answer and audit entry need.
+#[derive(Debug, Default)]
+struct Noted {
+    /// The authenticated caller, recorded by [`crate::App::caller`] for the audit entry
+    /// written when the handler returns.
+    caller: Option<crate::auth::Caller>,
+    /// The rate-limit check, whose state every answer carries in `RateLimit-*` headers.
+    rate: Option<switchboard_core::usecases::rate_limits::Verdict>,
+}
+
 tokio::task_local! {
-    /// The authenticated caller of the request being handled, recorded by
-    /// [`crate::App::caller`] for the audit entry written when the handler returns.
-    static CALLER: std::cell::RefCell<Option<crate::auth::Caller>>;
+    /// What was noted about the request being handled.
+    static NOTED: std::cell::RefCell<Noted>;
 }
 
 /// Records the request's authenticated caller (outside a request: nothing to do).
 pub(crate) fn note_caller(caller: &crate::auth::Caller) {
-    let _ = CALLER.try_with(|c| *c.borrow_mut() = Some(caller.clone()));
-}
-
-tokio::task_local! {
-    /// The rate-limit check of the request being handled, whose state every answer
-    /// carries in `RateLimit-*` headers.
-    static RATE: std::cell::RefCell<Option<switchboard_core::usecases::rate_limits::Verdict>>;
+    let _ = NOTED.try_with(|n| n.borrow_mut().caller = Some(caller.clone()));
 }
 
 /// Records the request's rate-limit check (outside a request: nothing to do).
 pub(crate) fn note_rate(v: switchboard_core::usecases::rate_limits::Verdict) {
-    let _ = RATE.try_with(|r| *r.borrow_mut() = Some(v));
+    let _ = NOTED.try_with(|n| n.borrow_mut().rate = Some(v));
 }
 
 /// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the
@@ -459,23 +455,17 @@ where
     );
     async move {
         let started = std::time::Instant::now();
-        let (mut resp, caller, rate) = CALLER
-            .scope(std::cell::RefCell::new(None), async {
-                RATE.scope(std::cell::RefCell::new(None), async {
-                    let resp = match fut.await {
-                        Ok(resp) => resp,
-                        Err(e) => e.into_response(&rid),
-                    };
-                    (
-                        resp,
-                        CALLER.with(|c| c.borrow_mut().take()),
-                        RATE.with(|r| r.borrow_mut().take()),
-                    )
-                })
-                .await
+        let (mut resp, noted) = NOTED
+            .scope(std::cell::RefCell::new(Noted::default()), async {
+                let resp = match fut.await {
+                    Ok(resp) => resp,
+                    Err(e) => e.into_response(&rid),
+                };
+                (resp, NOTED.with(|n| n.take()))
             })
             .await;
-        if let Some(v) = &rate {
+        let caller = noted.caller;
+        if let Some(v) = &noted.rate {
             rate_headers(&mut resp, v);
         }
         let status = resp.status().as_u16();

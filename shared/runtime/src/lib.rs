@@ -16,6 +16,7 @@ pub mod local;
 pub mod metrics;
 pub mod objects;
 pub mod queue;
+pub mod recent;
 pub mod telemetry;
 
 pub use app::App;

@@ -102,15 +102,35 @@ impl Record for ApiKey {
     }
 }
 
-/// The global look-up of a key's hash.
+/// The global look-up of a key's hash: all authentication needs, so a request reads one
+/// item. Written with the key's record in one transaction (created, rolled, revoked), and
+/// expiring when the key (this value of it) stops working.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct KeyRoute {
     hash: String,
     org_id: OrgId,
     key_id: String,
+    /// The key's role.
+    role: Role,
+    /// The key's name.
+    name: String,
     /// Unix seconds after which the key (this value of it) no longer works.
     #[serde(default)]
     expires_at: Option<i64>,
+}
+
+impl KeyRoute {
+    /// The look-up of `hash` for `key`, expiring at `expires_at`.
+    fn of(key: &ApiKey, hash: &str, expires_at: Option<i64>) -> Self {
+        Self {
+            hash: hash.to_owned(),
+            org_id: key.org_id.clone(),
+            key_id: key.id.clone(),
+            role: key.role,
+            name: key.name.clone(),
+            expires_at,
+        }
+    }
 }
 
 impl Record for KeyRoute {
@@ -189,38 +209,21 @@ pub struct KeyCaller {
 }
 
 /// The caller a presented key stands for, or `None` (unknown, expired, revoked, or a
-/// rolled key past its grace).
+/// rolled key past its grace: its look-up is gone or expired, which the store treats as
+/// absent).
 pub async fn authenticate(svc: &Services, presented: &str) -> Result<Option<KeyCaller>> {
     if !is_api_key(presented) || presented.len() > 200 {
         return Ok(None);
     }
-    let hash = hash_of(presented);
-    let (pk, sk) = (format!("APIKEY#{hash}"), "APIKEY");
-    let Some(route) = load::<KeyRoute>(&*svc.store, &pk, sk).await? else {
-        return Ok(None);
-    };
-    let route = route.record;
-    let (k_pk, k_sk) = (
-        keys_pk(&route.org_id),
-        format!("{SK_PREFIX}{}", route.key_id),
-    );
-    let Some(key) = load::<ApiKey>(&*svc.store, &k_pk, &k_sk).await? else {
-        // Revoked: the record is gone even if a look-up write was lost.
-        return Ok(None);
-    };
-    let key = key.record;
-    let now = svc.clock.now();
-    let current = key.hash == hash && key.expires_at.is_none_or(|t| now < t);
-    let in_grace = key.previous.iter().any(|p| p.hash == hash && now < p.until);
-    if !current && !in_grace {
-        return Ok(None);
-    }
-    Ok(Some(KeyCaller {
-        org: key.org_id,
-        role: key.role,
-        key_id: key.id,
-        name: key.name,
-    }))
+    let pk = format!("APIKEY#{}", hash_of(presented));
+    Ok(load::<KeyRoute>(&*svc.store, &pk, "APIKEY")
+        .await?
+        .map(|r| KeyCaller {
+            org: r.record.org_id,
+            role: r.record.role,
+            key_id: r.record.key_id,
+            name: r.record.name,
+        }))
 }
 
 /// Notes a key's use (the caller throttles how often).
@@ -319,12 +322,7 @@ pub async fn create(
         expires_at,
         rolled_at: None,
     };
-    let route = KeyRoute {
-        hash: key.hash.clone(),
-        org_id: org.clone(),
-        key_id: id,
-        expires_at: expires_at.map(|t| t.timestamp()),
-    };
+    let route = KeyRoute::of(&key, &key.hash, expires_at.map(|t| t.timestamp()));
     svc.store
         .transact(vec![
             Write::put(item(&key, 1)?, Condition::NotExists),
@@ -347,19 +345,20 @@ async fn list_records(svc: &Services, org: &OrgId) -> Result<Vec<ApiKey>> {
     Ok(decode_all(&page.items)?)
 }
 
-/// `GET /v1/api-keys`: the org's keys, newest first, with their last use.
+/// `GET /v1/api-keys`: the org's keys, newest first, with their last use (one query:
+/// the keys and their last-use items share the org's keys partition).
 pub async fn list(svc: &Services, org: &OrgId) -> Result<Vec<Value>> {
-    let mut keys = list_records(svc, org).await?;
-    keys.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-    let used = svc
+    let page = svc
         .store
-        .query(
-            Query::table(keys_pk(org))
-                .sort(SortKey::BeginsWith("USED#".into()))
-                .limit(MAX_KEYS * 2),
-        )
+        .query(Query::table(keys_pk(org)).limit(MAX_KEYS * 2 + 1))
         .await?;
-    let used: Vec<LastUsed> = decode_all(&used.items)?;
+    let (keys, used): (Vec<_>, Vec<_>) = page
+        .items
+        .into_iter()
+        .partition(|it| it.sk.starts_with(SK_PREFIX));
+    let mut keys: Vec<ApiKey> = decode_all(&keys)?;
+    let used: Vec<LastUsed> = decode_all(&used)?;
+    keys.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     Ok(keys
         .iter()
         .map(|k| k.view(used.iter().find(|u| u.key_id == k.id).map(|u| u.at)))
@@ -452,19 +451,13 @@ pub async fn roll(
     key.record.prefix = prefix_of(&secret);
     key.record.rolled_at = Some(now);
     let expiry = key.record.expires_at.map(|t| t.timestamp());
-    let new_route = KeyRoute {
-        hash: key.record.hash.clone(),
-        org_id: org.clone(),
-        key_id: id.to_owned(),
-        expires_at: expiry,
-    };
+    let new_route = KeyRoute::of(&key.record, &key.record.hash, expiry);
     // The old value's look-up now expires with its grace (or the key's own expiry).
-    let old_route = KeyRoute {
-        hash: old.hash,
-        org_id: org.clone(),
-        key_id: id.to_owned(),
-        expires_at: Some(expiry.map_or(until.timestamp(), |e| e.min(until.timestamp()))),
-    };
+    let old_route = KeyRoute::of(
+        &key.record,
+        &old.hash,
+        Some(expiry.map_or(until.timestamp(), |e| e.min(until.timestamp()))),
+    );
     let writes = vec![
         Write::put(key.next_item()?, key.condition()),
         Write::put(item(&new_route, 1)?, Condition::NotExists),

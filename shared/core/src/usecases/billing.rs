@@ -439,6 +439,20 @@ async fn entitled(svc: &Services, cfg: &BillingConfig, org: &OrgId) -> Result<Op
     Ok(billing)
 }
 
+/// The org's billing state now (a fresh one if it has none), if its subscription allows
+/// work; else the 402.
+async fn entitled_now(
+    svc: &Services,
+    cfg: &BillingConfig,
+    org: &OrgId,
+) -> Result<(Billing, DateTime<Utc>)> {
+    let now = svc.clock.now();
+    let billing = entitled(svc, cfg, org)
+        .await?
+        .unwrap_or_else(|| Billing::new(org, now));
+    Ok((billing, now))
+}
+
 /// Whether a counter value is over a limit. Compared signed: a counter can only be
 /// negative through a bug or a manual edit, and it must then read as room, never (as an
 /// unsigned cast would make it) as a huge count.
@@ -461,10 +475,7 @@ pub async fn admit_message(
     if !cfg.enforce {
         return Ok(None);
     }
-    let now = svc.clock.now();
-    let billing = entitled(svc, cfg, org)
-        .await?
-        .unwrap_or_else(|| Billing::new(org, now));
+    let (billing, now) = entitled_now(svc, cfg, org).await?;
     let limits = cfg.limits_of(billing.plan);
     let period = billing.period_at(now);
     if let (Some(limit), Some(user)) = (limits.seats, sender) {
@@ -528,9 +539,14 @@ async fn reserve(
 /// Gives back a message reservation taken in `period` (the message failed for good
 /// before being sent, or was never stored). Never below zero.
 pub async fn release_message(svc: &Services, org: &OrgId, period: i64) -> Result<()> {
-    let (pk, sk) = counter_key(org, period, "accepted");
+    release(svc, org, period, "accepted").await
+}
+
+/// Takes one back from the period's `counter` (a reservation that came to nothing).
+async fn release(svc: &Services, org: &OrgId, period: i64, counter: &str) -> Result<()> {
+    let (pk, sk) = counter_key(org, period, counter);
     if svc.store.take(&pk, &sk, 1).await?.is_none() {
-        warn!(org_id = %org, period, "a reservation to give back was not on the counter");
+        warn!(org_id = %org, period, counter, "a reservation to give back was not on the counter");
     }
     Ok(())
 }
@@ -568,10 +584,7 @@ pub async fn admit_ai_reply(
     if !cfg.enforce {
         return Ok(None);
     }
-    let now = svc.clock.now();
-    let billing = entitled(svc, cfg, org)
-        .await?
-        .unwrap_or_else(|| Billing::new(org, now));
+    let (billing, now) = entitled_now(svc, cfg, org).await?;
     let Some(limit) = cfg.limits_of(billing.plan).ai_replies_per_month else {
         return Ok(None);
     };
@@ -582,11 +595,14 @@ pub async fn admit_ai_reply(
     Ok(Some(period))
 }
 
-/// Gives back an AI-reply reservation taken in `period`.
-pub async fn release_ai_reply(svc: &Services, org: &OrgId, period: i64) -> Result<()> {
-    let (pk, sk) = counter_key(org, period, "ai_accepted");
-    svc.store.take(&pk, &sk, 1).await?;
-    Ok(())
+/// Gives back an AI-reply reservation (what [`admit_ai_reply`] answered) of a reply that
+/// was not sent after all. Never fails the caller: a failure is logged.
+pub async fn release_ai_reply(svc: &Services, org: &OrgId, reserved: Option<i64>) {
+    if let Some(period) = reserved
+        && let Err(e) = release(svc, org, period, "ai_accepted").await
+    {
+        warn!(org_id = %org, error = %e, "could not give back an AI reply reservation");
+    }
 }
 
 /// Checks the plan allows one more connected number.

@@ -283,7 +283,10 @@ pub async fn process(svc: &Services, billing: &BillingConfig, body: &str) -> Res
     if let Some(existing) = load::<Suggestion>(&*svc.store, &s_pk, &s_sk).await? {
         return match existing.record.status {
             SuggestionStatus::Sending if existing.record.sent_message_id.is_none() => {
-                resume_send(svc, billing, existing).await
+                // Left `sending` by an earlier run: the send is repeated under the same
+                // idempotency key, which the send path answers with the message it
+                // stored then.
+                send_reply(svc, billing, existing).await
             }
             _ => Ok(JobOutcome::Skipped("done")),
         };
@@ -411,13 +414,13 @@ pub async fn process(svc: &Services, billing: &BillingConfig, body: &str) -> Res
         Err(e) => return Err(e),
     };
     if !take_caps(svc, &settings, &conversation, now).await? {
-        release(svc, org, reserved).await;
+        crate::usecases::billing::release_ai_reply(svc, org, reserved).await;
         return Ok(JobOutcome::Skipped("cap_reached"));
     }
     record.status = SuggestionStatus::Sending;
     if !create(svc, &record).await? {
         // Another run answered the message: what this one counted is given back.
-        release(svc, org, reserved).await;
+        crate::usecases::billing::release_ai_reply(svc, org, reserved).await;
         give_back_caps(svc, &settings, &conversation, now).await?;
         return Ok(JobOutcome::Skipped("done"));
     }
@@ -429,7 +432,7 @@ pub async fn process(svc: &Services, billing: &BillingConfig, body: &str) -> Res
         Ok(outcome) => Ok(outcome),
         Err(e) => {
             if !e.is_retryable() {
-                release(svc, org, reserved).await;
+                crate::usecases::billing::release_ai_reply(svc, org, reserved).await;
             }
             Err(e)
         }
@@ -456,14 +459,6 @@ fn variant(settings: &AiSettings, c: &Conversation) -> Variant {
     match &settings.experiment {
         Some(e) => super::variant_of(&c.org_id, &c.contact_id, e.weight),
         None => Variant::A,
-    }
-}
-
-async fn release(svc: &Services, org: &OrgId, reserved: Option<i64>) {
-    if let Some(period) = reserved
-        && let Err(e) = crate::usecases::billing::release_ai_reply(svc, org, period).await
-    {
-        warn!(org_id = %org, error = %e, "could not give back an AI reply reservation");
     }
 }
 
@@ -494,16 +489,6 @@ async fn fail(svc: &Services, mut record: Suggestion, reason: String) -> Result<
     stats::record(svc, &e).await;
     warn!(org_id = %record.org_id, conversation_id = %record.conversation_id, suggestion_id = %record.id, reason = %reason, "no AI reply");
     Ok(JobOutcome::Failed(reason))
-}
-
-/// A record left `sending` by an earlier run: the send is repeated under the same
-/// idempotency key (the send path answers with the message it stored then).
-async fn resume_send(
-    svc: &Services,
-    billing: &BillingConfig,
-    s: Versioned<Suggestion>,
-) -> Result<JobOutcome> {
-    send_reply(svc, billing, s).await
 }
 
 async fn send_reply(
@@ -555,23 +540,11 @@ async fn send_reply(
             // reply stays as a draft an agent can still send, with the reason.
             warn!(org_id = %org, suggestion_id = %s.record.id, error = %e, "AI reply not sent; kept as a draft");
             s.record.status = SuggestionStatus::Draft;
-            s.record.reason = Some(format!("not_sent:{}", error_code(&e)));
+            s.record.reason = Some(format!("not_sent:{}", e.code()));
             super::suggestions::save(svc, &mut s).await?;
             Ok(JobOutcome::Drafted)
         }
         Err(e) => Err(e),
-    }
-}
-
-fn error_code(e: &Error) -> &'static str {
-    match e {
-        Error::Validation { code, .. }
-        | Error::Conflict { code, .. }
-        | Error::PaymentRequired { code, .. }
-        | Error::Provider { code, .. }
-        | Error::Unavailable { code, .. } => code,
-        Error::NotFound { .. } => "not_found",
-        _ => "error",
     }
 }
 

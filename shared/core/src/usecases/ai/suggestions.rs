@@ -287,7 +287,7 @@ pub async fn accept(
     // The AI-reply limit first: a refusal leaves the draft as it was.
     let reserved = crate::usecases::billing::admit_ai_reply(svc, billing, org).await?;
     if let Err(e) = claim(svc, &mut s, SuggestionStatus::Sending).await {
-        release(svc, org, reserved).await;
+        crate::usecases::billing::release_ai_reply(svc, org, reserved).await;
         return Err(e);
     }
     let body = json!({"type": "text", "text": {"body": text}});
@@ -343,19 +343,11 @@ pub async fn accept(
         }
         Err(e) => {
             // Not sent (window closed, plan limit, number gone): the draft stands.
-            release(svc, org, reserved).await;
+            crate::usecases::billing::release_ai_reply(svc, org, reserved).await;
             s.record.status = SuggestionStatus::Draft;
             save(svc, &mut s).await?;
             Err(e)
         }
-    }
-}
-
-async fn release(svc: &Services, org: &OrgId, reserved: Option<i64>) {
-    if let Some(period) = reserved
-        && let Err(e) = crate::usecases::billing::release_ai_reply(svc, org, period).await
-    {
-        tracing::warn!(org_id = %org, error = %e, "could not give back an AI reply reservation");
     }
 }
 
