@@ -37,6 +37,10 @@ pub const OUTPUTS: &[(&str, &str)] = &[
     ("EMAIL_DLQ_URL", "EmailDeadLetterQueueUrl"),
     ("AI_QUEUE_URL", "AiQueueUrl"),
     ("AI_DLQ_URL", "AiDeadLetterQueueUrl"),
+    ("WEBHOOKS_QUEUE_URL", "WebhooksQueueUrl"),
+    ("WEBHOOKS_DLQ_URL", "WebhooksDeadLetterQueueUrl"),
+    ("REALTIME_QUEUE_URL", "RealtimeQueueUrl"),
+    ("REALTIME_DLQ_URL", "RealtimeDeadLetterQueueUrl"),
 ];
 
 /// `(variable, stack parameter)`: variables whose value is a stack parameter. A

@@ -119,7 +119,9 @@ pub(crate) async fn step(h: &Harness, queue: QueueName) -> Option<BatchOutcome> 
         | QueueName::Import
         | QueueName::Campaign
         | QueueName::Email
-        | QueueName::Ai => {
+        | QueueName::Ai
+        | QueueName::Webhooks
+        | QueueName::Realtime => {
             unreachable!()
         }
     };

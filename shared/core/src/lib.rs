@@ -29,6 +29,7 @@ pub mod store;
 pub mod stripe;
 pub mod triage;
 pub mod usecases;
+pub mod webhook_http;
 pub mod whatsapp;
 
 pub use error::{Error, Result};

@@ -41,6 +41,13 @@ pub enum QueueName {
     /// AI jobs: a customer's message waiting for its analysis and reply (FIFO, one group
     /// per conversation, so a burst of messages is answered once, in order).
     Ai,
+    /// Platform events waiting to be delivered to the orgs' webhook endpoints, and
+    /// delivery retries (FIFO: one group per org for events, so first attempts keep the
+    /// events' order; one group per delivery for its retries).
+    Webhooks,
+    /// Platform events waiting to be pushed to the orgs' open realtime connections (FIFO,
+    /// one group per org).
+    Realtime,
 }
 
 /// Settings of one queue.
@@ -56,7 +63,7 @@ pub struct QueueSpec {
 
 impl QueueName {
     /// Every queue.
-    pub const ALL: [QueueName; 7] = [
+    pub const ALL: [QueueName; 9] = [
         QueueName::Inbound,
         QueueName::Outbound,
         QueueName::Billing,
@@ -64,6 +71,8 @@ impl QueueName {
         QueueName::Campaign,
         QueueName::Email,
         QueueName::Ai,
+        QueueName::Webhooks,
+        QueueName::Realtime,
     ];
 
     /// The logical name used in config, CLI arguments and the embedded backend.
@@ -76,6 +85,8 @@ impl QueueName {
             QueueName::Campaign => "campaign",
             QueueName::Email => "email",
             QueueName::Ai => "ai",
+            QueueName::Webhooks => "webhooks",
+            QueueName::Realtime => "realtime",
         }
     }
 
@@ -94,6 +105,8 @@ impl QueueName {
             QueueName::Campaign => "CAMPAIGN_QUEUE_URL",
             QueueName::Email => "EMAIL_QUEUE_URL",
             QueueName::Ai => "AI_QUEUE_URL",
+            QueueName::Webhooks => "WEBHOOKS_QUEUE_URL",
+            QueueName::Realtime => "REALTIME_QUEUE_URL",
         }
     }
 
@@ -107,6 +120,8 @@ impl QueueName {
             QueueName::Campaign => "CAMPAIGN_DLQ_URL",
             QueueName::Email => "EMAIL_DLQ_URL",
             QueueName::Ai => "AI_DLQ_URL",
+            QueueName::Webhooks => "WEBHOOKS_DLQ_URL",
+            QueueName::Realtime => "REALTIME_DLQ_URL",
         }
     }
 
@@ -120,6 +135,8 @@ impl QueueName {
             QueueName::Campaign => "CampaignQueue",
             QueueName::Email => "EmailQueue",
             QueueName::Ai => "AiQueue",
+            QueueName::Webhooks => "WebhooksQueue",
+            QueueName::Realtime => "RealtimeQueue",
         }
     }
 
@@ -143,6 +160,18 @@ impl QueueName {
             QueueName::Ai => QueueSpec {
                 fifo: true,
                 visibility_timeout_secs: 720,
+                max_receive_count: 40,
+            },
+            // `worker-webhooks` runs up to 60 s (one event's first attempts to every
+            // endpoint, each at most 15 s, concurrently).
+            QueueName::Webhooks => QueueSpec {
+                fifo: true,
+                visibility_timeout_secs: 360,
+                max_receive_count: 40,
+            },
+            QueueName::Realtime => QueueSpec {
+                fifo: true,
+                visibility_timeout_secs: 180,
                 max_receive_count: 40,
             },
             QueueName::Outbound => QueueSpec {
@@ -176,7 +205,9 @@ impl QueueName {
             | QueueName::Import
             | QueueName::Campaign
             | QueueName::Email
-            | QueueName::Ai => attempts,
+            | QueueName::Ai
+            | QueueName::Webhooks
+            | QueueName::Realtime => attempts,
             QueueName::Outbound => 2 * attempts + MAX_LATE_REPACES + MAX_LANE_WAITS,
         }
     }

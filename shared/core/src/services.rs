@@ -55,6 +55,8 @@ pub struct Services {
     pub mailer: crate::email::Mailer,
     /// Language models (the OpenAI-compatible presets this deployment configured).
     pub llm: Arc<dyn crate::llm::LlmApi>,
+    /// Deliveries to the orgs' webhook endpoints (https to public addresses only).
+    pub webhook_http: Arc<dyn crate::webhook_http::WebhookHttp>,
 }
 
 /// Features a deployment can turn off (`ENABLE_*`); a feature that is off answers 404 on

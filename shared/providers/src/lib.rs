@@ -8,6 +8,7 @@ pub mod meta_app;
 pub mod sandbox;
 pub mod send_api;
 pub mod stripe;
+pub mod webhook_http;
 pub mod whatsapp;
 
 pub use llm::ChatClient;

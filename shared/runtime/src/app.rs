@@ -251,6 +251,9 @@ impl App {
             objects,
             mailer,
             llm,
+            webhook_http: Arc::new(switchboard_providers::webhook_http::WebhookClient::new(
+                config.webhooks_allow_loopback,
+            )),
         };
         Self::from_parts(config, services, http)
     }

@@ -164,6 +164,10 @@ pub struct Config {
     /// Base URLs of the language-model presets (`OPENROUTER_API_URL`, `XAI_API_URL`,
     /// `LLM_CUSTOM_API_URL`).
     pub llm: LlmConfig,
+    /// Whether webhook endpoints may be plain `http` to loopback
+    /// (`WEBHOOKS_ALLOW_LOOPBACK`, development and tests only; refused on a production
+    /// stage).
+    pub webhooks_allow_loopback: bool,
 }
 
 /// Where this deployment's language-model presets live. A preset without a base URL is
@@ -567,6 +571,7 @@ impl Config {
             ),
             email: email_config(&var, &url)?,
             llm: llm_config(&var, &url)?,
+            webhooks_allow_loopback: webhooks_allow_loopback(&var)?,
             reminders_every: std::time::Duration::from_secs(
                 size("REMINDERS_INTERVAL_SECS", 900)?.max(1) as u64,
             ),
@@ -799,6 +804,24 @@ pub fn is_production_stage(stage: &str) -> bool {
     PRODUCTION_STAGES
         .iter()
         .any(|p| p.eq_ignore_ascii_case(stage.trim()))
+}
+
+fn webhooks_allow_loopback(var: &impl Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
+    const VAR: &str = "WEBHOOKS_ALLOW_LOOPBACK";
+    let allow = var(VAR)
+        .map(|v| flag(VAR, &v))
+        .transpose()?
+        .unwrap_or(false);
+    if allow
+        && let Some(stage) = var("SWITCHBOARD_STAGE")
+        && is_production_stage(&stage)
+    {
+        return Err(ConfigError::Invalid {
+            var: VAR,
+            reason: format!("is refused when SWITCHBOARD_STAGE is `{stage}`"),
+        });
+    }
+    Ok(allow)
 }
 
 fn flag(var: &'static str, value: &str) -> Result<bool, ConfigError> {

@@ -25,6 +25,7 @@ pub mod opt_out;
 pub mod outbound;
 pub mod pacing;
 pub mod personal_data;
+pub mod platform_events;
 pub mod quick_replies;
 pub mod rate_limits;
 pub mod reminders;
