@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check Switchboard has, on a fresh machine: installs its Python test tools
-# (moto_server for the AWS contract tests, cfn-lint for the template) into .venv-test,
+# (moto_server for the AWS contract tests, cfn-lint for the template, the Standard
+# Webhooks reference library that checks our outgoing webhook signatures) into .venv-test,
 # starts one moto_server on a free loopback port, then formatting, clippy, the template
 # lint and the whole test suite. Exits non-zero on the first failure.
 set -euo pipefail
@@ -8,12 +9,15 @@ cd "$(dirname "$0")/.."
 
 MOTO_VERSION="5.2.1"
 CFN_LINT_VERSION="1.51.0"
+STANDARDWEBHOOKS_VERSION="1.3.0"
 
-echo "==> test tools (moto ${MOTO_VERSION}, cfn-lint ${CFN_LINT_VERSION})"
-if [ ! -x .venv-test/bin/moto_server ] || [ ! -x .venv-test/bin/cfn-lint ]; then
+echo "==> test tools (moto ${MOTO_VERSION}, cfn-lint ${CFN_LINT_VERSION}, standardwebhooks ${STANDARDWEBHOOKS_VERSION})"
+if [ ! -x .venv-test/bin/moto_server ] || [ ! -x .venv-test/bin/cfn-lint ] \
+  || ! .venv-test/bin/python3 -c 'import standardwebhooks' 2>/dev/null; then
   python3 -m venv .venv-test
   .venv-test/bin/pip install --quiet --disable-pip-version-check \
-    "moto[server]==${MOTO_VERSION}" "cfn-lint==${CFN_LINT_VERSION}"
+    "moto[server]==${MOTO_VERSION}" "cfn-lint==${CFN_LINT_VERSION}" \
+    "standardwebhooks==${STANDARDWEBHOOKS_VERSION}"
 fi
 export PATH="$PWD/.venv-test/bin:$PATH"
 

@@ -1,0 +1,9 @@
+//! Lambda entry point: wires [`api_get_webhook_endpoint::handle`] to API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), switchboard_runtime::lambda::Error> {
+    switchboard_runtime::lambda::http(api_get_webhook_endpoint::FUNCTION, |app, req| async move {
+        api_get_webhook_endpoint::handle(&app, req).await
+    })
+    .await
+}

@@ -1,0 +1,10 @@
+//! Lambda entry point: wires [`api_replay_webhook_endpoint::handle`] to API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), switchboard_runtime::lambda::Error> {
+    switchboard_runtime::lambda::http(
+        api_replay_webhook_endpoint::FUNCTION,
+        |app, req| async move { api_replay_webhook_endpoint::handle(&app, req).await },
+    )
+    .await
+}
