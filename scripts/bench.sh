@@ -23,6 +23,9 @@
 #   ai_overhead.json, ai_overhead_analysis.json  2,000 AI reply jobs through worker-ai's use
 #                 case with a model that answers at once: Switchboard's own time per reply
 #                 (p50, p99), without and with the per-message analysis call
+#   webhooks_fanout.json  10,000 events of one org to 100 webhook endpoints on the dev server
+#                 (a local receiver answering 204): deliveries per second, and the time from
+#                 publishing to arrival (p50, p99) at half that rate; duplicates
 # Figures depend on the machine; the README records those of the reference machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,5 +97,6 @@ fi
 echo "==> AI replies: Switchboard's own time per reply (model answering at once), 2,000 jobs"
 OUT="$PWD/bench-results/ai_overhead.json" cargo bench -p switchboard-cli --bench ai_overhead
 ANALYSIS=1 OUT="$PWD/bench-results/ai_overhead_analysis.json" cargo bench -p switchboard-cli --bench ai_overhead
+OUT="$PWD/bench-results/webhooks_fanout.json" cargo bench -p switchboard-cli --bench webhooks_fanout
 
 echo "==> results in bench-results/"

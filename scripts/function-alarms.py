@@ -34,7 +34,8 @@ def functions(text: str) -> list:
 def alarm(n: int, group: list) -> str:
     names = ", ".join(b for _, b in group)
     # Each kind of function shares a log group whose streams are named after the function.
-    area = {"api": "api", "webhook": "webhooks", "worker": "workers", "cron": "crons"}
+    # The realtime WebSocket API's functions (ws-*) log with the API's.
+    area = {"api": "api", "ws": "api", "webhook": "webhooks", "worker": "workers", "cron": "crons"}
     kinds = sorted({area[b.split("-")[0]] for _, b in group})
     logs = ", ".join(f"/aws/lambda/${{AWS::StackName}}-{k}" for k in kinds)
     metrics = []

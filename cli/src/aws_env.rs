@@ -45,7 +45,8 @@ pub const OUTPUTS: &[(&str, &str)] = &[
 
 /// `(variable, stack parameter)`: variables whose value is a stack parameter. A
 /// parameter the stack lacks is skipped (the code's default applies), as is `RUST_LOG`
-/// (`LogLevel`), which stays the operator's choice for the CLI.
+/// (`LogLevel`), which stays the operator's choice for the CLI. `NoEcho` parameters
+/// (`SentryDsn`) are left out: CloudFormation shows their value as `****`.
 pub const PARAMETERS: &[(&str, &str)] = &[
     ("SWITCHBOARD_STAGE", "Stage"),
     ("AUTH_ISSUER", "AuthIssuer"),
@@ -77,6 +78,7 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("OPENROUTER_API_URL", "OpenrouterApiUrl"),
     ("XAI_API_URL", "XaiApiUrl"),
     ("LLM_CUSTOM_API_URL", "LlmCustomApiUrl"),
+    ("SENTRY_TRACES_SAMPLE_RATE", "SentryTracesSampleRate"),
 ];
 
 /// What `aws-env` reads of a stack.

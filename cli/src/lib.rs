@@ -4,5 +4,6 @@
 
 pub mod aws_env;
 pub mod commands;
+pub mod realtime;
 pub mod routes;
 pub mod serve;

@@ -197,6 +197,11 @@ async fn main() -> ExitCode {
                 let _ = trigger.send(true);
             });
             running.wait().await;
+            // Error reports still queued go out before the process ends.
+            switchboard_runtime::error_reporting::flush(
+                switchboard_runtime::error_reporting::FLUSH_TIMEOUT,
+            )
+            .await;
             ExitCode::SUCCESS
         }
         Command::Token {

@@ -192,8 +192,45 @@ pub fn http_routes() -> Vec<Route> {
         route!(GET, "/v1/api-keys", api_list_api_keys),
         route!(DELETE, "/v1/api-keys/{id}", api_revoke_api_key),
         route!(POST, "/v1/api-keys/{id}/roll", api_roll_api_key),
+        route!(POST, "/v1/webhook-endpoints", api_create_webhook_endpoint),
+        route!(GET, "/v1/webhook-endpoints", api_list_webhook_endpoints),
+        route!(GET, "/v1/webhook-endpoints/{id}", api_get_webhook_endpoint),
+        route!(
+            PATCH,
+            "/v1/webhook-endpoints/{id}",
+            api_update_webhook_endpoint
+        ),
+        route!(
+            DELETE,
+            "/v1/webhook-endpoints/{id}",
+            api_delete_webhook_endpoint
+        ),
+        route!(
+            POST,
+            "/v1/webhook-endpoints/{id}/rotate-secret",
+            api_rotate_webhook_secret
+        ),
+        route!(
+            GET,
+            "/v1/webhook-endpoints/{id}/deliveries",
+            api_list_webhook_deliveries
+        ),
+        route!(
+            POST,
+            "/v1/webhook-endpoints/{id}/replay",
+            api_replay_webhook_endpoint
+        ),
+        route!(
+            POST,
+            "/v1/webhook-deliveries/{id}/retry",
+            api_retry_webhook_delivery
+        ),
     ]
 }
+
+/// The WebSocket API's functions (`$connect`, `$disconnect`): the dev server serves their
+/// protocol at `GET /v1/realtime` (`crate::realtime`), through the same use case.
+pub const WEBSOCKET_FUNCTIONS: [&str; 2] = [ws_connect::FUNCTION, ws_disconnect::FUNCTION];
 
 /// The queue consumers.
 pub fn consumers() -> Vec<Consumer> {
@@ -235,10 +272,24 @@ pub fn consumers() -> Vec<Consumer> {
             handler: queue_fn(|app, batch| async move { worker_ai::handle(&app, batch).await }),
         },
         Consumer {
+            queue: QueueName::Webhooks,
+            function: worker_webhooks::FUNCTION,
+            handler: queue_fn(
+                |app, batch| async move { worker_webhooks::handle(&app, batch).await },
+            ),
+        },
+        Consumer {
             queue: QueueName::Campaign,
             function: worker_campaigns::FUNCTION,
             handler: queue_fn(
                 |app, batch| async move { worker_campaigns::handle(&app, batch).await },
+            ),
+        },
+        Consumer {
+            queue: QueueName::Realtime,
+            function: worker_realtime::FUNCTION,
+            handler: queue_fn(
+                |app, batch| async move { worker_realtime::handle(&app, batch).await },
             ),
         },
     ]

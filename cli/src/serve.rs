@@ -149,6 +149,10 @@ pub fn router(app: App) -> Router {
         }
     }
     router
+        .route(
+            switchboard_runtime::realtime::PATH,
+            axum::routing::get(crate::realtime::upgrade),
+        )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route("/metrics", axum::routing::get(metrics))
         .route(

@@ -997,9 +997,13 @@ fn every_api_function_may_record_its_callers() {
     let policy_at = text
         .find("\n  CallerDirectoryPolicy:\n")
         .expect("the policy exists");
+    // The policy ends where the next resource (or its comment) starts: the next line
+    // indented like the policy's own name.
     let end = text[policy_at + 1..]
-        .find("\n  # ---")
-        .map_or(text.len(), |i| policy_at + 1 + i);
+        .match_indices("\n  ")
+        .map(|(i, _)| policy_at + 1 + i)
+        .find(|&i| !text[i + 3..].starts_with(' '))
+        .unwrap_or(text.len());
     let policy = &text[policy_at..end];
     assert!(
         policy.contains(

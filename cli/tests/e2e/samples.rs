@@ -178,6 +178,25 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("api-list-api-keys", "list.json", 200),
     ("api-roll-api-key", "unknown-id.json", 404),
     ("api-revoke-api-key", "unknown-id.json", 404),
+    // Webhooks to tenants: one endpoint made and listed; endpoint and delivery ids are
+    // random, so the others name unknown ones; an event of an org without endpoints.
+    ("api-create-webhook-endpoint", "create.json", 201),
+    ("api-list-webhook-endpoints", "list.json", 200),
+    ("api-get-webhook-endpoint", "unknown-id.json", 404),
+    ("api-update-webhook-endpoint", "unknown-id.json", 404),
+    ("api-delete-webhook-endpoint", "unknown-id.json", 404),
+    ("api-rotate-webhook-secret", "unknown-id.json", 404),
+    ("api-list-webhook-deliveries", "unknown-id.json", 404),
+    ("api-replay-webhook-endpoint", "unknown-id.json", 404),
+    ("api-retry-webhook-delivery", "unknown-id.json", 404),
+    ("worker-webhooks", "event.json", 0),
+    // The realtime inbox: a connection refused without a valid token, one made with the
+    // subprotocol form; an event pushed (the sample connection is not open on this
+    // process: Gone, so its record is dropped, and nothing fails); a late $disconnect.
+    ("ws-connect", "bad-token.json", 401),
+    ("ws-connect", "connect.json", 200),
+    ("worker-realtime", "event.json", 0),
+    ("ws-disconnect", "disconnect.json", 200),
     // Last: the sample customer is exported, then erased (a short history: 204).
     ("api-export-contact", "export.json", 200),
     ("api-erase-contact", "erase.json", 204),
@@ -323,6 +342,31 @@ fn sqs_event(body: &str, group: &str) -> Value {
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:switchboard-inbound.fifo",
         "awsRegion": "us-east-1"
     }]})
+}
+
+/// An API Gateway WebSocket event (`$connect`/`$disconnect`) of the sample connection.
+fn ws_event(route: &str, headers: Value, query: Value) -> Value {
+    let connect = route == "$connect";
+    json!({
+        "headers": headers,
+        "queryStringParameters": query,
+        "requestContext": {
+            "routeKey": route,
+            "eventType": if connect { "CONNECT" } else { "DISCONNECT" },
+            "extendedRequestId": "Xz2mQFvWIAMFbYw=",
+            "requestTime": "23/Nov/2026:10:00:00 +0000",
+            "messageDirection": "IN",
+            "stage": "prod",
+            "connectedAt": 1_795_514_400_000_i64,
+            "requestTimeEpoch": if connect { 1_795_514_400_000_i64 } else { 1_795_515_000_000_i64 },
+            "identity": {"sourceIp": "203.0.113.7", "userAgent": "Mozilla/5.0"},
+            "requestId": "Xz2mQGHfIAMF8Mw=",
+            "domainName": "abc123defg.execute-api.us-east-1.amazonaws.com",
+            "connectionId": "L0SM9cOFvHcCIhw=",
+            "apiId": "abc123defg"
+        },
+        "isBase64Encoded": false
+    })
 }
 
 fn write(function: &str, file: &str, value: &Value) {
@@ -1754,6 +1798,69 @@ async fn regenerate_sample_events() {
         json!(format!("ai-{sample_message}"));
     write("worker-ai", "job.json", &ai_job);
 
+    // ------------------------------------------------------------------ realtime
+    let token = bearer["authorization"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("Bearer ")
+        .to_owned();
+    let ws_headers = |protocol: Option<String>| {
+        let mut h = json!({
+            "Host": "abc123defg.execute-api.us-east-1.amazonaws.com",
+            "Origin": "https://app.example.com",
+            "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version": "13"
+        });
+        if let Some(p) = protocol {
+            h["Sec-WebSocket-Protocol"] = json!(p);
+        }
+        h
+    };
+    write(
+        "ws-connect",
+        "connect.json",
+        &ws_event(
+            "$connect",
+            ws_headers(Some(format!("switchboard.v1, {token}"))),
+            json!(null),
+        ),
+    );
+    write(
+        "ws-connect",
+        "bad-token.json",
+        &ws_event(
+            "$connect",
+            ws_headers(None),
+            json!({"token": "not-a-token"}),
+        ),
+    );
+    write(
+        "ws-disconnect",
+        "disconnect.json",
+        &ws_event(
+            "$disconnect",
+            json!({"Host": "abc123defg.execute-api.us-east-1.amazonaws.com"}),
+            json!(null),
+        ),
+    );
+    let org = OrgId::parse(ORG).unwrap();
+    let realtime_body = json!({
+        "org_id": ORG,
+        "event": {
+            "id": switchboard_core::usecases::platform_events::event_id(&org, &["message.received", sample_message.as_str()]),
+            "type": "message.received",
+            "timestamp": "2026-11-23T10:00:00.123Z",
+            "data": {"message_id": sample_message, "conversation_id": sample_conversation, "channel": "whatsapp", "kind": "text"}
+        }
+    });
+    let mut realtime_event = sqs_event(&realtime_body.to_string(), &format!("org-{ORG}"));
+    realtime_event["Records"][0]["eventSourceARN"] =
+        json!("arn:aws:sqs:us-east-1:123456789012:switchboard-realtime.fifo");
+    realtime_event["Records"][0]["attributes"]["MessageDeduplicationId"] =
+        realtime_body["event"]["id"].clone();
+    write("worker-realtime", "event.json", &realtime_event);
+
     // ------------------------------------------------------------------ API keys
     // Key ids are random: the samples make one and name an unknown one.
     write(
@@ -1797,6 +1904,116 @@ async fn regenerate_sample_events() {
         }
         .event(),
     );
+
+    // ------------------------------------------------------------------ webhooks to tenants
+    write(
+        "api-create-webhook-endpoint",
+        "create.json",
+        &post(
+            "/v1/webhook-endpoints",
+            "/v1/webhook-endpoints",
+            json!({}),
+            bearer.clone(),
+            json!({"url": "https://hooks.example.com/switchboard", "events": ["message.received", "conversation.updated"], "description": "Order system"}),
+        ),
+    );
+    write(
+        "api-list-webhook-endpoints",
+        "list.json",
+        &get("/v1/webhook-endpoints", "/v1/webhook-endpoints", json!({})),
+    );
+    let unknown_endpoint = "we_00000000000000000000000000000000";
+    write(
+        "api-get-webhook-endpoint",
+        "unknown-id.json",
+        &get(
+            "/v1/webhook-endpoints/{id}",
+            &format!("/v1/webhook-endpoints/{unknown_endpoint}"),
+            json!({"id": unknown_endpoint}),
+        ),
+    );
+    write(
+        "api-update-webhook-endpoint",
+        "unknown-id.json",
+        &Api {
+            method: "PATCH",
+            route: "/v1/webhook-endpoints/{id}",
+            path: &format!("/v1/webhook-endpoints/{unknown_endpoint}"),
+            params: json!({"id": unknown_endpoint}),
+            headers: bearer.clone(),
+            body: Some(json!({"disabled": true}).to_string()),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-delete-webhook-endpoint",
+        "unknown-id.json",
+        &Api {
+            method: "DELETE",
+            route: "/v1/webhook-endpoints/{id}",
+            path: &format!("/v1/webhook-endpoints/{unknown_endpoint}"),
+            params: json!({"id": unknown_endpoint}),
+            headers: bearer.clone(),
+            ..Api::default()
+        }
+        .event(),
+    );
+    write(
+        "api-rotate-webhook-secret",
+        "unknown-id.json",
+        &post(
+            "/v1/webhook-endpoints/{id}/rotate-secret",
+            &format!("/v1/webhook-endpoints/{unknown_endpoint}/rotate-secret"),
+            json!({"id": unknown_endpoint}),
+            bearer.clone(),
+            json!({}),
+        ),
+    );
+    write(
+        "api-list-webhook-deliveries",
+        "unknown-id.json",
+        &get(
+            "/v1/webhook-endpoints/{id}/deliveries",
+            &format!("/v1/webhook-endpoints/{unknown_endpoint}/deliveries"),
+            json!({"id": unknown_endpoint}),
+        ),
+    );
+    write(
+        "api-replay-webhook-endpoint",
+        "unknown-id.json",
+        &post(
+            "/v1/webhook-endpoints/{id}/replay",
+            &format!("/v1/webhook-endpoints/{unknown_endpoint}/replay"),
+            json!({"id": unknown_endpoint}),
+            bearer.clone(),
+            json!({"since": "2026-12-01T00:00:00Z"}),
+        ),
+    );
+    let unknown_delivery = format!("dlv_{}{:015}{}", "0".repeat(32), 0, "0".repeat(32));
+    write(
+        "api-retry-webhook-delivery",
+        "unknown-id.json",
+        &post(
+            "/v1/webhook-deliveries/{id}/retry",
+            &format!("/v1/webhook-deliveries/{unknown_delivery}/retry"),
+            json!({"id": unknown_delivery}),
+            bearer.clone(),
+            json!({}),
+        ),
+    );
+    let event_id = switchboard_core::usecases::platform_events::event_id(
+        &OrgId::parse(ORG).unwrap(),
+        &["message.received", "sample"],
+    );
+    let mut webhooks_event = sqs_event(
+        &json!({"org_id": ORG, "event": {"id": event_id, "type": "message.received", "timestamp": "2026-12-07T10:00:00.000Z", "data": {"message_id": "m_sample", "conversation_id": "c_sample"}}}).to_string(),
+        &format!("org-{ORG}"),
+    );
+    webhooks_event["Records"][0]["eventSourceARN"] =
+        json!("arn:aws:sqs:us-east-1:123456789012:switchboard-webhooks.fifo");
+    webhooks_event["Records"][0]["attributes"]["MessageDeduplicationId"] = json!(event_id);
+    write("worker-webhooks", "event.json", &webhooks_event);
 
     let contact =
         ContactId::for_wa_id(&OrgId::parse(ORG).unwrap(), &WaId::parse(CUSTOMER).unwrap());
@@ -2074,6 +2291,17 @@ async fn sample_events_run_through_the_lambda_types_into_the_handlers() {
                 *expected,
                 "{function}/{file}: {outcome:?}"
             );
+            continue;
+        }
+        if switchboard_cli::routes::WEBSOCKET_FUNCTIONS.contains(function) {
+            let event: aws_lambda_events::event::apigw::ApiGatewayWebsocketProxyRequest =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{function}/{file}: {e}"));
+            let resp = if *function == ws_connect::FUNCTION {
+                ws_connect::handle(&h.app, event).await
+            } else {
+                ws_disconnect::handle(&h.app, event).await
+            };
+            assert_eq!(resp.status_code, i64::from(*expected), "{function}/{file}");
             continue;
         }
         let request = lambda_http::request::from_str(&text)

@@ -185,6 +185,8 @@ pub struct Harness {
 
 pub async fn build_app(opts: &mut Options, dir: &std::path::Path) -> App {
     let mut config = Config::local(dir);
+    // Webhook endpoints in tests are wiremock servers on 127.0.0.1.
+    config.webhooks_allow_loopback = true;
     config.whatsapp_graph_url = opts.graph_url.clone();
     config.kapso_api_url = opts.kapso_url.clone();
     config.meta_app_id = opts.meta_app_id.clone();

@@ -81,6 +81,11 @@ fn functions_folders_packages_binaries_and_template_agree() {
             .iter()
             .map(|s| s.function.to_owned()),
     );
+    served.extend(
+        switchboard_cli::routes::WEBSOCKET_FUNCTIONS
+            .iter()
+            .map(|f| (*f).to_owned()),
+    );
     assert_eq!(folders, served, "functions/ and the dev server's table");
 }
 
@@ -387,10 +392,12 @@ fn every_function_logs_json_to_its_own_group_kept_for_the_retention_parameter() 
     // each function.
     let kind_group = |binary: &str| match binary.split('-').next() {
         Some("api") => ("ApiLogGroup", "api"),
+        // The realtime WebSocket API's $connect/$disconnect log with the API.
+        Some("ws") => ("ApiLogGroup", "api"),
         Some("webhook") => ("WebhookLogGroup", "webhooks"),
         Some("worker") => ("WorkerLogGroup", "workers"),
         Some("cron") => ("CronLogGroup", "crons"),
-        _ => panic!("{binary}: a function is an api, webhook, worker or cron"),
+        _ => panic!("{binary}: a function is an api, ws, webhook, worker or cron"),
     };
     for (id, binary, r) in functions() {
         let p = props(&r);
@@ -550,8 +557,11 @@ fn every_source_queue_has_an_age_alarm_and_every_other_queue_a_depth_alarm() {
         let default = number(get(&parameter(&threshold), "Default")).unwrap();
         // Pacing holds outbound sends back on purpose, and campaign chunks wait for quiet
         // hours in delays of up to 15 minutes; the others should flow.
+        // Realtime events are hints to an open inbox: stale within minutes.
         let expected = if matches!(q, QueueName::Outbound | QueueName::Campaign) {
             1800.0
+        } else if q == QueueName::Realtime {
+            300.0
         } else {
             900.0
         };
@@ -717,7 +727,14 @@ fn kms_use_is_bound_to_the_encryption_context_the_code_binds() {
         &org,
         &AccountId::from_uuid(uuid::Uuid::nil()),
     );
-    let used: BTreeSet<String> = token.pairs().keys().cloned().collect();
+    let token_keys: BTreeSet<String> = token.pairs().keys().cloned().collect();
+    // Webhook endpoints' signing secrets add endpoint_id instead.
+    let webhook_keys: BTreeSet<String> =
+        switchboard_core::usecases::webhooks_out::secret_context(&org, "we_1")
+            .pairs()
+            .keys()
+            .cloned()
+            .collect();
     let mut grants = 0;
     for (binary, statement) in function_statements() {
         let actions = strings(get(&statement, "Action"));
@@ -725,6 +742,11 @@ fn kms_use_is_bound_to_the_encryption_context_the_code_binds() {
             continue;
         }
         grants += 1;
+        let used = if binary.contains("webhook") {
+            &webhook_keys
+        } else {
+            &token_keys
+        };
         for action in &actions {
             assert!(
                 ["kms:Decrypt", "kms:GenerateDataKey"].contains(&action.as_str()),
@@ -748,7 +770,7 @@ fn kms_use_is_bound_to_the_encryption_context_the_code_binds() {
             used.is_subset(&allowed),
             "{binary}: {used:?} must be allowed, got {allowed:?}"
         );
-        assert!(required.is_subset(&used));
+        assert!(required.is_subset(used));
         // ForAllValues holds for an empty context too: the Null checks require the keys.
         let null = get(condition, "Null").unwrap();
         for key in &required {
@@ -760,8 +782,8 @@ fn kms_use_is_bound_to_the_encryption_context_the_code_binds() {
         }
     }
     assert_eq!(
-        grants, 16,
-        "worker-outbound, worker-inbound (media archiving), api-mark-read, api-get-media, api-upload-media, api-complete-upload, both account syncs and the three template calls decrypt; the four connects and the embedded signup encrypt"
+        grants, 19,
+        "worker-outbound, worker-inbound (media archiving), api-mark-read, api-get-media, api-upload-media, api-complete-upload, both account syncs, the three template calls and worker-webhooks decrypt; the four connects, the embedded signup and the webhook endpoint's create and rotate encrypt"
     );
 }
 
@@ -959,8 +981,14 @@ fn aws_env_reads_what_the_template_gives_the_functions() {
         let covered =
             OUTPUTS.iter().any(|(n, _)| n == var) || PARAMETERS.iter().any(|(n, _)| n == var);
         let from_stack = match ref_to(Some(v)) {
-            // The CLI's own log level stays the operator's choice.
-            Some(_) => var != "RUST_LOG",
+            // The CLI's own log level stays the operator's choice; a NoEcho parameter
+            // reads back as `****`.
+            Some(p) => {
+                let no_echo = get(get(&d, "Parameters").unwrap(), &p)
+                    .and_then(|param| get(param, "NoEcho"))
+                    .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
+                var != "RUST_LOG" && !no_echo
+            }
             None => {
                 tagged_text(Some(v), "Sub").is_some() || tagged_text(Some(v), "GetAtt").is_some()
             }
@@ -1185,6 +1213,7 @@ fn the_dashboard_shows_every_metric_function_and_queue() {
         ),
         ("Queue", &["inbound", "outbound", "billing", "import"][..]),
         ("Result", &["ok", "error"][..]),
+        ("Delivery", &["delivered", "failed", "refused"][..]),
         (
             "AiOutcome",
             &["sent", "drafted", "handed_off", "failed", "skipped"][..],
@@ -1300,4 +1329,51 @@ fn every_function_that_changes_something_may_write_its_audit_entry() {
             "{function} changes something but may not append its audit entry (dynamodb:PutItem on Table)"
         );
     }
+}
+
+/// The resources the stack has once SAM has expanded it: each function brings its role
+/// (unless it names one), and per event an invoke permission (HTTP API, WebSocket-free
+/// routes), an event source mapping (SQS) or a rule and a permission (schedule), plus an
+/// event invoke config when set; each `AWS::Serverless::HttpApi` brings its API and stage.
+/// Checked against SAM's own translation when the stack was last measured (461).
+fn expanded_resource_count() -> usize {
+    let mut n = 0;
+    for (_, r) in resources() {
+        match str_of(get(&r, "Type")).as_str() {
+            "AWS::Serverless::Function" => {
+                let p = props(&r);
+                n += 1;
+                if get(p, "Role").is_none() {
+                    n += 1;
+                }
+                if get(p, "EventInvokeConfig").is_some() {
+                    n += 1;
+                }
+                if let Some(events) = get(p, "Events").and_then(Value::as_mapping) {
+                    for (_, e) in events {
+                        n += match str_of(get(e, "Type")).as_str() {
+                            "Schedule" => 2,
+                            _ => 1,
+                        };
+                    }
+                }
+            }
+            "AWS::Serverless::HttpApi" => n += 2,
+            _ => n += 1,
+        }
+    }
+    n
+}
+
+/// CloudFormation refuses a stack of more than 500 resources. Past 490 the next
+/// feature has no room: it goes into a nested stack (docs/operations.md, "Stack size").
+#[test]
+fn the_stack_stays_under_cloudformations_resource_limit() {
+    let n = expanded_resource_count();
+    assert!(n > 300, "the count looks wrong: {n}");
+    assert!(
+        n < 490,
+        "the stack expands to {n} resources; CloudFormation's limit is 500 — move the next \
+         feature's functions into a nested stack (docs/operations.md)"
+    );
 }

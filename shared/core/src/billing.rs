@@ -251,6 +251,10 @@ pub struct Billing {
     /// Next invoice, from `invoice.upcoming`.
     #[serde(default)]
     pub upcoming_invoice: Option<Value>,
+    /// The Stripe event that last changed the plan, status or period end: a retry of
+    /// that event publishes its `billing.subscription_updated` again, and no other does.
+    #[serde(default)]
+    pub changed_by_event: Option<String>,
     /// Last changed.
     #[serde(with = "crate::clock::rfc3339_millis")]
     pub updated_at: DateTime<Utc>,
@@ -286,6 +290,7 @@ impl Billing {
             last_payment_failed_at: None,
             trial_will_end_at: None,
             upcoming_invoice: None,
+            changed_by_event: None,
             updated_at: now,
         }
     }

@@ -20,6 +20,8 @@ pub mod objects;
 pub mod page;
 pub mod privacy;
 pub mod queue;
+pub mod realtime;
+pub mod recent;
 pub mod record;
 pub mod retry;
 pub mod secrets;

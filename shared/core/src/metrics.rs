@@ -50,6 +50,9 @@ pub enum Metric {
     AiReplies,
     /// Conversations AI handed to a person.
     AiHandoffs,
+    /// Attempts to deliver platform events to the orgs' webhook endpoints, by outcome
+    /// (`delivered`, `failed`, `refused`).
+    TenantWebhookAttempts,
 }
 
 /// How a metric's values add up.
@@ -63,7 +66,7 @@ pub enum Kind {
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 19] = [
+    pub const ALL: [Metric; 20] = [
         Metric::WebhookDeliveries,
         Metric::WebhookEvents,
         Metric::WebhookDuplicates,
@@ -83,6 +86,7 @@ impl Metric {
         Metric::AiCalls,
         Metric::AiReplies,
         Metric::AiHandoffs,
+        Metric::TenantWebhookAttempts,
     ];
 
     /// The CloudWatch metric name.
@@ -107,6 +111,7 @@ impl Metric {
             Metric::AiCalls => "AiCalls",
             Metric::AiReplies => "AiReplies",
             Metric::AiHandoffs => "AiHandoffs",
+            Metric::TenantWebhookAttempts => "TenantWebhookAttempts",
         }
     }
 
@@ -132,6 +137,7 @@ impl Metric {
             Metric::AiCalls => "switchboard_ai_calls_total",
             Metric::AiReplies => "switchboard_ai_replies_total",
             Metric::AiHandoffs => "switchboard_ai_handoffs_total",
+            Metric::TenantWebhookAttempts => "switchboard_tenant_webhook_attempts_total",
         }
     }
 
@@ -147,6 +153,7 @@ impl Metric {
             Metric::QueueAge => Some("Queue"),
             Metric::AiCalls => Some("Result"),
             Metric::AiReplies => Some("AiOutcome"),
+            Metric::TenantWebhookAttempts => Some("Delivery"),
             _ => None,
         }
     }
@@ -191,6 +198,9 @@ impl Metric {
             Metric::AiCalls => "Language-model calls, by outcome.",
             Metric::AiReplies => "What AI reply jobs did, by outcome.",
             Metric::AiHandoffs => "Conversations AI handed to a person.",
+            Metric::TenantWebhookAttempts => {
+                "Attempts to deliver events to the orgs' webhook endpoints, by result."
+            }
         }
     }
 }

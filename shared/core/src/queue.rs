@@ -162,11 +162,11 @@ impl QueueName {
                 visibility_timeout_secs: 720,
                 max_receive_count: 40,
             },
-            // `worker-webhooks` runs up to 60 s (one event's first attempts to every
-            // endpoint, each at most 15 s, concurrently).
+            // `worker-webhooks` runs up to 180 s: a batch of ten events of one org, each
+            // one round of first attempts to every endpoint at once (at most 15 s).
             QueueName::Webhooks => QueueSpec {
                 fifo: true,
-                visibility_timeout_secs: 360,
+                visibility_timeout_secs: 1080,
                 max_receive_count: 40,
             },
             QueueName::Realtime => QueueSpec {

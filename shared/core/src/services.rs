@@ -57,6 +57,9 @@ pub struct Services {
     pub llm: Arc<dyn crate::llm::LlmApi>,
     /// Deliveries to the orgs' webhook endpoints (https to public addresses only).
     pub webhook_http: Arc<dyn crate::webhook_http::WebhookHttp>,
+    /// Pushes platform events to the orgs' open realtime connections (API Gateway's
+    /// `PostToConnection` with `REALTIME_ENDPOINT`, else the dev server's in-process hub).
+    pub realtime: Arc<dyn crate::realtime::RealtimePush>,
 }
 
 /// Features a deployment can turn off (`ENABLE_*`); a feature that is off answers 404 on

@@ -80,9 +80,15 @@ pub fn refused_reason(ip: IpAddr, allow_loopback: bool) -> Option<&'static str> 
                 Some("link_local")
             } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
                 Some("shared_address")
-            } else if o[0] == 0 || v4.is_broadcast() || v4.is_multicast() || o[0] >= 240 {
-                Some("reserved_address")
-            } else if (o[0], o[1], o[2]) == (192, 0, 0) || (o[0] == 198 && (o[1] & 0xfe) == 18) {
+            } else if o[0] == 0
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || o[0] >= 240
+                || (o[0], o[1], o[2]) == (192, 0, 0)
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
+            {
+                // This network, broadcast, multicast, reserved, IETF protocol
+                // assignments, benchmarking.
                 Some("reserved_address")
             } else {
                 None

@@ -137,6 +137,19 @@ pub enum Email<'a> {
         /// Where to open the conversation in the app.
         conversation_url: Option<&'a str>,
     },
+    /// To an organisation's administrators: Switchboard disabled one of its webhook
+    /// endpoints because every delivery to it failed for days.
+    WebhookEndpointDisabled {
+        /// The organisation the endpoint belongs to.
+        org_name: &'a str,
+        /// Which endpoint: its description, or its URL's scheme and host. Never the whole
+        /// URL: a path or query can hold a token, and email is not a place for secrets.
+        endpoint: &'a str,
+        /// When its deliveries began failing, in the zone the email should show.
+        failing_since: DateTime<Tz>,
+        /// Where to look at the endpoint and enable it again (the webhook settings).
+        settings_url: Option<&'a str>,
+    },
 }
 
 impl Email<'_> {
@@ -149,6 +162,7 @@ impl Email<'_> {
             Email::PaymentFailed { .. } => "payment_failed",
             Email::SubscriptionCancelled { .. } => "subscription_cancelled",
             Email::ConversationAssigned { .. } => "conversation_assigned",
+            Email::WebhookEndpointDisabled { .. } => "webhook_endpoint_disabled",
         }
     }
 
@@ -215,6 +229,18 @@ impl Email<'_> {
                 contact_name: text(contact_name),
                 conversation_url: link(conversation_url),
             },
+            Email::WebhookEndpointDisabled {
+                org_name,
+                endpoint,
+                failing_since,
+                settings_url,
+            } => Fields::WebhookEndpointDisabled {
+                org_name: text(org_name),
+                endpoint: text(endpoint),
+                date_time: format_date_time(&failing_since, locale),
+                time_zone: failing_since.timezone().name(),
+                settings_url: link(settings_url),
+            },
         }
     }
 }
@@ -257,6 +283,13 @@ enum Fields {
         assignee_name: Option<String>,
         contact_name: String,
         conversation_url: Option<String>,
+    },
+    WebhookEndpointDisabled {
+        org_name: String,
+        endpoint: String,
+        date_time: String,
+        time_zone: &'static str,
+        settings_url: Option<String>,
     },
 }
 
@@ -358,17 +391,19 @@ const SHARED_TEMPLATES: [(&str, &str); 3] = [
 /// Every kind's templates. A kind or language added to [`Email`] or [`Locale`] without its
 /// files here fails the render-everything test (the template is missing); a file added to
 /// `templates/` without a line here fails `every_template_file_is_compiled_in`.
-const KIND_TEMPLATES: [(&str, &str); 30] = kind_templates![
+const KIND_TEMPLATES: [(&str, &str); 36] = kind_templates![
     "en" / "appointment_reminder",
     "en" / "trial_ending",
     "en" / "payment_failed",
     "en" / "subscription_cancelled",
     "en" / "conversation_assigned",
+    "en" / "webhook_endpoint_disabled",
     "nl" / "appointment_reminder",
     "nl" / "trial_ending",
     "nl" / "payment_failed",
     "nl" / "subscription_cancelled",
     "nl" / "conversation_assigned",
+    "nl" / "webhook_endpoint_disabled",
 ];
 
 /// The names of every template compiled into the crate (for the tests).

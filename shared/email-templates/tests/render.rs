@@ -51,6 +51,12 @@ fn every_kind_full() -> Vec<Email<'static>> {
             contact_name: "Sanne de Vries",
             conversation_url: Some("https://app.example.com/conversations/42"),
         },
+        Email::WebhookEndpointDisabled {
+            org_name: "Kapsalon Bloem",
+            endpoint: "Order sync (Zapier)",
+            failing_since: appointment_time(),
+            settings_url: Some("https://app.example.com/settings/webhooks"),
+        },
     ]
 }
 
@@ -100,6 +106,17 @@ fn every_kind_minimal() -> Vec<Email<'static>> {
                 assignee_name: None,
                 contact_name,
                 conversation_url: None,
+            },
+            Email::WebhookEndpointDisabled {
+                org_name,
+                endpoint,
+                failing_since,
+                ..
+            } => Email::WebhookEndpointDisabled {
+                org_name,
+                endpoint,
+                failing_since,
+                settings_url: None,
             },
         })
         .collect()
@@ -326,6 +343,92 @@ fn billing_and_team_emails_show_their_values() {
 }
 
 #[test]
+fn webhook_endpoint_disabled_shows_its_values() {
+    let full = every_kind_full();
+    let disabled = &full[5];
+    assert_eq!(disabled.kind(), "webhook_endpoint_disabled");
+
+    let en = rendered(disabled, Locale::En);
+    assert_eq!(
+        en.subject,
+        "Switchboard disabled a webhook endpoint of Kapsalon Bloem"
+    );
+    assert_in_body(&en, "Order sync (Zapier)", "webhook en");
+    assert!(
+        en.text
+            .contains("since Tuesday 8 December 2026 at 14:30 (Europe/Amsterdam)")
+    );
+    assert!(
+        en.html
+            .contains("<strong>Tuesday 8 December 2026 at 14:30</strong> (Europe/Amsterdam)")
+    );
+    assert_in_body(&en, "disabled", "webhook en");
+    assert_in_body(
+        &en,
+        "because you are an administrator of Kapsalon Bloem",
+        "webhook en",
+    );
+    assert!(
+        en.html
+            .contains(r#"href="https://app.example.com/settings/webhooks""#)
+    );
+    assert!(en.html.contains(">Open webhook settings</a>"));
+    assert!(
+        en.text
+            .contains("Open webhook settings: https://app.example.com/settings/webhooks")
+    );
+
+    let nl = rendered(disabled, Locale::Nl);
+    assert_eq!(
+        nl.subject,
+        "Switchboard heeft een webhook-endpoint van Kapsalon Bloem uitgeschakeld"
+    );
+    assert_in_body(&nl, "Order sync (Zapier)", "webhook nl");
+    assert!(
+        nl.text
+            .contains("sinds dinsdag 8 december 2026 om 14:30 (Europe/Amsterdam)")
+    );
+    assert!(
+        nl.html
+            .contains("<strong>dinsdag 8 december 2026 om 14:30</strong> (Europe/Amsterdam)")
+    );
+    assert_in_body(&nl, "uitgeschakeld", "webhook nl");
+    assert_in_body(
+        &nl,
+        "omdat je beheerder bent van Kapsalon Bloem",
+        "webhook nl",
+    );
+    assert!(
+        nl.html
+            .contains(r#"href="https://app.example.com/settings/webhooks""#)
+    );
+    assert!(nl.html.contains(">Webhookinstellingen openen</a>"));
+    assert_not_in_body(&nl, "Tuesday", "webhook nl");
+    assert_not_in_body(&nl, "administrator", "webhook nl");
+
+    // An endpoint without a description is named by its URL's scheme and host (the caller
+    // cuts the rest): shown as text, not made into a link.
+    for locale in Locale::ALL {
+        let out = rendered(
+            &Email::WebhookEndpointDisabled {
+                org_name: "Kapsalon Bloem",
+                endpoint: "https://hooks.example.com",
+                failing_since: appointment_time(),
+                settings_url: None,
+            },
+            locale,
+        );
+        assert_in_body(&out, "https://hooks.example.com", "webhook host");
+        assert!(!out.html.contains("href="), "{}", out.html);
+        assert!(
+            !out.subject.contains("hooks.example.com"),
+            "{}",
+            out.subject
+        );
+    }
+}
+
+#[test]
 fn locale_from_tag() {
     for nl in ["nl", "NL", "nl-NL", "nl_BE", "Nl-be", " nl ", "nl-Latn-NL"] {
         assert_eq!(Locale::from_tag(Some(nl)), Locale::Nl, "{nl}");
@@ -358,6 +461,12 @@ fn hostile_names_are_escaped_in_html_and_harmless_in_text() {
             assignee_name: Some(hostile),
             contact_name: hostile,
             conversation_url: None,
+        },
+        Email::WebhookEndpointDisabled {
+            org_name: hostile,
+            endpoint: hostile,
+            failing_since: appointment_time(),
+            settings_url: None,
         },
     ];
     let escaped = "&lt;script&gt;alert(1)&lt;/script&gt; &quot;&amp;&lt;&gt;&#x27; Bobby";
@@ -471,6 +580,12 @@ fn unsafe_links_are_not_rendered() {
                 assignee_name: None,
                 contact_name: "Sanne",
                 conversation_url: Some(url),
+            },
+            Email::WebhookEndpointDisabled {
+                org_name: "Kapsalon Bloem",
+                endpoint: "Order sync",
+                failing_since: appointment_time(),
+                settings_url: Some(url),
             },
         ];
         for locale in Locale::ALL {

@@ -108,7 +108,7 @@ impl WebhookClient {
                 lookup,
                 allow_loopback,
             }))
-            .pool_max_idle_per_host(8)
+            .pool_max_idle_per_host(32)
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
         Self {

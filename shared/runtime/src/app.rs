@@ -132,11 +132,13 @@ impl App {
     }
 
     /// Builds the app for `config`, opening the embedded backend with `embedded` (the CLI
-    /// passes `switchboard_local::open`).
+    /// passes `switchboard_local::open`). Starts error tracking when `SENTRY_DSN` is set
+    /// (once per process: Lambda init, the dev server's start).
     pub async fn build_with(
         config: Config,
         embedded: Option<OpenEmbedded>,
     ) -> Result<Self, StartupError> {
+        crate::error_reporting::init(&config.error_reporting);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let http = http_client();
         // Each backend provides the four storage ports; the provider clients on top are
@@ -254,6 +256,7 @@ impl App {
             webhook_http: Arc::new(switchboard_providers::webhook_http::WebhookClient::new(
                 config.webhooks_allow_loopback,
             )),
+            realtime: crate::realtime::push_port(&config, &http),
         };
         Self::from_parts(config, services, http)
     }

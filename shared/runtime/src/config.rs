@@ -168,6 +168,12 @@ pub struct Config {
     /// (`WEBHOOKS_ALLOW_LOOPBACK`, development and tests only; refused on a production
     /// stage).
     pub webhooks_allow_loopback: bool,
+    /// Error tracking (`SENTRY_DSN`, `SENTRY_TRACES_SAMPLE_RATE`; off without a DSN).
+    pub error_reporting: crate::error_reporting::ErrorReportingConfig,
+    /// The WebSocket API's Management API endpoint (`REALTIME_ENDPOINT`,
+    /// `https://{api}.execute-api.{region}.amazonaws.com/{stage}`) that `worker-realtime`
+    /// pushes events to; without it pushes go to the dev server's in-process hub.
+    pub realtime_endpoint: Option<String>,
 }
 
 /// Where this deployment's language-model presets live. A preset without a base URL is
@@ -572,6 +578,9 @@ impl Config {
             email: email_config(&var, &url)?,
             llm: llm_config(&var, &url)?,
             webhooks_allow_loopback: webhooks_allow_loopback(&var)?,
+            error_reporting: crate::error_reporting::ErrorReportingConfig::read(&var, backend)?,
+            realtime_endpoint: url("REALTIME_ENDPOINT")?
+                .map(|v| v.trim_end_matches('/').to_owned()),
             reminders_every: std::time::Duration::from_secs(
                 size("REMINDERS_INTERVAL_SECS", 900)?.max(1) as u64,
             ),

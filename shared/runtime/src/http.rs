@@ -262,6 +262,8 @@ impl From<Error> for ApiError {
             }
             other => {
                 tracing::error!(error = %other, error.debug = ?other, "internal error");
+                // The cause of the opaque 500, for the error report (scrubbed there).
+                let _ = NOTED.try_with(|n| n.borrow_mut().cause = Some(other.to_string()));
                 Self::internal()
             }
         }
@@ -347,6 +349,8 @@ struct Noted {
     caller: Option<crate::auth::Caller>,
     /// The rate-limit check, whose state every answer carries in `RateLimit-*` headers.
     rate: Option<switchboard_core::usecases::rate_limits::Verdict>,
+    /// The cause behind an opaque 500, for the error report.
+    cause: Option<String>,
 }
 
 tokio::task_local! {
@@ -402,8 +406,9 @@ fn audited(req: &Request, audit: Audit) -> bool {
 
 /// Runs a handler body inside a span named after the function, and turns its error into
 /// the JSON error response. 5xx causes are logged by the error conversion; the body
-/// stays opaque. A change made through the API by an authenticated caller — whatever
-/// its outcome — is appended to the org's audit log.
+/// stays opaque. A 5xx is reported to error tracking, and each request is one (sampled)
+/// trace (see [`crate::error_reporting`]). A change made through the API by an
+/// authenticated caller — whatever its outcome — is appended to the org's audit log.
 pub async fn respond<Fut>(
     app: &crate::App,
     function: &'static str,
@@ -453,13 +458,19 @@ where
         org_id = tracing::field::Empty,
         status = tracing::field::Empty,
     );
-    async move {
+    // On a Sentry hub of its own, so its trace and tags stay off other requests' events.
+    let handled = async move {
         let started = std::time::Instant::now();
+        let trace = crate::error_reporting::start_trace(function, "http.server");
+        let mut code = None;
         let (mut resp, noted) = NOTED
             .scope(std::cell::RefCell::new(Noted::default()), async {
                 let resp = match fut.await {
                     Ok(resp) => resp,
-                    Err(e) => e.into_response(&rid),
+                    Err(e) => {
+                        code = Some(e.code.clone());
+                        e.into_response(&rid)
+                    }
                 };
                 (resp, NOTED.with(|n| n.take()))
             })
@@ -476,6 +487,14 @@ where
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "request failed"
             );
+            crate::error_reporting::report_http_failure(&crate::error_reporting::HttpFailure {
+                function,
+                method: req.method().as_str(),
+                status,
+                code: code.as_deref(),
+                request_id: &rid,
+                cause: noted.cause.as_deref(),
+            });
         } else {
             tracing::info!(
                 status,
@@ -488,10 +507,11 @@ where
         {
             audit(app, function, req, &rid, &caller, status).await;
         }
+        trace.finish_http(status);
         resp
     }
-    .instrument(span)
-    .await
+    .instrument(span);
+    crate::error_reporting::isolated(handled).await
 }
 
 async fn audit(

@@ -16,6 +16,7 @@ use switchboard_core::queue::{Queue, QueueName, ReceivedMessage};
 
 use crate::app::App;
 use crate::config::Config;
+use crate::error_reporting;
 use crate::http::{PathParams, Request, RequestId, Response};
 use crate::queue::{BatchOutcome, settle};
 use crate::telemetry;
@@ -106,6 +107,8 @@ where
         async move {
             let resp = to_lambda(handler(app.clone(), from_lambda(event)).await);
             flush_metrics(&app, function);
+            // Lambda freezes the process once this returns: send the report now.
+            error_reporting::flush(error_reporting::FLUSH_TIMEOUT).await;
             Ok::<_, std::convert::Infallible>(resp)
         }
     }))
@@ -185,12 +188,48 @@ where
         let handler = handler.clone();
         async move {
             let batch = from_sqs(event.payload);
-            let outcome = handler(app.clone(), batch.clone()).await;
-            let resp = finish_batch(&*app.services().queue, queue, &batch, &outcome).await;
+            let resp = error_reporting::isolated(async {
+                let trace = error_reporting::start_trace(function, "queue.process");
+                let outcome = handler(app.clone(), batch.clone()).await;
+                let resp = finish_batch(&*app.services().queue, queue, &batch, &outcome).await;
+                trace.finish_batch(outcome.failures.len() + outcome.dead_letters.len());
+                resp
+            })
+            .await;
             flush_metrics(&app, function);
+            // Lambda freezes the process once this returns: send the reports now.
+            error_reporting::flush(error_reporting::FLUSH_TIMEOUT).await;
             Ok::<_, Error>(resp)
         }
     }))
+    .await
+}
+
+/// Runs a WebSocket route handler (`$connect`, `$disconnect`) behind an API Gateway
+/// WebSocket API with a Lambda proxy integration.
+pub async fn websocket<F, Fut>(function: &'static str, handler: F) -> Result<(), Error>
+where
+    F: Fn(App, aws_lambda_events::event::apigw::ApiGatewayWebsocketProxyRequest) -> Fut
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    Fut: Future<Output = aws_lambda_events::event::apigw::ApiGatewayProxyResponse> + Send,
+{
+    let app = init(function).await?;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<
+            aws_lambda_events::event::apigw::ApiGatewayWebsocketProxyRequest,
+        >| {
+            let app = app.clone();
+            let handler = handler.clone();
+            async move {
+                let resp = handler(app.clone(), event.payload).await;
+                flush_metrics(&app, function);
+                Ok::<_, Error>(resp)
+            }
+        },
+    ))
     .await
 }
 

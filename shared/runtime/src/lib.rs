@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod cloud_api;
 pub mod config;
+pub mod error_reporting;
 pub mod http;
 pub mod jwt_crypto;
 pub mod lambda;
@@ -16,7 +17,8 @@ pub mod local;
 pub mod metrics;
 pub mod objects;
 pub mod queue;
-pub mod recent;
+pub mod realtime;
+pub use switchboard_core::recent;
 pub mod telemetry;
 
 pub use app::App;

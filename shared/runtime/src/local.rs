@@ -92,11 +92,16 @@ pub async fn run_poller(
             continue;
         }
         // The batch is finished even if shutdown is requested meanwhile.
-        let outcome = handler(app.clone(), batch.clone()).await;
-        if !outcome.failures.is_empty() {
-            tracing::warn!(queue = %queue, failed = outcome.failures.len(), of = batch.len(), "batch had failures; they will be retried");
-        }
-        settle(&*app.services().queue, queue, &batch, &outcome, true).await;
+        crate::error_reporting::isolated(async {
+            let trace = crate::error_reporting::start_trace(queue.as_str(), "queue.process");
+            let outcome = handler(app.clone(), batch.clone()).await;
+            if !outcome.failures.is_empty() {
+                tracing::warn!(queue = %queue, failed = outcome.failures.len(), of = batch.len(), "batch had failures; they will be retried");
+            }
+            settle(&*app.services().queue, queue, &batch, &outcome, true).await;
+            trace.finish_batch(outcome.failures.len() + outcome.dead_letters.len());
+        })
+        .await;
     }
     tracing::info!(queue = %queue, "poller stopped");
 }

@@ -149,6 +149,7 @@ pub fn on_error(policy: &RetryPolicy, m: &ReceivedMessage, retryable: bool) -> I
         POISON_RECEIVES - 1
     };
     if m.receive_count > limit {
+        crate::error_reporting::note_given_up(&m.id, !retryable);
         ItemOutcome::DeadLetter
     } else {
         ItemOutcome::Retry(Some(policy.delay(m.receive_count)))
@@ -157,8 +158,9 @@ pub fn on_error(policy: &RetryPolicy, m: &ReceivedMessage, retryable: bool) -> I
 
 /// Applies an outcome to the queue. Failed messages are re-hidden for their retry delay
 /// (so a retry waits for the backoff rather than the whole visibility timeout);
-/// given-up ones move to the dead-letter queue; succeeded ones are deleted when
-/// `delete_succeeded` (the local poller; on Lambda the event source deletes them).
+/// given-up ones move to the dead-letter queue (each one reported to error tracking);
+/// succeeded ones are deleted when `delete_succeeded` (the local poller; on Lambda the
+/// event source deletes them).
 ///
 /// Returns the ids of messages that should have been dead-lettered but could not be:
 /// they must not be deleted (on Lambda: they are reported as failed, so SQS keeps them
@@ -178,9 +180,12 @@ pub async fn settle(
     let mut kept = Vec::new();
     for m in batch {
         if outcome.dead_letters.contains(&m.id) {
-            if let Err(e) = queue.dead_letter(name, m).await {
-                tracing::error!(queue = %name, message_id = %m.id, error = %e, "could not dead-letter a message; it stays on the queue");
-                kept.push(m.id.clone());
+            match queue.dead_letter(name, m).await {
+                Ok(()) => crate::error_reporting::report_dead_letter(name, m),
+                Err(e) => {
+                    tracing::error!(queue = %name, message_id = %m.id, error = %e, "could not dead-letter a message; it stays on the queue");
+                    kept.push(m.id.clone());
+                }
             }
             continue;
         }

@@ -22,6 +22,11 @@ const FORBIDDEN: &[(&str, &str)] = &[
         "rustls-native-certs",
         "reading the system's certificate files at start",
     ),
+    (
+        "native-tls",
+        "a second TLS stack (error tracking's default transport)",
+    ),
+    ("openssl-sys", "OpenSSL"),
 ];
 
 #[test]

@@ -357,7 +357,12 @@ pub async fn apply_event(
             b.customer_id = Some(c.clone());
         }
         if let Some((s, at)) = &state {
-            apply_subscription(b, s, *at, cfg);
+            let before = (b.plan, b.status, b.current_period_end);
+            if apply_subscription(b, s, *at, cfg)
+                && (b.plan, b.status, b.current_period_end) != before
+            {
+                b.changed_by_event = Some(envelope.id.clone());
+            }
         }
         match kind {
             "invoice.paid" => {
@@ -383,6 +388,10 @@ pub async fn apply_event(
     // settled: a failure to queue the notice retries the event, whose state update is
     // idempotent and whose notice is keyed by the event id.
     crate::usecases::notifications::on_billing_event(svc, &org, kind, &envelope.id, &obj).await?;
+    // Before the event is settled too: a retry publishes it again (the same event).
+    if updated.changed_by_event.as_deref() == Some(envelope.id.as_str()) {
+        publish_subscription(svc, &updated, &envelope.id).await?;
+    }
     finish(
         svc,
         &mut event,
@@ -392,6 +401,29 @@ pub async fn apply_event(
     )
     .await?;
     Ok(BillingOutcome::Applied(org))
+}
+
+/// Publishes `billing.subscription_updated`: the plan, status and period end the Stripe
+/// event `event` left (one event per Stripe event; never ids of Stripe's own).
+async fn publish_subscription(svc: &Services, b: &Billing, event: &str) -> Result<()> {
+    let period_end = b
+        .current_period_end
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .map(crate::clock::fmt_time);
+    crate::usecases::platform_events::publish(
+        svc,
+        &b.org_id,
+        crate::usecases::platform_events::EventType::BillingSubscriptionUpdated,
+        &[event],
+        serde_json::json!({
+            "plan": b.plan,
+            "status": b.status,
+            "current_period_end": period_end,
+            "cancel_at_period_end": b.cancel_at_period_end,
+        }),
+    )
+    .await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------- usage

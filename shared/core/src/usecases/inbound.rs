@@ -9,6 +9,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use switchboard_webhooks::meta::{self, MessagesValue};
 use tracing::{debug, info, warn};
 
+use crate::clock::fmt_time;
 use crate::error::{Error, Result};
 use crate::ids::{ContactId, ConversationId, MessageId, OrgId, WaId};
 use crate::model::{
@@ -18,6 +19,8 @@ use crate::model::{
 use crate::record::{Versioned, item, load, update};
 use crate::services::Services;
 use crate::store::{Condition, StoreError, Write};
+use crate::usecases::platform_events::{self, EventType};
+use serde_json::json;
 
 /// Attempts at an optimistic update before giving the message back to the queue.
 const MAX_ATTEMPTS: usize = 8;
@@ -378,12 +381,20 @@ pub(crate) async fn store_inbound(
 
     for attempt in 0..MAX_ATTEMPTS {
         // Cheap check first: most redeliveries stop here without a transaction.
-        if svc.store.get(&msg_pk, &msg_sk).await?.is_some() {
+        if let Some(stored) = svc.store.get(&msg_pk, &msg_sk).await? {
             debug!(message_id = %message_id, "message already stored");
             // Queued again: the first delivery's enqueue may be what failed (the job
             // is idempotent, and the FIFO queue drops a repeat within 5 minutes).
             if ai_answers {
                 crate::usecases::ai::reply::enqueue(svc, org, &conversation_id, &message_id)
+                    .await?;
+            }
+            // Published again for the same reason: the same facts are the same events.
+            if inbound {
+                publish_received(svc, &stored.decode::<Message>()?).await?;
+            }
+            if let (Some((opted_out, _)), Some(at)) = (opt_out, incoming.sent_at) {
+                crate::usecases::opt_out::republish_consent(svc, org, &contact_id, opted_out, at)
                     .await?;
             }
             return Ok(Applied::Duplicate);
@@ -400,9 +411,8 @@ pub(crate) async fn store_inbound(
         if let Some(profile) = &profile_name {
             contact.record.see_profile_name(profile);
         }
-        if let Some((opted_out, source)) = opt_out {
-            contact.record.set_opted_out(opted_out, source, at);
-        }
+        let consent_changed = opt_out
+            .is_some_and(|(opted_out, source)| contact.record.set_opted_out(opted_out, source, at));
         if inbound && contact.record.last_inbound_at.is_none_or(|t| at > t) {
             contact.record.last_inbound_at = Some(at);
         }
@@ -421,6 +431,8 @@ pub(crate) async fn store_inbound(
                     now,
                 ))
             });
+        // As read, for the `conversation.updated` event of a reopening.
+        let stored_conversation = (conversation.version > 0).then(|| conversation.record.clone());
         conversation.record.account_id = route.account_id.clone();
         conversation.record.contact_name = contact.record.name.clone();
         conversation.record.record_message(
@@ -531,6 +543,23 @@ pub(crate) async fn store_inbound(
                     crate::usecases::ai::reply::enqueue(svc, org, &conversation_id, &message_id)
                         .await?;
                 }
+                // Platform events last, after the work above: a failed publish retries
+                // the event, whose redelivery publishes the message again (same id).
+                if inbound {
+                    publish_received(svc, &message).await?;
+                }
+                if let Some(before) = &stored_conversation {
+                    crate::usecases::triage::publish_updated(
+                        svc,
+                        before,
+                        &conversation.record,
+                        conversation.version + 1,
+                    )
+                    .await?;
+                }
+                if consent_changed {
+                    crate::usecases::opt_out::publish_consent(svc, &contact.record).await?;
+                }
                 return Ok(Applied::New);
             }
             Err(StoreError::ConditionFailed { index: 0 }) => return Ok(Applied::Duplicate),
@@ -626,11 +655,97 @@ pub async fn apply_status(
         (m.status, &m.status_times) != (before.0, &before.1)
     })
     .await?;
-    match found {
-        Some(m) => crate::usecases::campaigns::follow(svc, &m).await,
-        None => Err(Error::Internal(format!(
+    let Some(m) = found else {
+        return Err(Error::Internal(format!(
             "wamid look-up points at missing message {}",
             route.message_id
-        ))),
+        )));
+    };
+    crate::usecases::campaigns::follow(svc, &m).await?;
+    // Told when the message is (now) in the reported state: a status that came late and
+    // was ignored tells nothing, a redelivered one tells the same event again.
+    if m.direction == Direction::Outbound && m.status == next {
+        publish_delivery_state(svc, &m).await?;
+    }
+    Ok(())
+}
+
+/// Publishes `message.received` for a customer's stored message (ids and states only).
+async fn publish_received(svc: &Services, m: &Message) -> Result<()> {
+    let data = json!({
+        "message_id": m.id,
+        "conversation_id": m.conversation_id,
+        "contact_id": m.contact_id,
+        "channel": m.channel.as_str(),
+        "kind": m.kind(),
+        "received_at": fmt_time(m.timestamp),
+    });
+    platform_events::publish(
+        svc,
+        &m.org_id,
+        EventType::MessageReceived,
+        &[m.id.as_str()],
+        data,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Publishes an outbound message's delivery state: `message.failed` when it failed,
+/// else `message.status_updated` (one event per message and state).
+async fn publish_delivery_state(svc: &Services, m: &Message) -> Result<()> {
+    if m.status == MessageStatus::Failed {
+        return publish_failed(svc, m).await;
+    }
+    let data = json!({
+        "message_id": m.id,
+        "conversation_id": m.conversation_id,
+        "status": m.status.as_str(),
+    });
+    platform_events::publish(
+        svc,
+        &m.org_id,
+        EventType::MessageStatusUpdated,
+        &[m.id.as_str(), m.status.as_str()],
+        data,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Publishes `message.failed` for a failed message, with the error's code: the
+/// provider's number (`131047`), or Switchboard's own snake_case code
+/// (`account_disconnected`); never the provider's wording.
+pub(crate) async fn publish_failed(svc: &Services, m: &Message) -> Result<()> {
+    let code = failure_code(m.error.as_ref());
+    let data = json!({
+        "message_id": m.id,
+        "conversation_id": m.conversation_id,
+        "error_code": code,
+    });
+    platform_events::publish(
+        svc,
+        &m.org_id,
+        EventType::MessageFailed,
+        &[m.id.as_str(), &code],
+        data,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The code of a message's error as events tell it.
+fn failure_code(e: Option<&MessageError>) -> String {
+    match e {
+        Some(e) if e.code != 0 => e.code.to_string(),
+        Some(MessageError { title: Some(t), .. })
+            if !t.is_empty()
+                && t.len() <= 64
+                && t.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
+        {
+            t.clone()
+        }
+        _ => "unknown".to_owned(),
     }
 }

@@ -11,6 +11,10 @@
 //!   a marker that expires after that window is written in the same transaction as the
 //!   email, only if absent. People turn these off with `PUT /v1/users/me/notifications`.
 //!   A failure here never fails the assignment (it is logged).
+//! - **Webhook endpoint disabled.** When Switchboard disables an endpoint that failed
+//!   every delivery for days, the org's admins and owners with an address (else its
+//!   billing recipients) are emailed once per endpoint and failing run
+//!   ([`on_webhook_endpoint_disabled`]).
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -356,8 +360,184 @@ async fn assigned(svc: &Services, c: &Conversation, assignee: &str) -> Result<()
     }
 }
 
+/// Tells the org's admins that Switchboard disabled one of its webhook endpoints after
+/// it failed every delivery for days: an email to each of the org's admins and owners
+/// Switchboard has seen with an address (suppressed ones left out), or, when there is
+/// none, to its billing recipients. The email names the endpoint by [`endpoint_label`],
+/// never by its whole URL. Its cause is the endpoint and the start of the failing run
+/// that disabled it, so a retried worker emails no one twice, while an endpoint enabled
+/// again and disabled again later is told of again. Never fails the caller: problems are
+/// logged (without addresses or URLs).
+pub async fn on_webhook_endpoint_disabled(
+    svc: &Services,
+    endpoint: &crate::usecases::webhooks_out::Endpoint,
+) {
+    match webhook_endpoint_disabled(svc, endpoint).await {
+        Ok(queued) => {
+            info!(org_id = %endpoint.org_id, endpoint_id = %endpoint.id, queued, "admins told of a disabled webhook endpoint");
+        }
+        Err(e) => {
+            warn!(org_id = %endpoint.org_id, endpoint_id = %endpoint.id, error = %e, "could not tell the admins of a disabled webhook endpoint");
+        }
+    }
+}
+
+/// How an email names a webhook endpoint: its description, or else its URL's scheme and
+/// host (no user info, port, path or query: those can hold a token), or else its id.
+fn endpoint_label(endpoint: &crate::usecases::webhooks_out::Endpoint) -> String {
+    if let Some(description) = endpoint
+        .description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        return description.to_owned();
+    }
+    url::Url::parse(&endpoint.url)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .filter(|h| !h.is_empty())
+                .map(|h| format!("{}://{h}", u.scheme()))
+        })
+        .unwrap_or_else(|| endpoint.id.clone())
+}
+
+/// Whom [`on_webhook_endpoint_disabled`] emails (normalised, none suppressed).
+async fn webhook_notice_recipients(
+    svc: &Services,
+    org: &OrgId,
+    settings: &EmailSettings,
+) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for user in everyone(svc, org).await? {
+        if !matches!(user.role, Role::Admin | Role::Owner) {
+            continue;
+        }
+        let Some(to) = user.email.as_deref().filter(|e| email::valid_address(e)) else {
+            continue;
+        };
+        let to = email::normalise(to);
+        if !out.contains(&to) && !email::is_suppressed(svc, org, &to).await? {
+            out.push(to);
+        }
+    }
+    if out.is_empty() {
+        for to in billing_recipients(svc, org, settings).await? {
+            if !email::is_suppressed(svc, org, &to).await? {
+                out.push(to);
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn webhook_endpoint_disabled(
+    svc: &Services,
+    endpoint: &crate::usecases::webhooks_out::Endpoint,
+) -> Result<usize> {
+    let org = &endpoint.org_id;
+    let settings = email::settings(svc, org).await?;
+    let recipients = webhook_notice_recipients(svc, org, &settings).await?;
+    if recipients.is_empty() {
+        info!(org_id = %org, endpoint_id = %endpoint.id, "no address known for the org's admins; no webhook notice sent");
+        return Ok(0);
+    }
+    // Set whenever Switchboard disables an endpoint; the last change otherwise.
+    let failing_since = endpoint.failing_since.unwrap_or(endpoint.updated_at);
+    let name = org_name(svc, org, &settings);
+    let label = endpoint_label(endpoint);
+    let settings_url = svc.mailer.link("settings/webhooks");
+    let rendered = switchboard_email_templates::render(
+        &switchboard_email_templates::Email::WebhookEndpointDisabled {
+            org_name: &name,
+            endpoint: &label,
+            failing_since: failing_since.with_timezone(&chrono_tz::UTC),
+            settings_url: settings_url.as_deref(),
+        },
+        Locale::from_tag(settings.locale.as_deref()),
+    )
+    .map_err(|e| Error::Internal(format!("webhook notice does not render: {e}")))?;
+    let cause = format!(
+        "webhook_disabled:{}:{}",
+        endpoint.id,
+        failing_since.timestamp_millis()
+    );
+    let mut queued = 0;
+    for to in &recipients {
+        let result = email::queue_email(
+            svc,
+            NewEmail {
+                org,
+                kind: EmailKind::WebhookEndpointDisabled,
+                cause: &cause,
+                to,
+                rendered: rendered.clone(),
+                settings: &settings,
+            },
+        )
+        .await;
+        match result {
+            Ok(email::Queued::Queued(_)) => queued += 1,
+            Ok(email::Queued::Duplicate(_) | email::Queued::Suppressed(_)) => {}
+            Err(e) => {
+                warn!(org_id = %org, endpoint_id = %endpoint.id, error = %e, "could not queue a webhook notice to one of the org's admins");
+            }
+        }
+    }
+    Ok(queued)
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::ids::OrgId;
+    use crate::usecases::webhooks_out::Endpoint;
+
+    fn endpoint(url: &str, description: Option<&str>) -> Endpoint {
+        let now = chrono::Utc::now();
+        Endpoint {
+            id: "we_0123456789abcdef0123456789abcdef".into(),
+            org_id: OrgId::parse("acme").unwrap(),
+            url: url.into(),
+            description: description.map(str::to_owned),
+            events: Vec::new(),
+            disabled: true,
+            disabled_reason: Some("failing".into()),
+            secrets: Vec::new(),
+            failing_since: Some(now),
+            last_success_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn an_endpoint_is_named_without_its_path_or_query() {
+        let label = |url: &str, description: Option<&str>| {
+            super::endpoint_label(&endpoint(url, description))
+        };
+        assert_eq!(
+            label("https://hooks.example.com/t/s3cr3t?token=abc", None),
+            "https://hooks.example.com"
+        );
+        assert_eq!(
+            label("https://user:pw@Hooks.Example.com:8443/x#frag", None),
+            "https://hooks.example.com"
+        );
+        assert_eq!(
+            label("https://hooks.example.com/t/s3cr3t", Some("  Order sync ")),
+            "Order sync"
+        );
+        assert_eq!(
+            label("https://hooks.example.com/t/s3cr3t", Some("  ")),
+            "https://hooks.example.com"
+        );
+        assert_eq!(
+            label("not a url", None),
+            "we_0123456789abcdef0123456789abcdef"
+        );
+    }
+
     #[test]
     fn money_is_formatted_from_minor_units() {
         assert_eq!(

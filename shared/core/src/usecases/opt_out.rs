@@ -22,7 +22,7 @@ use tracing::{debug, info};
 
 use crate::clock::{fmt_time, rfc3339_millis};
 use crate::error::{Error, Result};
-use crate::ids::{OrgId, WaId};
+use crate::ids::{ContactId, OrgId, WaId};
 use crate::model::{Contact, OptOutSource, org_pk};
 use crate::record::{Record, Versioned, item, load};
 use crate::services::Services;
@@ -359,17 +359,64 @@ async fn set(
         };
         let mut next = current.record.clone();
         if !next.set_opted_out(opted_out, source, at) {
+            // Already so since this very instruction (a redelivery, or a retry after a
+            // publish that failed): the same event again.
+            if current.version > 0 && instructed(&current.record, opted_out, at) {
+                publish_consent(svc, &current.record).await?;
+            }
             return Ok(false);
         }
         next.updated_at = now;
         let prev = (current.version > 0).then_some(&current.record);
         match crate::usecases::contacts::index::save(svc, prev, current.version, &next).await {
-            Ok(_) => return Ok(true),
+            Ok(_) => {
+                publish_consent(svc, &next).await?;
+                return Ok(true);
+            }
             Err(StoreError::ConditionFailed { index: 0 }) | Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
     }
     Err(Error::Store(StoreError::Conflict))
+}
+
+/// Whether the contact's consent is the one an instruction given at `at` set.
+fn instructed(c: &Contact, opted_out: bool, at: DateTime<Utc>) -> bool {
+    c.opted_out == opted_out && c.opt_out_updated_at == Some(at)
+}
+
+/// Publishes `contact.updated` for a consent change (the contact as written). One event
+/// per instruction: its time and direction name it.
+pub(crate) async fn publish_consent(svc: &Services, c: &Contact) -> Result<()> {
+    let at = c.opt_out_updated_at.map(fmt_time).unwrap_or_default();
+    let state = if c.opted_out { "opted_out" } else { "opted_in" };
+    crate::usecases::platform_events::publish(
+        svc,
+        &c.org_id,
+        crate::usecases::platform_events::EventType::ContactUpdated,
+        &[c.id.as_str(), "consent", state, &at],
+        json!({"contact_id": c.id, "changed": ["opted_out"]}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Publishes the consent event of an instruction given at `at` again, when the contact
+/// still holds what it set (a redelivered STOP whose first delivery stored it).
+pub(crate) async fn republish_consent(
+    svc: &Services,
+    org: &OrgId,
+    contact: &ContactId,
+    opted_out: bool,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let (pk, sk) = Contact::key_of(org, contact);
+    if let Some(c) = load::<Contact>(&*svc.store, &pk, &sk).await?
+        && instructed(&c.record, opted_out, at)
+    {
+        publish_consent(svc, &c.record).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -142,12 +142,16 @@ fn event_sk(at: DateTime<Utc>, id: &str) -> String {
     format!("EV#{:015}#{id}", at.timestamp_millis().max(0))
 }
 
+impl StoredEvent {
+    /// The key of `event` in `org`'s log.
+    pub fn key_of(org: &OrgId, event: &PlatformEvent) -> (String, String) {
+        (events_pk(org), event_sk(event.timestamp, &event.id))
+    }
+}
+
 impl Record for StoredEvent {
     fn key(&self) -> (String, String) {
-        (
-            events_pk(&self.org_id),
-            event_sk(self.event.timestamp, &self.event.id),
-        )
+        Self::key_of(&self.org_id, &self.event)
     }
 
     fn ttl(&self) -> Option<i64> {

@@ -409,6 +409,7 @@ async fn process(
             if o == Outcome::Sent {
                 svc.metrics
                     .count(crate::metrics::Metric::RemindersSent, None, 1);
+                target.publish_sent(svc, r.due_at).await;
             }
             out.push(o);
         }
@@ -515,6 +516,34 @@ impl Target<'_> {
 
     fn cause(&self) -> String {
         format!("reminder:{}:{}:{}", self.a.id, self.a.generation, self.idx)
+    }
+
+    /// Publishes `appointment.reminder_sent` for this channel's reminder, stored and
+    /// queued (one event per appointment generation, reminder and channel). The claim is
+    /// written and no later run sends it again, so a failure to publish is logged.
+    async fn publish_sent(&self, svc: &Services, due_at: DateTime<Utc>) {
+        let message_id = (self.via == Via::Whatsapp).then(|| self.message_id());
+        crate::usecases::platform_events::publish_logged(
+            svc,
+            &self.a.org_id,
+            crate::usecases::platform_events::EventType::AppointmentReminderSent,
+            &[
+                self.a.id.as_str(),
+                &self.a.generation.to_string(),
+                &self.idx.to_string(),
+                self.via.as_str(),
+            ],
+            json!({
+                "appointment_id": self.a.id,
+                "contact_id": self.a.contact_id,
+                "channel": self.via.as_str(),
+                "reminder": self.idx,
+                "due_at": fmt_time(due_at),
+                "starts_at": fmt_time(self.a.starts_at),
+                "message_id": message_id,
+            }),
+        )
+        .await;
     }
 }
 

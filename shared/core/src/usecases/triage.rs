@@ -26,6 +26,7 @@ use crate::triage::{
     ConversationStatus, ListEntry, ListFilter, MAX_LABELS, Priority, SNOOZE_SHARDS, entry_writes,
     normalise_label, snoozed_pk, valid_assignee,
 };
+use crate::usecases::platform_events::{self, EventType};
 
 /// Furthest ahead a snooze may be set.
 pub const MAX_SNOOZE_DAYS: i64 = 365;
@@ -301,13 +302,13 @@ fn conversation_writes(
 /// Changes a conversation with `change` (which says whether it changed anything) and
 /// writes it with its list entries, retrying on the fresh record when another writer
 /// came first. `None` when the conversation is gone; the record as read when `change`
-/// changed nothing.
+/// changed nothing. The record after comes with the version it now has.
 pub(crate) async fn modify_conversation<F>(
     svc: &Services,
     org: &OrgId,
     id: &ConversationId,
     change: F,
-) -> Result<Option<(Conversation, Conversation)>>
+) -> Result<Option<(Conversation, Versioned<Conversation>)>>
 where
     F: Fn(&mut Conversation) -> bool + Send + Sync,
 {
@@ -318,7 +319,7 @@ where
         };
         let before = current.record.clone();
         if !change(&mut current.record) {
-            return Ok(Some((before, current.record)));
+            return Ok(Some((before, current)));
         }
         current.record.updated_at = svc.clock.now();
         match svc
@@ -326,7 +327,10 @@ where
             .transact(conversation_writes(&before, &current)?)
             .await
         {
-            Ok(()) => return Ok(Some((before, current.record))),
+            Ok(()) => {
+                current.version += 1;
+                return Ok(Some((before, current)));
+            }
             Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -368,6 +372,8 @@ pub async fn update_conversation(
             Ok(()) => {
                 info!(org_id = %org, conversation_id = %id, status = current.record.status.as_str(), priority = current.record.priority.as_str(), labels = current.record.labels.len(), assigned = current.record.assignee.is_some(), "conversation updated");
                 current.version += 1;
+                // Written: a failed publish is logged, the caller's answer stands.
+                publish_updated_logged(svc, &before, &current.record, current.version).await;
                 if let Some(assignee) = current.record.assignee.as_deref()
                     && before.assignee.as_deref() != Some(assignee)
                 {
@@ -390,6 +396,95 @@ pub async fn update_conversation(
         }
     }
     Err(Error::Store(StoreError::Conflict))
+}
+
+// ------------------------------------------------------------------ events
+
+/// The workflow fields a change moved, as the API names them.
+pub(crate) fn changed_fields(before: &Conversation, after: &Conversation) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if before.status != after.status {
+        changed.push("status");
+    }
+    if before.snoozed_until != after.snoozed_until {
+        changed.push("snoozed_until");
+    }
+    if before.assignee != after.assignee {
+        changed.push("assignee");
+    }
+    if before.labels != after.labels {
+        changed.push("labels");
+    }
+    if before.priority != after.priority {
+        changed.push("priority");
+    }
+    changed
+}
+
+/// The `conversation.updated` event of a change (its fact: the conversation at the
+/// version the change wrote), or `None` when no workflow field moved.
+fn updated_event(
+    before: &Conversation,
+    after: &Conversation,
+    version: u64,
+) -> Option<(String, Value)> {
+    let changed = changed_fields(before, after);
+    if changed.is_empty() {
+        return None;
+    }
+    let data = serde_json::json!({
+        "conversation_id": after.id,
+        "status": after.status.as_str(),
+        "assignee": after.assignee,
+        "labels": after.labels,
+        "priority": after.priority.as_str(),
+        "snoozed_until": after.snoozed_until.map(fmt_time),
+        "version": version,
+        "changed": changed,
+    });
+    Some((version.to_string(), data))
+}
+
+/// Publishes `conversation.updated` for a written change that moved a workflow field
+/// (status, snooze, assignee, labels, priority); nothing for any other change. For queue
+/// consumers: the error goes back to the caller.
+pub(crate) async fn publish_updated(
+    svc: &Services,
+    before: &Conversation,
+    after: &Conversation,
+    version: u64,
+) -> Result<()> {
+    if let Some((v, data)) = updated_event(before, after, version) {
+        platform_events::publish(
+            svc,
+            &after.org_id,
+            EventType::ConversationUpdated,
+            &[after.id.as_str(), &v],
+            data,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// [`publish_updated`] for callers whose change stands whatever happens to the event
+/// (a request already written, a sweep that will not find it again): a failure is logged.
+async fn publish_updated_logged(
+    svc: &Services,
+    before: &Conversation,
+    after: &Conversation,
+    version: u64,
+) {
+    if let Some((v, data)) = updated_event(before, after, version) {
+        platform_events::publish_logged(
+            svc,
+            &after.org_id,
+            EventType::ConversationUpdated,
+            &[after.id.as_str(), &v],
+            data,
+        )
+        .await;
+    }
 }
 
 // ------------------------------------------------------------------ filtered lists
@@ -698,6 +793,8 @@ async fn reopen_if_due(
         {
             Ok(()) => {
                 info!(org_id = %org, conversation_id = %id, "snooze over; conversation reopened");
+                // Written, and the next run will not find it again: logged if it fails.
+                publish_updated_logged(svc, &before, &current.record, current.version + 1).await;
                 return Ok(true);
             }
             // Changed meanwhile: look again (a message may have reopened it already).

@@ -288,6 +288,12 @@ pub async fn process(svc: &Services, billing: &BillingConfig, body: &str) -> Res
                 // stored then.
                 send_reply(svc, billing, existing).await
             }
+            SuggestionStatus::Draft => {
+                // The run that stored it may have failed to tell it: told again, the
+                // same event.
+                publish_draft(svc, &existing.record).await?;
+                Ok(JobOutcome::Skipped("done"))
+            }
             _ => Ok(JobOutcome::Skipped("done")),
         };
     }
@@ -403,6 +409,7 @@ pub async fn process(svc: &Services, billing: &BillingConfig, body: &str) -> Res
         )
         .await;
         info!(org_id = %org, conversation_id = %conversation.id, suggestion_id = %sid, variant = variant.as_str(), "AI draft stored");
+        publish_draft(svc, &record).await?;
         return Ok(JobOutcome::Drafted);
     }
     // The plan's AI-reply limit; a refusal is a failed reply with a visible reason.
@@ -542,6 +549,7 @@ async fn send_reply(
             s.record.status = SuggestionStatus::Draft;
             s.record.reason = Some(format!("not_sent:{}", e.code()));
             super::suggestions::save(svc, &mut s).await?;
+            publish_draft(svc, &s.record).await?;
             Ok(JobOutcome::Drafted)
         }
         Err(e) => Err(e),
@@ -663,6 +671,26 @@ pub async fn hand_off(svc: &Services, c: &Conversation, why: &str) -> Result<()>
     info!(org_id = %c.org_id, conversation_id = %c.id, why, "conversation handed to a person");
     svc.metrics
         .count(crate::metrics::Metric::AiHandoffs, None, 1);
-    crate::usecases::notifications::on_handoff(svc, &after, before.assignee.as_deref()).await;
+    crate::usecases::notifications::on_handoff(svc, &after.record, before.assignee.as_deref())
+        .await;
+    crate::usecases::triage::publish_updated(svc, &before, &after.record, after.version).await
+}
+
+/// Publishes `ai.suggestion_created` for a draft waiting for a person (one event per
+/// suggestion: a job run again tells the same one).
+async fn publish_draft(svc: &Services, s: &Suggestion) -> Result<()> {
+    let data = json!({
+        "suggestion_id": s.id,
+        "conversation_id": s.conversation_id,
+        "message_id": s.message_id,
+    });
+    crate::usecases::platform_events::publish(
+        svc,
+        &s.org_id,
+        crate::usecases::platform_events::EventType::AiSuggestionCreated,
+        &[s.id.as_str()],
+        data,
+    )
+    .await?;
     Ok(())
 }

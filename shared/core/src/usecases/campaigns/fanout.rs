@@ -96,6 +96,15 @@ pub async fn process(svc: &Services, billing: &BillingConfig, body: &str) -> Res
     let Some(c) = load::<Campaign>(&*svc.store, &pk, &sk).await? else {
         return Ok(Outcome::Stale);
     };
+    if c.record.status == CampaignStatus::Completed
+        && c.record.generation == r.generation
+        && c.record.chunk == r.chunk + 1
+    {
+        // This chunk completed the campaign and comes back: its event may be what
+        // failed, so it is told again (the same event).
+        publish_completed(svc, &c.record).await?;
+        return Ok(Outcome::Stale);
+    }
     if c.record.generation != r.generation
         || c.record.chunk != r.chunk
         || c.record.status != CampaignStatus::Running
@@ -427,7 +436,7 @@ async fn send(
         return paused(svc, &campaign, reason).await;
     }
     if page.next.is_none() {
-        advance_campaign(svc, c, Duration::ZERO, |c| {
+        let completed = advance_campaign(svc, c, Duration::ZERO, |c| {
             c.phase = Phase::Done;
             c.status = CampaignStatus::Completed;
             c.next_chunk_at = None;
@@ -435,6 +444,9 @@ async fn send(
         })
         .await?;
         info!(campaign_id = %campaign.id, "campaign completed");
+        if completed {
+            publish_completed(svc, &campaign).await?;
+        }
         return Ok(Outcome::Completed);
     }
     // About a second of the number's throughput per chunk.
@@ -466,13 +478,32 @@ async fn paused(svc: &Services, c: &Campaign, reason: &str) -> Result<Outcome> {
 
 async fn finish(svc: &Services, c: Versioned<Campaign>) -> Result<Outcome> {
     let now = svc.clock.now();
-    advance_campaign(svc, c, Duration::ZERO, |c| {
+    let campaign = c.record.clone();
+    if advance_campaign(svc, c, Duration::ZERO, |c| {
         c.status = CampaignStatus::Completed;
         c.next_chunk_at = None;
         c.finished_at = Some(now);
     })
-    .await?;
+    .await?
+    {
+        publish_completed(svc, &campaign).await?;
+    }
     Ok(Outcome::Completed)
+}
+
+/// Publishes `campaign.completed` with the campaign's progress counters as they stand
+/// (messages still on their way count as queued). One event per campaign.
+async fn publish_completed(svc: &Services, c: &Campaign) -> Result<()> {
+    let counts = super::progress(svc, c).await?;
+    crate::usecases::platform_events::publish(
+        svc,
+        &c.org_id,
+        crate::usecases::platform_events::EventType::CampaignCompleted,
+        &[c.id.as_str()],
+        serde_json::json!({"campaign_id": c.id, "counts": counts}),
+    )
+    .await?;
+    Ok(())
 }
 
 async fn skip(svc: &Services, c: &Campaign, r: &Recipient, reason: &str) -> Result<One> {

@@ -122,6 +122,7 @@ pub async fn update(
                 if saved.record.name != current.record.name {
                     rename_in_conversations(svc, &saved.record).await;
                 }
+                publish_updated(svc, &current.record, &saved).await;
                 return Ok(saved);
             }
             Err(StoreError::ConditionFailed { index: 0 }) | Err(StoreError::Conflict) => {
@@ -138,6 +139,51 @@ pub async fn update(
         }
     }
     Err(Error::Store(StoreError::Conflict))
+}
+
+/// The fields a patch changed, as the API names them (names only: an event never carries
+/// a contact's personal values).
+fn changed_fields(before: &Contact, after: &Contact) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if before.name != after.name {
+        changed.push("name");
+    }
+    if before.email != after.email {
+        changed.push("email");
+    }
+    if before.tags != after.tags {
+        changed.push("tags");
+    }
+    if before.status != after.status {
+        changed.push("status");
+    }
+    if before.score != after.score {
+        changed.push("score");
+    }
+    if before.custom_fields != after.custom_fields {
+        changed.push("custom_fields");
+    }
+    if before.opted_out != after.opted_out {
+        changed.push("opted_out");
+    }
+    changed
+}
+
+/// Publishes `contact.updated` for a written patch (the contact at the version it wrote).
+/// The change stands whatever happens to the event: a failure is logged.
+async fn publish_updated(svc: &Services, before: &Contact, after: &Versioned<Contact>) {
+    let changed = changed_fields(before, &after.record);
+    if changed.is_empty() {
+        return;
+    }
+    crate::usecases::platform_events::publish_logged(
+        svc,
+        &after.record.org_id,
+        crate::usecases::platform_events::EventType::ContactUpdated,
+        &[after.record.id.as_str(), &after.version.to_string()],
+        serde_json::json!({"contact_id": after.record.id, "changed": changed}),
+    )
+    .await;
 }
 
 /// Conversations show their contact's name (denormalised for lists); after a rename they

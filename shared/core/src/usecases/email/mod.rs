@@ -5,10 +5,11 @@
 //!
 //! - **No email twice for one cause.** The id is derived from the org, the cause
 //!   (`reminder:<appointment>:<generation>:<reminder>`, `billing:<stripe event>`,
-//!   `assigned:<conversation>:<time>`) and the address, and written only if absent: a
-//!   retried cron run, a redelivered Stripe event or a second click find it and do not
-//!   queue a second one. The provider sees the same id as its idempotency key (Resend) or
-//!   custom argument (SendGrid), so its events come back to the record.
+//!   `assigned:<conversation>:<time>`, `webhook_disabled:<endpoint>:<failing since, ms>`)
+//!   and the address, and written only if absent: a retried cron run or worker, a
+//!   redelivered Stripe event or a second click find it and do not queue a second one.
+//!   The provider sees the same id as its idempotency key (Resend) or custom argument
+//!   (SendGrid), so its events come back to the record.
 //! - **Suppression.** A hard bounce or a complaint puts the address on the org's
 //!   suppression list; a later email to it is stored as `suppressed` and never queued
 //!   (and one already queued is suppressed by the worker). An admin lifts it with
@@ -64,6 +65,8 @@ pub enum EmailKind {
     SubscriptionCancelled,
     /// A conversation was assigned to the reader.
     ConversationAssigned,
+    /// Switchboard disabled one of the org's webhook endpoints (it kept failing).
+    WebhookEndpointDisabled,
 }
 
 /// Where an email stands. Later states outrank earlier ones ([`EmailStatus::rank`]):

@@ -36,7 +36,7 @@ use crate::retry::RetryPolicy;
 use crate::services::Services;
 use crate::store::{Condition, Query, SortKey, StoreError, Write};
 use crate::usecases::billing;
-use crate::usecases::inbound::apply_status;
+use crate::usecases::inbound::{apply_status, publish_failed};
 use crate::usecases::pacing::{self, Rate, Reservation};
 use crate::whatsapp::{GraphError, OutboundMessage};
 
@@ -208,6 +208,15 @@ async fn deliver_message(
                 Some(m) if waiting(&m) => message.record = m,
                 _ => return Ok(Delivery::Skipped),
             }
+        }
+        // Failed for good by a run whose `message.failed` may not have got out (the
+        // queue message came back): told again, the same event. An erased contact's
+        // tombstone is no send failure.
+        (MessageStatus::Failed, Some(e))
+            if e.title.as_deref() != Some(crate::usecases::personal_data::erase::ERASED) =>
+        {
+            publish_failed(svc, &message.record).await?;
+            return Ok(Delivery::Skipped);
         }
         _ => return Ok(Delivery::Skipped),
     }
@@ -479,14 +488,25 @@ fn receives_spent(receive_count: u32) -> bool {
 
 async fn fail_for_good(svc: &Services, r: &OutboundRef, error: MessageError) -> Result<Delivery> {
     match fail(svc, &r.org_id, &r.message_id, error, false).await? {
-        Some(m) if m.status == MessageStatus::Failed => Ok(Delivery::Failed),
+        Some(m) if m.status == MessageStatus::Failed => {
+            publish_failed(svc, &m).await?;
+            Ok(Delivery::Failed)
+        }
         _ => Ok(Delivery::Skipped),
     }
 }
 
 async fn give_up(svc: &Services, r: &OutboundRef, error: MessageError) -> Result<Delivery> {
     warn!(org_id = %r.org_id, message_id = %r.message_id, "retries spent; moving the message to the DLQ");
-    fail(svc, &r.org_id, &r.message_id, error, true).await?;
+    if let Some(m) = fail(svc, &r.org_id, &r.message_id, error, true).await?
+        && m.status == MessageStatus::Failed
+        && let Err(e) = publish_failed(svc, &m).await
+    {
+        // Logged, not returned: a retry would find the message failed with a retryable
+        // error and start a fresh run of sends (what a redrive is for) instead of
+        // dead-lettering it.
+        warn!(org_id = %r.org_id, message_id = %r.message_id, error = %e, "could not publish message.failed");
+    }
     Ok(Delivery::DeadLetter)
 }
 

@@ -432,6 +432,16 @@ pub async fn run(
                 done += 1;
                 if job.record.status == ErasureStatus::Completed {
                     info!(org_id = %org, contact_id = %contact, chunks = job.record.chunks, passes = job.record.passes, counts = ?job.record.counts, "contact erased");
+                    // Done and saved: no later run comes back to it, so a failure to
+                    // publish is logged rather than failing a finished erasure.
+                    crate::usecases::platform_events::publish_logged(
+                        svc,
+                        org,
+                        crate::usecases::platform_events::EventType::ContactErased,
+                        &[contact.as_str(), &fmt_time(job.record.requested_at)],
+                        json!({"contact_id": contact}),
+                    )
+                    .await;
                 }
             }
             // Another runner saved progress first; ours repeated idempotent work. Carry

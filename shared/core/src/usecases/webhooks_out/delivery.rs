@@ -54,8 +54,9 @@ pub const DISABLE_AFTER_DAYS: i64 = 5;
 pub const DELIVERY_RETENTION_DAYS: i64 = 30;
 /// Attempts kept on a delivery record (the latest ones).
 pub const MAX_ATTEMPTS_KEPT: usize = 20;
-/// Endpoints attempted at once in a fan-out.
-pub const FAN_OUT_CONCURRENCY: usize = 32;
+/// Endpoints attempted at once in a fan-out: all of an org's, so one event's fan-out
+/// takes at most one attempt's timeout.
+pub const FAN_OUT_CONCURRENCY: usize = super::MAX_ENDPOINTS;
 /// Events replayed per replay message.
 pub const REPLAY_PAGE: usize = 50;
 /// Time a replay message spends delivering before handing the rest to the next one.
@@ -439,7 +440,10 @@ async fn queue_retry(svc: &Services, d: &Delivery, manual: bool) -> Result<()> {
             format!("{id}-m{}", svc.clock.now().timestamp_millis()),
         )
     } else {
-        (format!("dlv-{id}"), format!("{id}-{}", d.scheduled_attempts))
+        (
+            format!("dlv-{id}"),
+            format!("{id}-{}", d.scheduled_attempts),
+        )
     };
     // The id is at most 4 + 79 characters; SQS allows 128 for both.
     svc.queue
@@ -522,8 +526,8 @@ pub async fn fan_out(
         return Ok(0);
     }
     let body = payload(event);
-    // In chunks rather than a buffered stream: a chunk's slowest endpoint (at most the
-    // attempt timeout) bounds it, and the futures stay `Send` for the Lambda runtime.
+    // In chunks (one, at most) rather than a buffered stream: the futures stay `Send` for
+    // the Lambda runtime.
     let mut results = Vec::with_capacity(targets.len());
     for chunk in targets.chunks(FAN_OUT_CONCURRENCY) {
         results.extend(
@@ -737,6 +741,7 @@ pub async fn request_replay(
     endpoint: &str,
     body: &Value,
 ) -> Result<DateTime<Utc>> {
+    let ep = get(svc, org, endpoint).await?;
     let body = crate::usecases::triage::object_of_fields(body, &["since"])?;
     let now = svc.clock.now();
     let oldest = now - Duration::days(platform_events::EVENT_RETENTION_DAYS);
@@ -756,7 +761,6 @@ pub async fn request_replay(
                 ),
             )
         })?;
-    let ep = get(svc, org, endpoint).await?;
     if ep.record.disabled {
         return Err(Error::Conflict {
             code: "endpoint_disabled",

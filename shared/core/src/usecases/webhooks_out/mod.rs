@@ -126,7 +126,8 @@ impl Endpoint {
     }
 }
 
-fn context(org: &OrgId, endpoint: &str) -> EncryptionContext {
+/// The encryption context of an endpoint's signing secrets.
+pub fn secret_context(org: &OrgId, endpoint: &str) -> EncryptionContext {
     EncryptionContext::new(org, SECRET_PURPOSE).with("endpoint_id", endpoint)
 }
 
@@ -146,7 +147,7 @@ fn new_secret() -> Result<String> {
 async fn seal(svc: &Services, org: &OrgId, endpoint: &str, secret: &str) -> Result<String> {
     Ok(svc
         .cipher
-        .encrypt(secret.as_bytes(), &context(org, endpoint))
+        .encrypt(secret.as_bytes(), &secret_context(org, endpoint))
         .await?)
 }
 
@@ -161,7 +162,7 @@ pub async fn signing_secrets(svc: &Services, ep: &Endpoint) -> Result<Vec<String
     {
         let plain = svc
             .cipher
-            .decrypt(&s.sealed, &context(&ep.org_id, &ep.id))
+            .decrypt(&s.sealed, &secret_context(&ep.org_id, &ep.id))
             .await?;
         out.push(
             String::from_utf8(plain)
@@ -326,7 +327,7 @@ pub async fn create(
 /// `GET /v1/webhook-endpoints`.
 pub async fn list(svc: &Services, org: &OrgId) -> Result<Vec<Endpoint>> {
     let mut eps = list_records(svc, org).await?;
-    eps.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    eps.sort_by_key(|e| std::cmp::Reverse(e.created_at));
     Ok(eps)
 }
 
