@@ -59,7 +59,9 @@ async fn receive(
             .as_str()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
     {
-        let ms = (Utc::now() - at.with_timezone(&Utc)).num_microseconds().unwrap_or(0) as f64
+        let ms = (Utc::now() - at.with_timezone(&Utc))
+            .num_microseconds()
+            .unwrap_or(0) as f64
             / 1_000.0;
         r.latencies.lock().unwrap().push(ms);
     }
@@ -91,9 +93,18 @@ fn round2(x: f64) -> f64 {
 
 async fn wait_for(received: &Received, n: usize, limit: Duration) -> bool {
     let started = Instant::now();
+    let mut reported = Instant::now();
     while received.count.load(Ordering::Relaxed) < n {
         if started.elapsed() > limit {
             return false;
+        }
+        if reported.elapsed() > Duration::from_secs(15) {
+            eprintln!(
+                "  {} of {n} after {:.0} s",
+                received.count.load(Ordering::Relaxed),
+                started.elapsed().as_secs_f64()
+            );
+            reported = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -105,8 +116,7 @@ async fn main() {
     let events = env_or("EVENTS", 10_000);
     let endpoints = env_or("ENDPOINTS", 100);
     let latency_events = env_or("LATENCY_EVENTS", 500);
-    let out =
-        std::env::var("OUT").unwrap_or_else(|_| "bench-results/webhooks_fanout.json".into());
+    let out = std::env::var("OUT").unwrap_or_else(|_| "bench-results/webhooks_fanout.json".into());
 
     // The receiver: one local server, a path per endpoint.
     let received = Arc::new(Received::default());
@@ -156,9 +166,10 @@ async fn main() {
         events * endpoints
     );
     let started = Instant::now();
-    let running = switchboard_cli::serve::start_with(app.clone(), "127.0.0.1:0".parse().unwrap(), true)
-        .await
-        .expect("dev server");
+    let running =
+        switchboard_cli::serve::start_with(app.clone(), "127.0.0.1:0".parse().unwrap(), true)
+            .await
+            .expect("dev server");
     let total = events * endpoints;
     assert!(
         wait_for(&received, total, Duration::from_secs(3_600)).await,

@@ -104,11 +104,13 @@ impl WebhookClient {
             .user_agent("Switchboard-Webhooks/1")
             .connect_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
+            // A fan-out may post to every endpoint of an org at once, and endpoints often
+            // share a host (one receiver, a path per tenant): keep those connections.
             .dns_resolver(Arc::new(GuardedResolver {
                 lookup,
                 allow_loopback,
             }))
-            .pool_max_idle_per_host(32)
+            .pool_max_idle_per_host(switchboard_core::usecases::webhooks_out::MAX_ENDPOINTS)
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
         Self {

@@ -162,6 +162,22 @@ impl Record for Delivery {
 }
 
 impl Delivery {
+    /// A new, pending delivery of `event` to `ep`, made at `now`.
+    fn new(ep: &Endpoint, event: &PlatformEvent, now: DateTime<Utc>) -> Self {
+        Self {
+            org_id: ep.org_id.clone(),
+            endpoint_id: ep.id.clone(),
+            event: event.clone(),
+            state: DeliveryState::Pending,
+            scheduled_attempts: 0,
+            attempts: Vec::new(),
+            next_attempt_at: None,
+            failure: None,
+            created_at: now,
+            expires_at: now.timestamp() + DELIVERY_RETENTION_DAYS * 86_400,
+        }
+    }
+
     /// The public id: `dlv_` + the endpoint's hex + the event's time + the event's hex,
     /// which is also where the record lives.
     pub fn id(&self) -> String {
@@ -553,18 +569,7 @@ async fn deliver_first(
     redelivered: bool,
 ) -> Result<()> {
     let now = svc.clock.now();
-    let mut d = Versioned::new(Delivery {
-        org_id: ep.org_id.clone(),
-        endpoint_id: ep.id.clone(),
-        event: event.clone(),
-        state: DeliveryState::Pending,
-        scheduled_attempts: 0,
-        attempts: Vec::new(),
-        next_attempt_at: None,
-        failure: None,
-        created_at: now,
-        expires_at: now.timestamp() + DELIVERY_RETENTION_DAYS * 86_400,
-    });
+    let mut d = Versioned::new(Delivery::new(ep, event, now));
     if redelivered {
         let (pk, sk) = d.record.key();
         if let Some(existing) = load::<Delivery>(&*svc.store, &pk, &sk).await? {
@@ -853,18 +858,7 @@ async fn replay_one(svc: &Services, ep: &Endpoint, event: &PlatformEvent) -> Res
     let (pk, sk) = (deliveries_pk(&ep.org_id, &ep.id), delivery_sk(event));
     let mut d = match load::<Delivery>(&*svc.store, &pk, &sk).await? {
         Some(d) => d,
-        None => Versioned::new(Delivery {
-            org_id: ep.org_id.clone(),
-            endpoint_id: ep.id.clone(),
-            event: event.clone(),
-            state: DeliveryState::Pending,
-            scheduled_attempts: 0,
-            attempts: Vec::new(),
-            next_attempt_at: None,
-            failure: None,
-            created_at: now,
-            expires_at: now.timestamp() + DELIVERY_RETENTION_DAYS * 86_400,
-        }),
+        None => Versioned::new(Delivery::new(ep, event, now)),
     };
     let body = payload(event);
     let (a, outcome) = attempt(svc, ep, event, &body, Trigger::Replay).await?;
