@@ -826,3 +826,93 @@ async fn ai_logs_hold_no_prompts_replies_numbers_or_keys() {
         "the refusal is logged, by its code"
     );
 }
+
+const WEBHOOK_QUERY_TOKEN: &str = "tenant-token-logscan-77aa";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_delivery_logs_hold_no_secrets_urls_numbers_or_text() {
+    use switchboard_core::ids::OrgId;
+    use switchboard_core::usecases::webhooks_out::{self, delivery};
+    let logs = capture();
+    let receiver = MockServer::start().await;
+    // The first attempt fails, so the retry path logs too.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&receiver)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&receiver)
+        .await;
+    let h = Harness::with(Options {
+        workers: false,
+        secrets: vec![
+            (SecretName::WhatsAppAppSecret, TEST_APP_SECRET.into()),
+            (SecretName::PseudonymKey, PSEUDONYM_KEY.into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    h.connect("acme", PHONE_NUMBER_ID).await;
+    let admin = h.token("acme", Role::Admin);
+    let url = format!(
+        "{}/hooks/private-path-logscan?token={WEBHOOK_QUERY_TOKEN}",
+        receiver.uri()
+    );
+    let (st, ep) = h
+        .post(
+            "/v1/webhook-endpoints",
+            &admin,
+            &json!({"url": url, "events": ["*"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{ep}");
+    let secret = ep["secret"].as_str().unwrap().to_owned();
+    let body = fixtures::delivery(vec![fixtures::text_change(
+        PHONE_NUMBER_ID,
+        CUSTOMER,
+        "Ingrid",
+        "wamid.logscan.webhooks",
+        chrono::Utc::now().timestamp(),
+        INBOUND_TEXT,
+    )]);
+    assert_eq!(h.webhook(&body).await.status(), 200);
+    h.drain(QueueName::Inbound).await;
+    h.drain(QueueName::Webhooks).await;
+    // The failed delivery, retried now (manual), and the secret rotated.
+    let org = OrgId::parse("acme").unwrap();
+    let svc = h.app.services();
+    let ep_id = ep["id"].as_str().unwrap();
+    let (list, _) = delivery::list(
+        svc,
+        &org,
+        ep_id,
+        switchboard_core::page::PageRequest::parse(None, None, "ORG#acme#").unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(!list.is_empty());
+    delivery::request_retry(svc, &org, &list[0].id())
+        .await
+        .unwrap();
+    h.drain(QueueName::Webhooks).await;
+    let (_, rotated) = webhooks_out::rotate_secret(svc, &org, ep_id).await.unwrap();
+    let received = receiver.received_requests().await.unwrap();
+    assert!(received.len() >= 2, "the receiver heard the events");
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("webhook attempt"), "the attempts were logged");
+    assert_no_leaks(
+        &text,
+        &[
+            ("signing secret", &secret),
+            ("rotated secret", &rotated),
+            ("endpoint URL path", "private-path-logscan"),
+            ("endpoint URL token", WEBHOOK_QUERY_TOKEN),
+            ("customer phone", CUSTOMER),
+            ("message text", INBOUND_TEXT),
+            ("bearer token", &admin),
+        ],
+    );
+    h.stop().await;
+}
