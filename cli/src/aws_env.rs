@@ -39,6 +39,11 @@ pub const OUTPUTS: &[(&str, &str)] = &[
     ("AI_DLQ_URL", "AiDeadLetterQueueUrl"),
     ("WEBHOOKS_QUEUE_URL", "WebhooksQueueUrl"),
     ("WEBHOOKS_DLQ_URL", "WebhooksDeadLetterQueueUrl"),
+    ("WEBHOOK_RETRIES_QUEUE_URL", "WebhookRetriesQueueUrl"),
+    (
+        "WEBHOOK_RETRIES_DLQ_URL",
+        "WebhookRetriesDeadLetterQueueUrl",
+    ),
     ("REALTIME_QUEUE_URL", "RealtimeQueueUrl"),
     ("REALTIME_DLQ_URL", "RealtimeDeadLetterQueueUrl"),
 ];

@@ -272,6 +272,13 @@ pub fn consumers() -> Vec<Consumer> {
             handler: queue_fn(|app, batch| async move { worker_ai::handle(&app, batch).await }),
         },
         Consumer {
+            queue: QueueName::WebhookRetries,
+            function: worker_webhook_retries::FUNCTION,
+            handler: queue_fn(|app, batch| async move {
+                worker_webhook_retries::handle(&app, batch).await
+            }),
+        },
+        Consumer {
             queue: QueueName::Webhooks,
             function: worker_webhooks::FUNCTION,
             handler: queue_fn(

@@ -896,7 +896,7 @@ async fn webhook_delivery_logs_hold_no_secrets_urls_numbers_or_text() {
     delivery::request_retry(svc, &org, &list[0].id())
         .await
         .unwrap();
-    h.drain(QueueName::Webhooks).await;
+    h.drain(QueueName::WebhookRetries).await;
     let (_, rotated) = webhooks_out::rotate_secret(svc, &org, ep_id).await.unwrap();
     let received = receiver.received_requests().await.unwrap();
     assert!(received.len() >= 2, "the receiver heard the events");

@@ -121,6 +121,7 @@ pub(crate) async fn step(h: &Harness, queue: QueueName) -> Option<BatchOutcome> 
         | QueueName::Email
         | QueueName::Ai
         | QueueName::Webhooks
+        | QueueName::WebhookRetries
         | QueueName::Realtime => {
             unreachable!()
         }

@@ -190,6 +190,7 @@ const EXPECTED: &[(&str, &str, u16)] = &[
     ("api-replay-webhook-endpoint", "unknown-id.json", 404),
     ("api-retry-webhook-delivery", "unknown-id.json", 404),
     ("worker-webhooks", "event.json", 0),
+    ("worker-webhook-retries", "retry.json", 0),
     // The realtime inbox: a connection refused without a valid token, one made with the
     // subprotocol form; an event pushed (the sample connection is not open on this
     // process: Gone, so its record is dropped, and nothing fails); a late $disconnect.
@@ -2014,6 +2015,21 @@ async fn regenerate_sample_events() {
         json!("arn:aws:sqs:us-east-1:123456789012:switchboard-webhooks.fifo");
     webhooks_event["Records"][0]["attributes"]["MessageDeduplicationId"] = json!(event_id);
     write("worker-webhooks", "event.json", &webhooks_event);
+    // A retry of a delivery that has expired: nothing to do, nothing fails.
+    let mut retry_event = sqs_event(
+        &json!({"kind": "retry", "org_id": ORG, "delivery_id": unknown_delivery, "manual": false})
+            .to_string(),
+        "",
+    );
+    let record = &mut retry_event["Records"][0];
+    record["eventSourceARN"] =
+        json!("arn:aws:sqs:us-east-1:123456789012:switchboard-webhook-retries");
+    if let Some(attributes) = record["attributes"].as_object_mut() {
+        attributes.remove("MessageGroupId");
+        attributes.remove("MessageDeduplicationId");
+        attributes.remove("SequenceNumber");
+    }
+    write("worker-webhook-retries", "retry.json", &retry_event);
 
     let contact =
         ContactId::for_wa_id(&OrgId::parse(ORG).unwrap(), &WaId::parse(CUSTOMER).unwrap());

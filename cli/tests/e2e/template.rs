@@ -562,6 +562,9 @@ fn every_source_queue_has_an_age_alarm_and_every_other_queue_a_depth_alarm() {
             1800.0
         } else if q == QueueName::Realtime {
             300.0
+        } else if q == QueueName::WebhookRetries {
+            // Retries wait hidden for up to 10 hours by design: 13 hours means overdue.
+            46_800.0
         } else {
             900.0
         };
@@ -782,8 +785,8 @@ fn kms_use_is_bound_to_the_encryption_context_the_code_binds() {
         }
     }
     assert_eq!(
-        grants, 19,
-        "worker-outbound, worker-inbound (media archiving), api-mark-read, api-get-media, api-upload-media, api-complete-upload, both account syncs, the three template calls and worker-webhooks decrypt; the four connects, the embedded signup and the webhook endpoint's create and rotate encrypt"
+        grants, 20,
+        "worker-outbound, worker-inbound (media archiving), api-mark-read, api-get-media, api-upload-media, api-complete-upload, both account syncs, the three template calls, worker-webhooks and worker-webhook-retries decrypt; the four connects, the embedded signup and the webhook endpoint's create and rotate encrypt"
     );
 }
 

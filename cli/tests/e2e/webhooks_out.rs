@@ -140,9 +140,10 @@ async fn hooks(server: &MockServer) -> Vec<Request> {
         .collect()
 }
 
-/// Runs the `webhooks` queue's consumer until the queue has nothing due.
+/// Runs the `webhooks` and `webhook-retries` consumers until neither has anything due.
 async fn drain(h: &Harness) {
     h.drain(QueueName::Webhooks).await;
+    h.drain(QueueName::WebhookRetries).await;
 }
 
 async fn endpoints_are_managed_through_the_api(backend: Backend) {

@@ -1,6 +1,6 @@
 //! `worker-webhooks`: the `webhooks` queue's consumer — the fan-out of each platform
-//! event to the org's endpoints (first attempts at once, in the org's event order),
-//! scheduled retries (each hidden on the queue until due) and replays; see
+//! event to the org's endpoints (first attempts at once, in the org's event order) and
+//! replays (retries are `worker-webhook-retries`'); see
 //! `switchboard_core::usecases::webhooks_out::delivery`. An endpoint's failure is never
 //! this function's failure (it is recorded and retried on the delivery's schedule);
 //! store and queue failures retry on the shared schedule and then wait in the DLQ.
@@ -16,13 +16,23 @@ use tracing::Instrument;
 /// Function name (Lambda, logs, template).
 pub const FUNCTION: &str = "worker-webhooks";
 
-/// Processes a batch of events, retries and replays.
+/// Processes a batch of events and replays.
 pub async fn handle(app: &App, batch: Vec<ReceivedMessage>) -> BatchOutcome {
+    consume(app, FUNCTION, QueueName::Webhooks, batch).await
+}
+
+/// Runs a batch of `queue` through the delivery use case (also `worker-webhook-retries`').
+pub async fn consume(
+    app: &App,
+    function: &'static str,
+    queue: QueueName,
+    batch: Vec<ReceivedMessage>,
+) -> BatchOutcome {
     let svc = app.services();
     let policy = &app.config().retry;
     let now_ms = svc.clock.now().timestamp_millis();
     for m in &batch {
-        observe_age(&*svc.metrics, QueueName::Webhooks, m, now_ms);
+        observe_age(&*svc.metrics, queue, m, now_ms);
     }
     process_batch(&batch, |m| {
         async move {
@@ -40,7 +50,7 @@ pub async fn handle(app: &App, batch: Vec<ReceivedMessage>) -> BatchOutcome {
                 }
             }
         }
-        .instrument(message_span(FUNCTION, m))
+        .instrument(message_span(function, m))
     })
     .await
 }

@@ -41,10 +41,14 @@ pub enum QueueName {
     /// AI jobs: a customer's message waiting for its analysis and reply (FIFO, one group
     /// per conversation, so a burst of messages is answered once, in order).
     Ai,
-    /// Platform events waiting to be delivered to the orgs' webhook endpoints, and
-    /// delivery retries (FIFO: one group per org for events, so first attempts keep the
-    /// events' order; one group per delivery for its retries).
+    /// Platform events waiting for their fan-out to the orgs' webhook endpoints, and
+    /// replays (FIFO: one group per org for events, so first attempts keep the events'
+    /// order; one group per endpoint for replays).
     Webhooks,
+    /// Webhook delivery retries, each hidden until due (up to 10 hours): standard, and
+    /// apart from `webhooks`, so that queue's age says how late fan-outs are, not how long
+    /// a failing endpoint's retries wait.
+    WebhookRetries,
     /// Platform events waiting to be pushed to the orgs' open realtime connections (FIFO,
     /// one group per org).
     Realtime,
@@ -63,7 +67,7 @@ pub struct QueueSpec {
 
 impl QueueName {
     /// Every queue.
-    pub const ALL: [QueueName; 9] = [
+    pub const ALL: [QueueName; 10] = [
         QueueName::Inbound,
         QueueName::Outbound,
         QueueName::Billing,
@@ -72,6 +76,7 @@ impl QueueName {
         QueueName::Email,
         QueueName::Ai,
         QueueName::Webhooks,
+        QueueName::WebhookRetries,
         QueueName::Realtime,
     ];
 
@@ -86,6 +91,7 @@ impl QueueName {
             QueueName::Email => "email",
             QueueName::Ai => "ai",
             QueueName::Webhooks => "webhooks",
+            QueueName::WebhookRetries => "webhook-retries",
             QueueName::Realtime => "realtime",
         }
     }
@@ -106,6 +112,7 @@ impl QueueName {
             QueueName::Email => "EMAIL_QUEUE_URL",
             QueueName::Ai => "AI_QUEUE_URL",
             QueueName::Webhooks => "WEBHOOKS_QUEUE_URL",
+            QueueName::WebhookRetries => "WEBHOOK_RETRIES_QUEUE_URL",
             QueueName::Realtime => "REALTIME_QUEUE_URL",
         }
     }
@@ -121,6 +128,7 @@ impl QueueName {
             QueueName::Email => "EMAIL_DLQ_URL",
             QueueName::Ai => "AI_DLQ_URL",
             QueueName::Webhooks => "WEBHOOKS_DLQ_URL",
+            QueueName::WebhookRetries => "WEBHOOK_RETRIES_DLQ_URL",
             QueueName::Realtime => "REALTIME_DLQ_URL",
         }
     }
@@ -136,6 +144,7 @@ impl QueueName {
             QueueName::Email => "EmailQueue",
             QueueName::Ai => "AiQueue",
             QueueName::Webhooks => "WebhooksQueue",
+            QueueName::WebhookRetries => "WebhookRetriesQueue",
             QueueName::Realtime => "RealtimeQueue",
         }
     }
@@ -166,6 +175,12 @@ impl QueueName {
             // one round of first attempts to every endpoint at once (at most 15 s).
             QueueName::Webhooks => QueueSpec {
                 fifo: true,
+                visibility_timeout_secs: 1080,
+                max_receive_count: 40,
+            },
+            // `worker-webhook-retries` runs up to 180 s (a batch of ten attempts, 15 s each).
+            QueueName::WebhookRetries => QueueSpec {
+                fifo: false,
                 visibility_timeout_secs: 1080,
                 max_receive_count: 40,
             },
@@ -207,6 +222,7 @@ impl QueueName {
             | QueueName::Email
             | QueueName::Ai
             | QueueName::Webhooks
+            | QueueName::WebhookRetries
             | QueueName::Realtime => attempts,
             QueueName::Outbound => 2 * attempts + MAX_LATE_REPACES + MAX_LANE_WAITS,
         }

@@ -1,5 +1,6 @@
 //! Delivering platform events to endpoints: `worker-webhooks` consumes the `webhooks`
-//! queue, which carries three kinds of message.
+//! queue (events and replays) and `worker-webhook-retries` the `webhook-retries` queue;
+//! both run [`process`], which takes three kinds of message.
 //!
 //! - **An event** (queued by [`platform_events::publish`], one FIFO group per org): the
 //!   fan-out. For each of the org's enabled endpoints that wants the event's type, a
@@ -8,9 +9,10 @@
 //!   published. An endpoint that is failing (its last attempt failed) gets no inline
 //!   attempt: its delivery is scheduled like a retry, so one dead endpoint never holds up
 //!   the org's other endpoints for its timeouts.
-//! - **A retry** (one FIFO group per delivery): the message stays hidden until the
-//!   delivery's next attempt is due ([`SCHEDULE`]: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
-//!   10 h after the first attempt's failure — eight attempts over about 27.5 hours), then
+//! - **A retry** (on the standard `webhook-retries` queue, consumed by
+//!   `worker-webhook-retries`): the message stays hidden until the delivery's next attempt
+//!   is due ([`SCHEDULE`]: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h after the first attempt's
+//!   failure — eight attempts over about 27.5 hours), then
 //!   attempts. A manual retry (`POST /v1/webhook-deliveries/{id}/retry`) is one attempt now.
 //! - **A replay** (`POST /v1/webhook-endpoints/{id}/replay {since}`, one group per endpoint):
 //!   the org's events since a time, oldest first, delivered to that endpoint again in
@@ -441,31 +443,23 @@ fn settle_scheduled(d: &mut Delivery, success: bool, now: DateTime<Utc>) {
 }
 
 async fn queue_retry(svc: &Services, d: &Delivery, manual: bool) -> Result<()> {
-    let id = d.id();
     let body = serde_json::to_string(&Job::Retry {
         org_id: d.org_id.clone(),
-        delivery_id: id.clone(),
+        delivery_id: d.id(),
         manual,
     })
     .map_err(|e| Error::Internal(format!("retry job does not serialise: {e}")))?;
-    // A manual retry has its own group: the delivery's scheduled retry may sit hidden in
-    // the delivery's group for hours, and FIFO would hold the manual one behind it.
-    let (group, dedupe) = if manual {
-        (
-            format!("manual-{id}"),
-            format!("{id}-m{}", svc.clock.now().timestamp_millis()),
-        )
-    } else {
-        (
-            format!("dlv-{id}"),
-            format!("{id}-{}", d.scheduled_attempts),
-        )
-    };
-    // The id is at most 4 + 79 characters; SQS allows 128 for both.
+    // On the standard retries queue: each retry is hidden there until due, apart from the
+    // fan-outs (a redelivered duplicate finds the delivery settled or its write refused).
     svc.queue
         .send(
-            QueueName::Webhooks,
-            vec![OutgoingMessage::fifo(body, group, dedupe)],
+            QueueName::WebhookRetries,
+            vec![OutgoingMessage {
+                body,
+                group_id: None,
+                dedupe_id: None,
+                delay: None,
+            }],
         )
         .await?;
     Ok(())
