@@ -111,6 +111,37 @@ async fn answer(server: &MockServer, status: u16) {
         .await;
 }
 
+/// A harness on `backend` whose clock the test moves, starting at `start`; consumers
+/// run only when the test drains them.
+async fn at(backend: Backend, start: chrono::DateTime<Utc>) -> (Harness, Arc<FixedClock>) {
+    let clock = Arc::new(FixedClock::new(start));
+    let h = Harness::with(Options {
+        backend,
+        clock: Some(clock.clone()),
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    (h, clock)
+}
+
+/// An endpoint of org `acme` at `server`'s `/hooks`, for `events`: the record and its
+/// secret.
+async fn endpoint(
+    svc: &Services,
+    server: &MockServer,
+    events: Value,
+) -> (webhooks_out::Endpoint, String) {
+    webhooks_out::create(
+        svc,
+        &OrgId::parse("acme").unwrap(),
+        true,
+        &json!({"url": format!("{}/hooks", server.uri()), "events": events}),
+    )
+    .await
+    .unwrap()
+}
+
 async fn publish(svc: &Services, org: &OrgId, kind: EventType, n: &str) -> PlatformEvent {
     platform_events::publish(
         svc,
@@ -461,25 +492,11 @@ async fn run_retry(svc: &Services, org: &OrgId, id: &str) -> delivery::Outcome {
 
 async fn retries_follow_the_schedule_then_the_endpoint_is_disabled(backend: Backend) {
     let start = Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap();
-    let clock = Arc::new(FixedClock::new(start));
-    let h = Harness::with(Options {
-        backend,
-        clock: Some(clock.clone()),
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let (h, clock) = at(backend, start).await;
     let svc = h.app.services();
     let org = OrgId::parse("acme").unwrap();
     let server = receiver(500).await;
-    let (ep, _) = webhooks_out::create(
-        svc,
-        &org,
-        true,
-        &json!({"url": format!("{}/hooks", server.uri()), "events": ["*"]}),
-    )
-    .await
-    .unwrap();
+    let (ep, _) = endpoint(svc, &server, json!(["*"])).await;
     let event = publish(svc, &org, EventType::MessageReceived, "r1").await;
     drain(&h).await;
     let id = delivery::delivery_id(&ep.id, &event);
@@ -597,24 +614,11 @@ async fn retries_follow_the_schedule_then_the_endpoint_is_disabled_aws() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_waits_on_the_queue_until_due() {
     let start = Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap();
-    let clock = Arc::new(FixedClock::new(start));
-    let h = Harness::with(Options {
-        clock: Some(clock.clone()),
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let (h, clock) = at(Backend::Local, start).await;
     let svc = h.app.services();
     let org = OrgId::parse("acme").unwrap();
     let server = receiver(503).await;
-    webhooks_out::create(
-        svc,
-        &org,
-        true,
-        &json!({"url": format!("{}/hooks", server.uri()), "events": ["message.received"]}),
-    )
-    .await
-    .unwrap();
+    endpoint(svc, &server, json!(["message.received"])).await;
     publish(svc, &org, EventType::MessageReceived, "q1").await;
     drain(&h).await;
     assert_eq!(hooks(&server).await.len(), 1);
@@ -638,25 +642,11 @@ async fn a_retry_waits_on_the_queue_until_due() {
 async fn rotation_and_replay(backend: Backend) {
     // Near real time: the reference library checks the timestamp against its own clock.
     let start = Utc::now();
-    let clock = Arc::new(FixedClock::new(start));
-    let h = Harness::with(Options {
-        backend,
-        clock: Some(clock.clone()),
-        workers: false,
-        ..Options::default()
-    })
-    .await;
+    let (h, clock) = at(backend, start).await;
     let svc = h.app.services();
     let org = OrgId::parse("acme").unwrap();
     let server = receiver(200).await;
-    let (ep, old) = webhooks_out::create(
-        svc,
-        &org,
-        true,
-        &json!({"url": format!("{}/hooks", server.uri()), "events": ["message.received", "contact.updated"]}),
-    )
-    .await
-    .unwrap();
+    let (ep, old) = endpoint(svc, &server, json!(["message.received", "contact.updated"])).await;
     let (_, new) = webhooks_out::rotate_secret(svc, &org, &ep.id)
         .await
         .unwrap();
@@ -766,14 +756,7 @@ async fn redirects_are_failures_not_followed() {
         )
         .mount(&server)
         .await;
-    let (ep, _) = webhooks_out::create(
-        svc,
-        &org,
-        true,
-        &json!({"url": format!("{}/hooks", server.uri()), "events": ["*"]}),
-    )
-    .await
-    .unwrap();
+    let (ep, _) = endpoint(svc, &server, json!(["*"])).await;
     let e = publish(svc, &org, EventType::MessageReceived, "x1").await;
     drain(&h).await;
     let d = delivery::load_delivery(svc, &org, &delivery::delivery_id(&ep.id, &e))
